@@ -1,0 +1,94 @@
+"""The one command-line entry: ``orchestrator stage=<stage> [hydra overrides]``.
+
+Thin on purpose: it composes the config with Hydra, hands plain dataclasses to library
+functions, prints what a person needs, and turns the orchestrator's own errors into one
+clear line and a non-zero exit (no traceback for a typo in a config value).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import hydra
+import yaml
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from orchestrator import paths
+from orchestrator.config import experiment_from_cfg, register_configs, resolve_trainer
+from orchestrator.exceptions import OrchestratorError
+from orchestrator.train.config import ExperimentConfig, experiment_to_dict
+from orchestrator.train.result import TrainResult
+
+log = logging.getLogger("orchestrator")
+
+register_configs()
+
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+
+
+def as_train_result(returned: Any) -> TrainResult:
+    """Accept a trainer's ``TrainResult`` or a mapping of the same shape (the contract)."""
+    if isinstance(returned, TrainResult):
+        return returned
+    if isinstance(returned, dict):
+        return TrainResult.from_dict(returned)
+    raise TypeError(
+        f"the trainer returned {type(returned).__name__}; it must return a TrainResult or a "
+        "dict with the same keys (README: trainer contract)"
+    )
+
+
+def train_once(
+    experiment: ExperimentConfig, trainer_target: str, run_dir: Path, *, progress: bool
+) -> TrainResult:
+    """Train the experiment once with the configured trainer; keep result, config and curves."""
+    trainer = resolve_trainer(trainer_target)
+
+    def log_eval(step: int, metrics: dict[str, float]) -> None:
+        log.info("step %d: %s", step, " ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
+
+    kwargs: dict[str, Any] = {"on_eval": log_eval}
+    if "progress" in inspect.signature(trainer).parameters:
+        kwargs["progress"] = progress
+    result = as_train_result(trainer(experiment, **kwargs))
+
+    files = paths.run_files(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    files["config"].write_text(yaml.safe_dump(experiment_to_dict(experiment), sort_keys=False))
+    files["result"].write_text(json.dumps(result.to_dict(), indent=1))
+    from orchestrator.report.curves import write_curves_html
+
+    write_curves_html(result, files["curves"])
+    return result
+
+
+def run_stage(cfg: DictConfig) -> int:
+    """Run the stage named by ``cfg.stage``; returns the process exit code."""
+    experiment = experiment_from_cfg(cfg)
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    result = train_once(experiment, cfg.trainer._target_, run_dir, progress=sys.stderr.isatty())
+    print(result.summary())
+    print(f"run files: {run_dir}/ (result.json, experiment.yaml, curves.html)")
+    return 0
+
+
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
+def _hydra_entry(cfg: DictConfig) -> None:
+    try:
+        code = run_stage(cfg)
+    except OrchestratorError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    if code:
+        sys.exit(code)
+
+
+def main() -> None:
+    """Console script ``orchestrator``."""
+    _hydra_entry()

@@ -1,0 +1,100 @@
+"""Hydra's view of the config: the schema registered in the ConfigStore, and the way out.
+
+The YAML files under ``conf/`` extend the dataclass schema registered here, so a typo or
+a wrong type fails when Hydra composes the config. ``experiment_from_cfg`` then turns the
+composed ``DictConfig`` into a plain, validated ``ExperimentConfig``: nothing beyond this
+module and ``cli.py`` ever sees a ``DictConfig``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import DictConfig, OmegaConf
+
+from orchestrator.exceptions import ConfigError
+from orchestrator.train.config import (
+    DataConfig,
+    ExperimentConfig,
+    ModelConfig,
+    ObjectiveConfig,
+    OptimizerConfig,
+    ScheduleConfig,
+    TrainConfig,
+    validate_experiment,
+)
+
+STAGES = ("train",)  # later issues add run, work, analyze, report, promote, probe
+
+
+@dataclass
+class TrainerConfig:
+    """Which function trains a trial: ``fn(config, on_eval=None) -> TrainResult``."""
+
+    _target_: str = "orchestrator.train.fit"
+
+
+@dataclass
+class PathsConfig:
+    """Where outputs go; ``paths.studies=DIR`` moves the whole workspace."""
+
+    studies: str = "studies"
+
+
+@dataclass
+class Config:
+    """The root schema that ``conf/config.yaml`` extends."""
+
+    stage: str = "train"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+
+
+def register_configs() -> None:
+    """Register the root schema as ``schema`` (idempotent; Hydra allows re-storing)."""
+    ConfigStore.instance().store(name="schema", node=Config)
+
+
+def experiment_from_cfg(cfg: DictConfig) -> ExperimentConfig:
+    """The composed config's experiment part as validated dataclasses."""
+    if cfg.stage not in STAGES:
+        raise ConfigError("stage", f"must be one of {', '.join(STAGES)}; got {cfg.stage!r}")
+    root: Config = OmegaConf.to_object(cfg)  # type: ignore[assignment]
+    experiment = ExperimentConfig(
+        data=root.data,
+        model=root.model,
+        optimizer=root.optimizer,
+        schedule=root.schedule,
+        train=root.train,
+        objective=root.objective,
+    )
+    validate_experiment(experiment)
+    return experiment
+
+
+def resolve_trainer(target: str) -> Callable[..., Any]:
+    """Import ``package.module.function`` named by ``trainer._target_``.
+
+    Plain importlib rather than ``hydra.utils`` so the rounds can resolve a trainer from a
+    stored config without Hydra being initialised.
+    """
+    module_name, _, attr = target.rpartition(".")
+    if not module_name:
+        raise ConfigError("trainer._target_", f"must be a dotted path module.function; got {target!r}")
+    try:
+        fn = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as err:
+        raise ConfigError("trainer._target_", f"cannot import {target!r}: {err}") from None
+    if not callable(fn):
+        raise ConfigError("trainer._target_", f"{target!r} is not callable")
+    return fn

@@ -1,0 +1,19 @@
+"""The orchestrator's exceptions: each message says what must hold, what was found, and the fix."""
+
+from __future__ import annotations
+
+
+class OrchestratorError(Exception):
+    """Base class for every error the orchestrator raises on purpose."""
+
+
+class ConfigError(OrchestratorError, ValueError):
+    """A configuration value is invalid; ``key`` names it (dotted path, e.g. ``optimizer.lr``)."""
+
+    def __init__(self, key: str, message: str) -> None:
+        self.key = key
+        super().__init__(f"{key}: {message}")
+
+
+class DataError(OrchestratorError):
+    """A data set cannot be loaded (files missing or unreadable); the message says how to get it."""

@@ -1,0 +1,22 @@
+"""The one module that knows the ``studies/`` layout (DESIGN.md, "The store")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def studies_dir(root: str | Path) -> Path:
+    """The workspace root (``paths.studies``), created on first use."""
+    path = Path(root)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def run_files(run_dir: str | Path) -> dict[str, Path]:
+    """Files one ``stage=train`` run leaves in its run directory."""
+    run_dir = Path(run_dir)
+    return {
+        "result": run_dir / "result.json",
+        "config": run_dir / "experiment.yaml",
+        "curves": run_dir / "curves.html",
+    }
