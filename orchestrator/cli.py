@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from omegaconf import DictConfig
 
 from orchestrator import paths
 from orchestrator.config import experiment_from_cfg, register_configs, resolve_trainer
-from orchestrator.exceptions import OrchestratorError
+from orchestrator.exceptions import OrchestratorError, TrainerContractError
 from orchestrator.train.config import ExperimentConfig, experiment_to_dict
 from orchestrator.train.result import TrainResult
 
@@ -38,7 +39,7 @@ def as_train_result(returned: Any) -> TrainResult:
         return returned
     if isinstance(returned, dict):
         return TrainResult.from_dict(returned)
-    raise TypeError(
+    raise TrainerContractError(
         f"the trainer returned {type(returned).__name__}; it must return a TrainResult or a "
         "dict with the same keys (README: trainer contract)"
     )
@@ -56,7 +57,10 @@ def train_once(
     kwargs: dict[str, Any] = {"on_eval": log_eval}
     if "progress" in inspect.signature(trainer).parameters:
         kwargs["progress"] = progress
-    result = as_train_result(trainer(experiment, **kwargs))
+    try:
+        result = as_train_result(trainer(experiment, **kwargs))
+    except TrainerContractError as err:
+        raise TrainerContractError(f"trainer {trainer_target}: {err}") from None
 
     files = paths.run_files(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -83,6 +87,9 @@ def _hydra_entry(cfg: DictConfig) -> None:
     try:
         code = run_stage(cfg)
     except OrchestratorError as err:
+        # Hydra made this run's directory before our checks ran; a rejected run must leave
+        # nothing behind, so remove it (it is new, and results are written only on success).
+        shutil.rmtree(HydraConfig.get().runtime.output_dir, ignore_errors=True)
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
     if code:

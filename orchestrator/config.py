@@ -90,7 +90,9 @@ def resolve_trainer(target: str) -> Callable[..., Any]:
     """
     module_name, _, attr = target.rpartition(".")
     if not module_name:
-        raise ConfigError("trainer._target_", f"must be a dotted path module.function; got {target!r}")
+        raise ConfigError(
+            "trainer._target_", f"must be a dotted path module.function; got {target!r}"
+        )
     try:
         fn = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as err:

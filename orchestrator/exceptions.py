@@ -16,4 +16,8 @@ class ConfigError(OrchestratorError, ValueError):
 
 
 class DataError(OrchestratorError):
-    """A data set cannot be loaded (files missing or unreadable); the message says how to get it."""
+    """A data set cannot be loaded (files missing or unreadable); the message says the fix."""
+
+
+class TrainerContractError(OrchestratorError, ValueError):
+    """A trainer returned something that is not a valid ``TrainResult`` (README: the contract)."""

@@ -251,9 +251,7 @@ def _validate_train(t: TrainConfig) -> None:
         _positive("train.grad_clip_norm", t.grad_clip_norm)
     _fraction("train.label_smoothing", t.label_smoothing)
     if not t.divergence_factor > 1:
-        raise ConfigError(
-            "train.divergence_factor", f"must be > 1; got {t.divergence_factor!r}"
-        )
+        raise ConfigError("train.divergence_factor", f"must be > 1; got {t.divergence_factor!r}")
     if t.threads is not None:
         _positive("train.threads", t.threads)
 

@@ -8,6 +8,7 @@ never read: tuning decisions are made on validation data only.
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,18 +44,28 @@ class Split:
         )
 
 
+_IDX_FILES = (
+    "uncompressed train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte "
+    "and t10k-labels-idx1-ubyte (gunzip the .gz downloads)"
+)
 # name -> (torchvision class name, number of classes, where the files live, how to get them)
 _TORCHVISION = {
-    "cifar10": ("CIFAR10", 10, "cifar-10-batches-py/", "cifar-10-python.tar.gz"),
-    "cifar100": ("CIFAR100", 100, "cifar-100-python/", "cifar-100-python.tar.gz"),
-    "mnist": ("MNIST", 10, "MNIST/raw/", "train-images-idx3-ubyte(.gz) and friends"),
-    "fashion_mnist": (
-        "FashionMNIST",
-        10,
-        "FashionMNIST/raw/",
-        "train-images-idx3-ubyte(.gz) and friends",
-    ),
+    "cifar10": ("CIFAR10", 10, "cifar-10-batches-py/", "extracted cifar-10-python.tar.gz"),
+    "cifar100": ("CIFAR100", 100, "cifar-100-python/", "extracted cifar-100-python.tar.gz"),
+    "mnist": ("MNIST", 10, "MNIST/raw/", _IDX_FILES),
+    "fashion_mnist": ("FashionMNIST", 10, "FashionMNIST/raw/", _IDX_FILES),
 }
+# What torchvision raises on missing or unreadable files: RuntimeError (not found / bad
+# checksum), AssertionError (bad IDX header), pickle and I/O errors (truncated files).
+_UNREADABLE = (
+    RuntimeError,
+    AssertionError,
+    ValueError,
+    TypeError,
+    OSError,
+    EOFError,
+    pickle.UnpicklingError,
+)
 
 
 def load_split(cfg: DataConfig) -> Split:
@@ -111,9 +122,10 @@ def _load_torchvision(cfg: DataConfig) -> tuple[torch.Tensor, torch.Tensor, int]
     root = Path(cfg.root).expanduser()
     try:
         dataset = getattr(tvd, class_name)(root=str(root), train=True, download=cfg.download)
-    except RuntimeError as err:
+    except _UNREADABLE as err:
         raise DataError(
-            f"data.name={cfg.name}: no readable data under {root / where} ({err}). "
+            f"data.name={cfg.name}: no readable data under {root / where} "
+            f"({type(err).__name__}: {err}). "
             f"Put the {archive} files there (data.root={cfg.root!r}), "
             "or set data.download=true on a machine with internet access."
         ) from None

@@ -14,9 +14,7 @@ import torch
 import torch.nn.functional as F
 
 
-def random_crop(
-    images: torch.Tensor, padding: int, generator: torch.Generator
-) -> torch.Tensor:
+def random_crop(images: torch.Tensor, padding: int, generator: torch.Generator) -> torch.Tensor:
     """Zero-pad (N, C, H, W) by ``padding`` and crop each image back at a random offset.
 
     Offsets are drawn per image, uniformly in [0, 2 * padding] on each axis.

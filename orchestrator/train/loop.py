@@ -188,11 +188,10 @@ def _grad_norm(params: list[nn.Parameter], clip: float | None) -> torch.Tensor:
 
 
 def _update_ratio(params: list[nn.Parameter], before: list[torch.Tensor]) -> torch.Tensor:
-    """|w_after - w_before| / |w_before| over all parameters (a cheap learning-rate sanity signal)."""
+    """|w_after - w_before| / |w_before| over all parameters: a cheap check on the rate."""
     deltas = torch._foreach_sub([p.detach() for p in params], before)
-    return torch.nn.utils.get_total_norm(deltas) / torch.nn.utils.get_total_norm(before).clamp_min(
-        1e-12
-    )
+    norm = torch.nn.utils.get_total_norm
+    return norm(deltas) / norm(before).clamp_min(1e-12)
 
 
 @torch.no_grad()

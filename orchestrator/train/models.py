@@ -15,7 +15,9 @@ from orchestrator.train.config import ModelConfig
 _ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh}
 
 
-def build_model(cfg: ModelConfig, input_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
+def build_model(
+    cfg: ModelConfig, input_shape: tuple[int, int, int], num_classes: int
+) -> nn.Module:
     """Build the configured network for inputs of ``input_shape`` (C, H, W)."""
     if cfg.name == "mlp":
         model: nn.Module = MLP(cfg, input_shape, num_classes)

@@ -16,6 +16,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from orchestrator.exceptions import TrainerContractError
+
 Status = Literal["completed", "diverged", "stopped"]
 STATUSES = ("completed", "diverged", "stopped")
 
@@ -85,26 +87,43 @@ class TrainResult:
     def from_dict(cls, raw: dict[str, Any]) -> TrainResult:
         """Check a user trainer's returned mapping against the contract and build a result.
 
-        Raises ``ValueError`` naming the offending key, so a plugged-in trainer that breaks
-        the contract fails loudly rather than storing a meaningless objective.
+        Raises ``TrainerContractError`` naming the offending key, so a plugged-in trainer that
+        breaks the contract fails loudly rather than storing a meaningless objective.
         """
         raw = dict(raw)
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(raw) - names)
         if unknown:
-            raise ValueError(f"trainer result has unknown keys {unknown}; valid: {sorted(names)}")
-        missing = [k for k in ("status", "objective", "best_step", "metric", "direction",
-                               "steps", "max_steps") if k not in raw]
+            raise TrainerContractError(
+                f"trainer result has unknown keys {unknown}; valid: {sorted(names)}"
+            )
+        missing = [
+            k
+            for k in (
+                "status",
+                "objective",
+                "best_step",
+                "metric",
+                "direction",
+                "steps",
+                "max_steps",
+            )
+            if k not in raw
+        ]
         if missing:
-            raise ValueError(f"trainer result is missing required keys {missing}")
+            raise TrainerContractError(f"trainer result is missing required keys {missing}")
         if raw["status"] not in STATUSES:
-            raise ValueError(f"trainer result status must be one of {STATUSES}; got {raw['status']!r}")
+            raise TrainerContractError(
+                f"trainer result status must be one of {STATUSES}; got {raw['status']!r}"
+            )
         objective = raw["objective"]
         if raw["status"] == "diverged":
             if objective is not None:
-                raise ValueError("trainer result: a diverged run must have objective None")
+                raise TrainerContractError(
+                    "trainer result: a diverged run must have objective None"
+                )
         elif objective is None or not math.isfinite(float(objective)):
-            raise ValueError(
+            raise TrainerContractError(
                 f"trainer result objective must be a finite number unless status is "
                 f"'diverged'; got {objective!r}"
             )

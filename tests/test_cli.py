@@ -1,0 +1,140 @@
+"""The command line as a user runs it: compose, validate, train once, keep the files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from orchestrator.cli import CONF_DIR
+from orchestrator.config import experiment_from_cfg
+from orchestrator.exceptions import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = [
+    "data.num_examples=600",
+    "data.val_size=200",
+    "data.image_size=16",
+    "model.width=8",
+    "train.steps=20",
+    "train.eval_every=10",
+]
+
+
+def compose_cfg(*overrides: str):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose(config_name="config", overrides=list(overrides))
+
+
+GROUP_OPTIONS = sorted(
+    (group.name, option.stem)
+    for group in CONF_DIR.iterdir()
+    if group.is_dir()
+    for option in group.glob("*.yaml")
+)
+
+
+@pytest.mark.parametrize(("group", "option"), GROUP_OPTIONS)
+def test_every_config_group_option_composes_and_validates(group, option):
+    experiment = experiment_from_cfg(compose_cfg(f"{group}={option}"))
+    section = getattr(experiment, group)
+    expected = option.removeprefix("warmup_")
+    assert getattr(section, "name", expected) in (expected, option) or group == "train"
+
+
+def test_the_default_composition_is_the_playbook_initial_configuration():
+    e = experiment_from_cfg(compose_cfg())
+    assert (e.model.name, e.model.use_dropout) == ("cnn", False)
+    assert (e.optimizer.name, e.optimizer.weight_decay) == ("sgd", 0.0)
+    assert (e.schedule.name, e.schedule.warmup_steps) == ("constant", 0)
+    assert e.data.name == "synthetic" and e.train.batch_size == 64
+
+
+def test_invalid_value_after_composition_names_the_key():
+    with pytest.raises(ConfigError, match=r"^optimizer.lr: must be a finite number > 0"):
+        experiment_from_cfg(compose_cfg("optimizer.lr=-1"))
+
+
+def run_cli(tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "orchestrator", f"paths.studies={tmp_path}", *overrides],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+
+
+def run_dirs(tmp_path: Path) -> list[Path]:
+    return sorted((tmp_path / "logs" / "train").glob("*")) if (tmp_path / "logs").exists() else []
+
+
+def test_stage_train_prints_the_metrics_and_keeps_result_config_and_curves(tmp_path):
+    proc = run_cli(tmp_path, "stage=train", *TINY)
+    assert proc.returncode == 0, proc.stderr
+    summary = [line for line in proc.stdout.splitlines() if line.startswith("val_loss=")]
+    assert summary and "val_error=" in summary[0] and "best_step=" in summary[0]
+    (run_dir,) = run_dirs(tmp_path)
+    result = json.loads((run_dir / "result.json").read_text())
+    assert result["status"] == "completed" and result["steps"] == 20
+    assert f"best_step={result['best_step']}" in summary[0]
+    assert "model:" in (run_dir / "experiment.yaml").read_text()
+    html = (run_dir / "curves.html").read_text()
+    assert "Plotly.newPlot" in html and "<script src=" not in html  # inlined: works offline
+    log = (run_dir / "cli.log").read_text()
+    assert "step 10: val_loss=" in log and "step 20: val_loss=" in log  # metrics on disk too
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("optimizer.lr=-0.5", "optimizer.lr"),
+        ("model.activation=swish", "model.activation"),
+        ("model.depth=0", "model.depth"),
+    ],
+)
+def test_a_bad_value_is_one_error_naming_the_key_and_writes_nothing(tmp_path, override, key):
+    proc = run_cli(tmp_path, "stage=train", override)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip().splitlines()[0]]
+    assert proc.stderr.startswith(f"error: {key}: ")
+    assert "Traceback" not in proc.stderr
+    assert run_dirs(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [("model.depht=3", "depht"), ("model.depth=three", "model.depth")],
+)
+def test_unknown_keys_and_wrong_types_are_refused_by_the_schema(tmp_path, override, expected):
+    proc = run_cli(tmp_path, "stage=train", override)
+    assert proc.returncode != 0
+    assert expected in proc.stderr and "Traceback" not in proc.stderr
+    assert run_dirs(tmp_path) == []
+
+
+def test_a_plugged_in_trainer_returning_a_dict_is_accepted(tmp_path):
+    proc = run_cli(
+        tmp_path, "stage=train", "trainer._target_=tests.trainers.analytic", "optimizer.lr=0.3"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "best_val_error=0.22 " in proc.stdout  # |0.3 - 0.1| + 0.01 * depth 2
+
+
+def test_a_trainer_breaking_the_contract_fails_loudly(tmp_path):
+    proc = run_cli(tmp_path, "stage=train", "trainer._target_=tests.trainers.broken")
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: trainer tests.trainers.broken: trainer result objective")
+    assert "Traceback" not in proc.stderr and run_dirs(tmp_path) == []
+
+
+def test_an_unknown_stage_is_refused(tmp_path):
+    proc = run_cli(tmp_path, "stage=tune")
+    assert proc.returncode == 2 and proc.stderr.startswith("error: stage: must be one of train")
