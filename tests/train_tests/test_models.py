@@ -64,7 +64,8 @@ def test_kaiming_and_xavier_set_the_weight_scale():
         torch.manual_seed(0)
         cfg = ModelConfig(depth=2, width=64, init=init, activation=activation)
         model = build_model(cfg, (3, 32, 32), 10)
-        return float([m for m in model.modules() if isinstance(m, nn.Conv2d)][1].weight.std())
+        convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+        return float(convs[1].weight.detach().std())
 
     fan_in = 64 * 9
     assert conv_std("kaiming", "relu") == pytest.approx((2 / fan_in) ** 0.5, rel=0.05)
