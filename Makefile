@@ -8,7 +8,7 @@ UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 RUN := $(UV) run --locked
 ARGS ?=
 
-.PHONY: help setup test lint format train bench clean
+.PHONY: help setup test lint format train bench dashboard clean
 
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_%-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -31,12 +31,18 @@ format: setup ## ruff format and autofix
 train: setup ## Train the composed config once: make train ARGS="model.depth=3 optimizer.lr=0.2"
 	$(RUN) orchestrator stage=train $(ARGS)
 
-bench: setup ## Benchmarks: throughput ratios against reference loops (tests/benchmarks)
-	$(RUN) python -m tests.benchmarks.bench_fit $(ARGS)
+bench: setup ## Benchmarks: fit vs a DataLoader loop; per-trial overhead vs plain Optuna
+	$(RUN) python -m tests.benchmarks.bench_fit
+	$(RUN) python -m tests.benchmarks.bench_overhead
 
-round-%: setup ## Run round N (conf/round/round_N.yaml): arrives with the rounds issue
-	@echo "make round-$*: rounds are not built yet (conf/round/ does not exist); use make train" >&2
-	@exit 2
+round-%: setup ## Run round N (conf/round/round_N.yaml): make round-1 ARGS="budget overrides"
+	$(RUN) orchestrator round=round_$* $(ARGS)
+
+work-%: setup ## Run round N's trials only (stage=work)
+	$(RUN) orchestrator stage=work round=round_$* $(ARGS)
+
+dashboard: setup ## Open the store in optuna-dashboard (http://127.0.0.1:8080)
+	$(RUN) optuna-dashboard sqlite:///studies/tuning.db
 
 clean: ## Remove caches (never touches studies/)
 	rm -rf .pytest_cache .ruff_cache

@@ -17,6 +17,8 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 
 from orchestrator.exceptions import ConfigError
+from orchestrator.roles import RoundConfig
+from orchestrator.storage import StorageConfig
 from orchestrator.train.config import (
     DataConfig,
     ExperimentConfig,
@@ -28,7 +30,8 @@ from orchestrator.train.config import (
     validate_experiment,
 )
 
-STAGES = ("train",)  # later issues add run, work, analyze, report, promote, probe
+STAGES = ("run", "work", "train")  # later issues add analyze, report, promote, probe
+ROUND_STAGES = ("run", "work")
 
 
 @dataclass
@@ -49,7 +52,8 @@ class PathsConfig:
 class Config:
     """The root schema that ``conf/config.yaml`` extends."""
 
-    stage: str = "train"
+    stage: str = "run"
+    round: RoundConfig | None = None
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
@@ -58,6 +62,7 @@ class Config:
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
 
 
 def register_configs() -> None:
@@ -65,11 +70,16 @@ def register_configs() -> None:
     ConfigStore.instance().store(name="schema", node=Config)
 
 
-def experiment_from_cfg(cfg: DictConfig) -> ExperimentConfig:
-    """The composed config's experiment part as validated dataclasses."""
+def root_from_cfg(cfg: DictConfig) -> Config:
+    """The composed config as the root dataclass, its stage checked."""
     if cfg.stage not in STAGES:
         raise ConfigError("stage", f"must be one of {', '.join(STAGES)}; got {cfg.stage!r}")
-    root: Config = OmegaConf.to_object(cfg)  # type: ignore[assignment]
+    return OmegaConf.to_object(cfg)  # type: ignore[return-value]
+
+
+def experiment_from_cfg(cfg: DictConfig) -> ExperimentConfig:
+    """The composed config's experiment part as validated dataclasses."""
+    root = root_from_cfg(cfg)
     experiment = ExperimentConfig(
         data=root.data,
         model=root.model,

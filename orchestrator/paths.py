@@ -20,3 +20,18 @@ def run_files(run_dir: str | Path) -> dict[str, Path]:
         "config": run_dir / "experiment.yaml",
         "curves": run_dir / "curves.html",
     }
+
+
+def round_dir(studies: str | Path, round_name: str) -> Path:
+    """``studies/<round>/``: the round as run, its report, findings, next-round draft."""
+    return Path(studies) / round_name
+
+
+def incumbent_file(studies: str | Path) -> Path:
+    """``studies/incumbent.yaml``: the current best full configuration."""
+    return Path(studies) / "incumbent.yaml"
+
+
+def artifacts_dir(studies: str | Path) -> Path:
+    """``studies/artifacts/``: per-trial results with curves (Optuna artifact store)."""
+    return Path(studies) / "artifacts"

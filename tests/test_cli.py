@@ -137,4 +137,50 @@ def test_a_trainer_breaking_the_contract_fails_loudly(tmp_path):
 
 def test_an_unknown_stage_is_refused(tmp_path):
     proc = run_cli(tmp_path, "stage=tune")
-    assert proc.returncode == 2 and proc.stderr.startswith("error: stage: must be one of train")
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: stage: must be one of run, work, train; got 'tune'")
+
+
+def test_a_round_stage_without_a_round_names_the_choices(tmp_path):
+    proc = run_cli(tmp_path, "stage=run")
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: round: stage=run needs a round: round=<name>, one of")
+    assert "round_1, round_2, round_3, round_4" in proc.stderr
+
+
+ANALYTIC_ROUND = [
+    "round=round_1",
+    "trainer._target_=tests.trainers.analytic",
+    "round.budget.trials_per_study=2",
+]
+
+
+def test_a_round_runs_and_prints_the_per_study_answer(tmp_path):
+    proc = run_cli(tmp_path, *ANALYTIC_ROUND)
+    assert proc.returncode == 0, proc.stderr
+    for depth in (1, 2, 3):
+        assert f"round_1/model.depth={depth}" in proc.stdout
+    assert proc.stdout.count(" 2/2 ") == 3
+    saved = (tmp_path / "round_1" / "round.yaml").read_text()
+    assert "goal: Does a deeper CNN lower validation error?" in saved
+    assert "start_config:" in saved
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("round.budget.sampler=cmaes", "round.budget.sampler"),
+        ("round.budget.trials_per_study=0", "round.budget.trials_per_study"),
+        ("model.activation=swish", "model.activation"),
+    ],
+)
+def test_a_bad_round_is_one_error_and_the_store_is_untouched(tmp_path, override, key):
+    assert run_cli(tmp_path, *ANALYTIC_ROUND).returncode == 0
+    db = tmp_path / "tuning.db"
+    before = db.read_bytes()
+    logs_before = sorted(tmp_path.glob("logs/*/*"))
+    proc = run_cli(tmp_path, *ANALYTIC_ROUND, override)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"error: {key}: ") and "Traceback" not in proc.stderr
+    assert db.read_bytes() == before
+    assert sorted(tmp_path.glob("logs/*/*")) == logs_before

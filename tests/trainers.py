@@ -27,3 +27,56 @@ def analytic(config: ExperimentConfig, on_eval: Any = None) -> dict[str, Any]:
 def broken(config: ExperimentConfig, on_eval: Any = None) -> dict[str, Any]:
     """Breaks the contract: a NaN objective for a run that claims to have completed."""
     return {**analytic(config), "objective": float("nan")}
+
+
+def _diverged(config: ExperimentConfig) -> dict[str, Any]:
+    return {
+        "status": "diverged",
+        "objective": None,
+        "best_step": None,
+        "metric": config.objective.metric,
+        "direction": config.objective.direction,
+        "steps": 3,
+        "max_steps": config.train.steps,
+        "diverged_step": 3,
+        "divergence_reason": f"training loss exploded at lr {config.optimizer.lr:.3g}",
+    }
+
+
+def diverges_above_1(config: ExperimentConfig, on_eval: Any = None) -> dict[str, Any]:
+    """Like ``analytic``, but any learning rate above 1 diverges."""
+    return _diverged(config) if config.optimizer.lr > 1.0 else analytic(config, on_eval)
+
+
+def raises_above_1(config: ExperimentConfig, on_eval: Any = None) -> dict[str, Any]:
+    """Like ``analytic``, but any learning rate above 1 raises (a bug in user code)."""
+    if config.optimizer.lr > 1.0:
+        raise RuntimeError(f"boom at lr {config.optimizer.lr:.3g}")
+    return analytic(config, on_eval)
+
+
+def always_raises(config: ExperimentConfig, on_eval: Any = None) -> dict[str, Any]:
+    raise RuntimeError("this trainer is broken")
+
+
+def slow(config: ExperimentConfig, on_eval: Any = None) -> dict[str, Any]:
+    """``analytic`` that takes a second, so a test can kill a round mid-trial."""
+    import time
+
+    time.sleep(1.0)
+    return analytic(config, on_eval)
+
+
+def noop(config: ExperimentConfig, on_eval: Any = None) -> dict[str, Any]:
+    """Returns at once: measures the orchestrator's own per-trial cost (one report)."""
+    if on_eval is not None:
+        on_eval(1, {config.objective.metric: 0.5})
+    return {
+        "status": "completed",
+        "objective": 0.5,
+        "best_step": 1,
+        "metric": config.objective.metric,
+        "direction": config.objective.direction,
+        "steps": 1,
+        "max_steps": 1,
+    }

@@ -132,6 +132,18 @@ class TrainResult:
         return result
 
 
+def as_train_result(returned: Any) -> TrainResult:
+    """Accept a trainer's ``TrainResult`` or a mapping of the same shape (the contract)."""
+    if isinstance(returned, TrainResult):
+        return returned
+    if isinstance(returned, dict):
+        return TrainResult.from_dict(returned)
+    raise TrainerContractError(
+        f"the trainer returned {type(returned).__name__}; it must return a TrainResult or a "
+        "dict with the same keys (README: trainer contract)"
+    )
+
+
 _SUMMARY_KEYS = ("val_error", "val_loss", "val_accuracy")
 
 

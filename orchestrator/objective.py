@@ -1,0 +1,153 @@
+"""One trial: sample the nuisance values, build the trial config, train, record the outcome.
+
+Outcomes (DESIGN.md): COMPLETE with the objective; infeasible (the trainer says the run
+diverged) is COMPLETE with the constraint ``diverged`` = 1 and the reason and step as
+user attributes, so samplers avoid the region and analysis marks it; PRUNED when the
+evaluation callback stopped the run; FAIL for exceptions, with the error kept as the
+``error`` user attribute (the runner catches it and the round goes on). Intermediate
+values are reported at each evaluation, and the full curves go to the artifact store.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+import logging
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.artifacts import FileSystemArtifactStore, upload_artifact
+
+from orchestrator.config import resolve_trainer
+from orchestrator.exceptions import TrainerContractError
+from orchestrator.roles import Round
+from orchestrator.train.config import ExperimentConfig
+from orchestrator.train.data import Split, load_split
+from orchestrator.train.result import TrainResult, as_train_result
+
+log = logging.getLogger(__name__)
+
+INFEASIBLE = "diverged"  # the constraint key; > 0 means infeasible
+# A stored value is required for COMPLETE trials; infeasible ones get the metric's worst
+# value. Never read it as a result: the constraint and `infeasible_reason` mark them.
+_WORST = {"val_error": 1.0, "val_accuracy": 0.0}
+INLINE_CURVES_BYTES = 4096  # larger curves go to the artifact store, not the database
+
+
+class TrialObjective:
+    """The callable ``study.optimize`` runs for one study (one scientific point).
+
+    Lives as long as the worker: the trainer is resolved and each data set loaded once,
+    not per trial.
+    """
+
+    def __init__(
+        self,
+        rnd: Round,
+        start: ExperimentConfig,
+        point: Mapping[str, Any],
+        trainer_target: str,
+        artifacts_dir: Path,
+        data_cache: dict[str, Split] | None = None,
+    ) -> None:
+        self.rnd, self.start, self.point = rnd, start, dict(point)
+        self.trainer = resolve_trainer(trainer_target)
+        accepted = inspect.signature(self.trainer).parameters
+        self._passes_data = "data" in accepted
+        artifacts_dir.mkdir(parents=True, exist_ok=True)
+        self.artifacts = FileSystemArtifactStore(str(artifacts_dir))
+        self._data = data_cache if data_cache is not None else {}
+        self.prunes = False  # no pruner yet: asking one would read every trial, each report
+        self.last_trial_id: int | None = None
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        self.last_trial_id = trial._trial_id  # the runner logs this trial when it ends
+        started = time.perf_counter()
+        try:
+            config = self.rnd.trial_config(
+                self.start, self.point, self.rnd.suggest(trial, self.start, self.point)
+            )
+            result = as_train_result(self.trainer(config, **self._trainer_kwargs(trial, config)))
+        except Exception as err:  # recorded, then re-raised for Optuna to mark FAIL
+            trial.set_user_attr("error", f"{type(err).__name__}: {err}"[:2000])
+            raise
+        metric = config.objective.metric
+        self._record(trial, result, time.perf_counter() - started)
+        if result.diverged:
+            trial.set_constraint(INFEASIBLE, 1.0)
+            return _infeasible_value(metric, result)
+        trial.set_constraint(INFEASIBLE, 0.0)
+        if result.status == "stopped":
+            raise optuna.TrialPruned(f"stopped at step {result.steps}")
+        assert result.objective is not None  # the contract: only diverged runs lack one
+        return result.objective
+
+    def _trainer_kwargs(self, trial: optuna.Trial, config: ExperimentConfig) -> dict[str, Any]:
+        metric = config.objective.metric
+
+        def report(step: int, metrics: dict[str, float]) -> bool:
+            if metric not in metrics:
+                raise TrainerContractError(f"on_eval got no {metric!r} in {sorted(metrics)}")
+            trial.report(metrics[metric], step)
+            return self.prunes and trial.should_prune()
+
+        kwargs: dict[str, Any] = {"on_eval": report}
+        if self._passes_data:
+            kwargs["data"] = self._split(config)
+        return kwargs
+
+    def _split(self, config: ExperimentConfig) -> Split:
+        """The worker's copy of the data set (augmentation settings do not change tensors)."""
+        d = config.data
+        key = json.dumps(
+            {k: v for k, v in vars(d).items() if k not in ("crop_padding", "hflip")},
+            sort_keys=True,
+        )
+        if key not in self._data:
+            self._data[key] = load_split(d)
+        return self._data[key]
+
+    def _record(self, trial: optuna.Trial, result: TrainResult, seconds: float) -> None:
+        """One ``result`` attribute (one write), the curves inline when small, else an artifact."""
+        summary = {
+            "status": result.status,
+            "best_step": result.best_step,
+            "steps": result.steps,
+            "max_steps": result.max_steps,
+            "seed": result.seed,
+            "final": result.final,
+            "examples_per_s": round(result.examples_per_s, 1),
+            "trial_seconds": round(seconds, 3),
+        }
+        curves = json.dumps(dataclasses.asdict(result.curves))
+        if len(curves) <= INLINE_CURVES_BYTES:
+            summary["curves"] = json.loads(curves)
+        else:
+            summary["curves_artifact"] = self._upload(trial, result)
+        if result.diverged:
+            trial.set_user_attr("infeasible_reason", result.divergence_reason)
+            summary["diverged_step"] = result.diverged_step
+        trial.set_user_attr("result", summary)
+
+    def _upload(self, trial: optuna.Trial, result: TrainResult) -> str:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / f"trial-{trial.number}-result.json"
+            path.write_text(json.dumps(result.to_dict()))
+            return upload_artifact(
+                artifact_store=self.artifacts,
+                file_path=str(path),
+                study_or_trial=trial,
+                mimetype="application/json",
+            )
+
+
+def _infeasible_value(metric: str, result: TrainResult) -> float:
+    if metric in _WORST:
+        return _WORST[metric]
+    losses = [v for v in result.curves.train_loss if v is not None]
+    return losses[0] if losses else 1e3  # val_loss: about the untrained loss

@@ -1,0 +1,396 @@
+"""A round's roles, checked: scientific grid, nuisance search space, fixed values, budget.
+
+``parse_round`` turns the round config as Hydra composed it into a ``Round`` or raises
+one ``ConfigError`` naming the offending key, before any store is touched. A ``Round``
+then knows its studies (one per scientific point), each study's search space, how to
+sample a trial's nuisance values (``suggest``) and how to build the trial's config
+(``trial_config``). Conditions (``when:``) are plain equality data; nothing is eval-ed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+
+from orchestrator.exceptions import ConfigError
+from orchestrator.params import PARAM_TYPES, check_path, check_type, get_value, with_values
+from orchestrator.sampling import SAMPLERS, adam_budget_nuisance, make_sampler
+from orchestrator.train.config import ExperimentConfig, validate_experiment
+
+START_FROM = ("incumbent", "base")
+SPEC_KEYS = ("low", "high", "log", "step", "choices", "when")
+PRESETS = ("adam_budget",)
+
+
+@dataclass
+class BudgetConfig:
+    """How much each study gets and how it is searched."""
+
+    trials_per_study: int = 10
+    sampler: str = "qmc"  # qmc | random | tpe | gp | grid
+    seed: int = 0  # sampler seed, shared by the round's studies (paired nuisance points)
+    workers: int = 1
+    max_failures: int | None = None  # per study, before giving up (None: trials_per_study)
+    grid: dict[str, list[Any]] = field(default_factory=dict)  # sampler=grid: path -> values
+
+
+@dataclass
+class RoundConfig:
+    """The schema of ``conf/round/*.yaml`` (see DESIGN.md and the README)."""
+
+    name: str = ""
+    goal: str = ""
+    start_from: str = "incumbent"  # incumbent (studies/incumbent.yaml, else base) | base
+    scientific: dict[str, list[Any]] = field(default_factory=dict)
+    nuisance: dict[str, Any] = field(default_factory=dict)
+    fixed: dict[str, Any] = field(default_factory=dict)
+    presets: dict[str, Any] = field(default_factory=dict)  # adam_budget: {when: {...}}
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
+    promotion: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One nuisance alternative: a range or choices, active when every ``when`` pair holds."""
+
+    path: str
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    step: float | None = None
+    choices: tuple[Any, ...] | None = None
+    when: tuple[tuple[str, Any], ...] = ()
+
+    def distribution(self) -> BaseDistribution:
+        if self.choices is not None:
+            return CategoricalDistribution(self.choices)
+        if PARAM_TYPES[self.path][0] is int:
+            step = int(self.step) if self.step is not None else 1
+            return IntDistribution(int(self.low), int(self.high), log=self.log, step=step)
+        return FloatDistribution(self.low, self.high, log=self.log, step=self.step)
+
+    def active(self, lookup: Callable[[str], Any]) -> bool:
+        return all(lookup(path) == value for path, value in self.when)
+
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.choices is not None:
+            out["choices"] = list(self.choices)
+        else:
+            out.update(low=self.low, high=self.high, log=self.log)
+            if self.step is not None:
+                out["step"] = self.step
+        if self.when:
+            out["when"] = dict(self.when)
+        return out
+
+
+@dataclass(frozen=True)
+class Round:
+    """A validated round."""
+
+    name: str
+    goal: str
+    start_from: str
+    scientific: dict[str, tuple[Any, ...]]
+    nuisance: dict[str, tuple[ParamSpec, ...]]
+    fixed: dict[str, Any]
+    budget: BudgetConfig
+    promotion: dict[str, Any]
+
+    def points(self) -> list[dict[str, Any]]:
+        """The scientific points: the cartesian product of the value lists (one if none)."""
+        paths = list(self.scientific)
+        return [
+            dict(zip(paths, combo, strict=True))
+            for combo in itertools.product(*self.scientific.values())
+        ]
+
+    def study_name(self, point: Mapping[str, Any]) -> str:
+        if not point:
+            return self.name
+        return f"{self.name}/" + ",".join(f"{p}={_fmt(v)}" for p, v in point.items())
+
+    def search_space(self) -> dict[str, BaseDistribution]:
+        """Each nuisance path with its first alternative's distribution (one QMC dimension)."""
+        return {path: alts[0].distribution() for path, alts in self.nuisance.items()}
+
+    def sampler(self) -> Any:
+        b = self.budget
+        return make_sampler(
+            b.sampler, seed=b.seed, search_space=self.search_space(), grid=b.grid or None
+        )
+
+    def suggest(self, trial: Any, start: ExperimentConfig, point: Mapping[str, Any]) -> dict:
+        """Sample the nuisance values active for this trial, in declaration order."""
+        base = with_values(start, {**self.fixed, **point})
+        sampled: dict[str, Any] = {}
+
+        def lookup(path: str) -> Any:
+            return sampled[path] if path in sampled else get_value(base, path)
+
+        for path, alternatives in self.nuisance.items():
+            spec = next((s for s in alternatives if s.active(lookup)), None)
+            if spec is None:
+                continue
+            dist = spec.distribution()
+            if isinstance(dist, CategoricalDistribution):
+                sampled[path] = trial.suggest_categorical(path, dist.choices)
+            elif isinstance(dist, IntDistribution):
+                sampled[path] = trial.suggest_int(
+                    path, dist.low, dist.high, step=dist.step, log=dist.log
+                )
+            else:
+                sampled[path] = trial.suggest_float(
+                    path, dist.low, dist.high, step=dist.step, log=dist.log
+                )
+        return sampled
+
+    def trial_config(
+        self, start: ExperimentConfig, point: Mapping[str, Any], sampled: Mapping[str, Any]
+    ) -> ExperimentConfig:
+        """Start config, then fixed, then the scientific point, then the sampled values."""
+        cfg = with_values(start, {**self.fixed, **point, **sampled})
+        validate_experiment(cfg)
+        return cfg
+
+    def roles(self) -> dict[str, Any]:
+        """Plain-data description (study user attributes, round.yaml, reports)."""
+        return {
+            "scientific": {p: list(v) for p, v in self.scientific.items()},
+            "nuisance": {p: [s.describe() for s in alts] for p, alts in self.nuisance.items()},
+            "fixed": dict(self.fixed),
+        }
+
+
+def _fmt(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def parse_round(raw: RoundConfig, start: ExperimentConfig) -> Round:
+    """Validate ``raw`` against the experiment schema and ``start``; one ConfigError if not."""
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", raw.name or ""):
+        raise ConfigError(
+            "round.name", f"must be a non-empty name of letters, digits, _ . -; got {raw.name!r}"
+        )
+    if raw.start_from not in START_FROM:
+        raise ConfigError(
+            "round.start_from", f"must be one of {', '.join(START_FROM)}; got {raw.start_from!r}"
+        )
+    scientific = _parse_scientific(raw.scientific, start)
+    fixed = _parse_fixed(raw.fixed, scientific, start)
+    nuisance = _parse_nuisance(raw, scientific, fixed)
+    budget = _parse_budget(raw.budget, nuisance)
+    parsed = Round(
+        raw.name,
+        raw.goal,
+        raw.start_from,
+        scientific,
+        nuisance,
+        fixed,
+        budget,
+        dict(raw.promotion),
+    )
+    _check_conditions(parsed, start)
+    parsed.sampler()  # a sampler that cannot be built fails now, not in a worker
+    return parsed
+
+
+def _validate_with(key: str, start: ExperimentConfig, values: dict[str, Any]) -> None:
+    try:
+        validate_experiment(with_values(start, values))
+    except ConfigError as err:
+        raise ConfigError(key, f"rejected by the schema: {err}") from None
+
+
+def _parse_scientific(raw: Mapping[str, Any], start: ExperimentConfig) -> dict[str, tuple]:
+    out: dict[str, tuple] = {}
+    for path, values in raw.items():
+        key = f"round.scientific.{path}"
+        check_path(key, path)
+        if not isinstance(values, list | tuple) or not values:
+            raise ConfigError(key, f"needs a non-empty list of values; got {values!r}")
+        checked = []
+        for i, value in enumerate(values):
+            value = check_type(f"{key}[{i}]", path, value)
+            _validate_with(f"{key}[{i}]", start, {path: value})
+            checked.append(value)
+        if len(set(map(repr, checked))) != len(checked):
+            raise ConfigError(key, f"lists a value twice: {values!r}")
+        out[path] = tuple(checked)
+    return out
+
+
+def _parse_fixed(
+    raw: Mapping[str, Any], scientific: Mapping[str, Any], start: ExperimentConfig
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for path, value in raw.items():
+        key = f"round.fixed.{path}"
+        check_path(key, path)
+        if path in scientific:
+            raise ConfigError(key, f"{path} is already scientific; a parameter has one role")
+        out[path] = check_type(key, path, value)
+    if out:
+        _validate_with("round.fixed", start, out)
+    return out
+
+
+def _nuisance_entries(raw: RoundConfig) -> list[tuple[str, str, Any]]:
+    """(key, path, spec) for each alternative, explicit ones first, then expanded presets."""
+    entries: list[tuple[str, str, Any]] = []
+    for path, spec in raw.nuisance.items():
+        specs = spec if isinstance(spec, list | tuple) else [spec]
+        for i, one in enumerate(specs):
+            key = f"round.nuisance.{path}" + (f"[{i}]" if len(specs) > 1 else "")
+            entries.append((key, path, one))
+    for name, options in raw.presets.items():
+        if name not in PRESETS:
+            raise ConfigError(f"round.presets.{name}", f"unknown preset; valid: {PRESETS}")
+        options = dict(options or {})
+        unknown = set(options) - {"when"}
+        if unknown:
+            raise ConfigError(f"round.presets.{name}", f"takes only 'when'; got {sorted(unknown)}")
+        for path, spec in adam_budget_nuisance(raw.budget.trials_per_study).items():
+            entries.append((f"round.presets.{name}", path, {**spec, **options}))
+    return entries
+
+
+def _parse_nuisance(
+    raw: RoundConfig, scientific: Mapping[str, Any], fixed: Mapping[str, Any]
+) -> dict[str, tuple[ParamSpec, ...]]:
+    out: dict[str, list[ParamSpec]] = {}
+    for key, path, spec in _nuisance_entries(raw):
+        check_path(key, path)
+        for role, taken in (("scientific", scientific), ("fixed", fixed)):
+            if path in taken:
+                raise ConfigError(key, f"{path} is already {role}; a parameter has one role")
+        out.setdefault(path, []).append(_parse_spec(key, path, spec))
+    for path, alternatives in out.items():
+        if len(alternatives) > 1 and not all(s.when for s in alternatives):
+            raise ConfigError(
+                f"round.nuisance.{path}",
+                "has several ranges: each needs a 'when' condition saying where it applies",
+            )
+    return {path: tuple(alts) for path, alts in out.items()}
+
+
+def _parse_spec(key: str, path: str, spec: Any) -> ParamSpec:
+    if not isinstance(spec, Mapping):
+        raise ConfigError(
+            key, f"must be a mapping with low/high (and log, step) or choices; got {spec!r}"
+        )
+    unknown = set(spec) - set(SPEC_KEYS)
+    if unknown:
+        raise ConfigError(key, f"unknown keys {sorted(unknown)}; valid: {', '.join(SPEC_KEYS)}")
+    when = spec.get("when") or {}
+    if not isinstance(when, Mapping):
+        raise ConfigError(f"{key}.when", f"must map parameter paths to values; got {when!r}")
+    when_items = tuple((str(p), v) for p, v in when.items())
+    if "choices" in spec:
+        choices = spec["choices"]
+        if set(spec) - {"choices", "when"}:
+            raise ConfigError(key, "give either choices or low/high, not both")
+        if not isinstance(choices, list | tuple) or not choices:
+            raise ConfigError(f"{key}.choices", f"needs a non-empty list; got {choices!r}")
+        checked = tuple(check_type(f"{key}.choices[{i}]", path, c) for i, c in enumerate(choices))
+        return ParamSpec(path, choices=checked, when=when_items)
+    base = PARAM_TYPES[path][0]
+    if base not in (int, float):
+        raise ConfigError(key, f"{path} takes a {base.__name__}: give choices, not a range")
+    if "low" not in spec or "high" not in spec:
+        raise ConfigError(key, "needs both low and high (or choices)")
+    low = check_type(f"{key}.low", path, spec["low"])
+    high = check_type(f"{key}.high", path, spec["high"])
+    log, step = bool(spec.get("log", False)), spec.get("step")
+    if not low < high:
+        raise ConfigError(key, f"low < high must hold; got low={low}, high={high}")
+    if log and low <= 0:
+        raise ConfigError(f"{key}.low", f"a log range needs low > 0; got {low}")
+    if step is not None and (log or not isinstance(step, int | float) or step <= 0):
+        raise ConfigError(f"{key}.step", f"must be a number > 0 on a linear range; got {step!r}")
+    if base is int and step is not None and not isinstance(step, int):
+        raise ConfigError(f"{key}.step", f"{path} is an int: step must be an int; got {step!r}")
+    return ParamSpec(path, low, high, log, step, None, when_items)
+
+
+def _parse_budget(b: BudgetConfig, nuisance: Mapping[str, Any]) -> BudgetConfig:
+    if not isinstance(b.trials_per_study, int) or b.trials_per_study < 1:
+        raise ConfigError(
+            "round.budget.trials_per_study", f"must be an integer >= 1; got {b.trials_per_study!r}"
+        )
+    if b.sampler not in SAMPLERS:
+        raise ConfigError(
+            "round.budget.sampler", f"must be one of {', '.join(SAMPLERS)}; got {b.sampler!r}"
+        )
+    if b.workers != 1:
+        raise ConfigError(
+            "round.budget.workers",
+            f"must be 1 for now (several workers arrive "
+            f"with the scale-out issue); got {b.workers!r}",
+        )
+    if b.max_failures is not None and b.max_failures < 1:
+        raise ConfigError("round.budget.max_failures", f"must be >= 1; got {b.max_failures}")
+    for path, values in b.grid.items():
+        if path not in nuisance:
+            raise ConfigError(
+                f"round.budget.grid.{path}",
+                f"{path} is not a nuisance parameter"
+                f" of this round; nuisance: {', '.join(nuisance) or 'none'}",
+            )
+        if not isinstance(values, list | tuple) or not values:
+            raise ConfigError(
+                f"round.budget.grid.{path}", f"needs a non-empty list; got {values!r}"
+            )
+    return b
+
+
+def _possible_values(rnd: Round, start: ExperimentConfig, path: str) -> list[Any] | None:
+    """Values ``path`` can take in this round; None for a continuous range (any in it)."""
+    if path in rnd.scientific:
+        return list(rnd.scientific[path])
+    if path in rnd.fixed:
+        return [rnd.fixed[path]]
+    if path in rnd.nuisance:
+        values: list[Any] = []
+        for spec in rnd.nuisance[path]:
+            if spec.choices is None:
+                return None
+            values.extend(spec.choices)
+        return values
+    return [get_value(start, path)]
+
+
+def _check_conditions(rnd: Round, start: ExperimentConfig) -> None:
+    order = list(rnd.nuisance)
+    for path, alternatives in rnd.nuisance.items():
+        for spec in alternatives:
+            for cond_path, value in spec.when:
+                key = f"round.nuisance.{path}.when.{cond_path}"
+                check_path(key, cond_path)
+                if cond_path == path:
+                    raise ConfigError(key, "a parameter cannot be conditional on itself")
+                if cond_path in rnd.nuisance and order.index(cond_path) > order.index(path):
+                    raise ConfigError(
+                        key,
+                        f"{cond_path} is sampled after {path}: declare it "
+                        "first so the condition can be decided",
+                    )
+                possible = _possible_values(rnd, start, cond_path)
+                if possible is not None and value not in possible:
+                    raise ConfigError(
+                        key,
+                        f"{cond_path} can never be {value!r} in this round; it takes {possible!r}",
+                    )
+                if possible is None and not isinstance(value, int | float):
+                    raise ConfigError(key, f"{cond_path} is a numeric range; got {value!r}")

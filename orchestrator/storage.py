@@ -1,0 +1,80 @@
+"""The Optuna storage from config: SQLite (default), journal file, or a database URL.
+
+SQLite is set up for several processes (WAL journal, a long busy timeout) and its schema
+is created once, before any worker starts. Heartbeats are on for RDB storages, so a trial
+left RUNNING by a killed process is failed after the grace period and retried once with
+the same parameters. Passwords in URLs are never printed: use ``redact``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import optuna
+from sqlalchemy.engine import make_url
+
+from orchestrator.exceptions import ConfigError
+
+KINDS = ("sqlite", "journal", "rdb")
+
+
+@dataclass
+class StorageConfig:
+    """Where studies live. ``url`` for sqlite/rdb, ``path`` for the journal file."""
+
+    kind: str = "sqlite"  # sqlite | journal | rdb (e.g. a PostgreSQL URL)
+    url: str = "sqlite:///studies/tuning.db"
+    path: str = "studies/journal.log"
+    heartbeat_interval: int | None = 10  # seconds; None turns heartbeats off
+    grace_period: int | None = 30  # seconds without a heartbeat before a trial is stale
+    busy_timeout: float = 60.0  # sqlite: seconds a writer waits for the lock
+
+
+def redact(url: str) -> str:
+    """The URL with any password replaced by ***, safe for logs, reports and attributes."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - a malformed URL must still never be echoed whole
+        return "<unparseable storage url>"
+
+
+def create_storage(cfg: StorageConfig) -> optuna.storages.BaseStorage:
+    """Build the storage (creating the SQLite schema now, before any worker uses it)."""
+    if cfg.kind not in KINDS:
+        raise ConfigError("storage.kind", f"must be one of {', '.join(KINDS)}; got {cfg.kind!r}")
+    if cfg.kind == "journal":
+        Path(cfg.path).parent.mkdir(parents=True, exist_ok=True)
+        backend = optuna.storages.journal.JournalFileBackend(cfg.path)
+        return optuna.storages.JournalStorage(backend)
+    engine_kwargs: dict = {"pool_pre_ping": True}
+    if cfg.kind == "sqlite":
+        if not cfg.url.startswith("sqlite:///"):
+            raise ConfigError(
+                "storage.url", f"sqlite needs sqlite:///<file>; got {redact(cfg.url)}"
+            )
+        _prepare_sqlite_file(Path(cfg.url.removeprefix("sqlite:///")))
+        engine_kwargs = {"connect_args": {"timeout": cfg.busy_timeout}}
+    heartbeat = cfg.heartbeat_interval
+    try:
+        with warnings.catch_warnings():  # heartbeat and retry are "experimental" since 2.8
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1)
+            return optuna.storages.RDBStorage(
+                cfg.url,
+                engine_kwargs=engine_kwargs,
+                heartbeat_interval=heartbeat,
+                grace_period=cfg.grace_period if heartbeat else None,
+                heartbeat_stale_trial_callback=retry if heartbeat else None,
+            )
+    except (ImportError, ModuleNotFoundError) as err:
+        raise ConfigError("storage.url", f"no driver for {redact(cfg.url)}: {err}") from None
+
+
+def _prepare_sqlite_file(path: Path) -> None:
+    """Create the directory and switch the file to WAL (persistent) so readers never block."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")

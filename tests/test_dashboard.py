@@ -1,0 +1,77 @@
+"""optuna-dashboard, started as a user starts it, shows the round's studies, attributes, curves."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import optuna
+
+from orchestrator.roles import BudgetConfig, RoundConfig, parse_round
+from orchestrator.runner import run_round
+from orchestrator.storage import StorageConfig, create_storage
+from orchestrator.train.config import ExperimentConfig
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.load(response)
+
+
+def test_dashboard_lists_round_studies_with_attributes_and_intermediate_values(tmp_path: Path):
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    url = f"sqlite:///{tmp_path}/tuning.db"
+    raw = RoundConfig(
+        name="round_1",
+        goal="Does a deeper CNN help?",
+        scientific={"model.depth": [1, 2]},
+        nuisance={"optimizer.lr": {"low": 0.01, "high": 1.0, "log": True}},
+        budget=BudgetConfig(trials_per_study=3),
+    )
+    start = ExperimentConfig()
+    run_round(
+        parse_round(raw, start),
+        start,
+        create_storage(StorageConfig(url=url)),
+        trainer_target="tests.trainers.analytic",
+        artifacts_dir=tmp_path / "a",
+        progress=False,
+    )
+
+    port = free_port()
+    dashboard = Path(sys.executable).with_name("optuna-dashboard")
+    server = subprocess.Popen(
+        [str(dashboard), url, "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                studies = get(f"{base}/api/studies")["study_summaries"]
+                break
+            except OSError:
+                time.sleep(0.2)
+        names = sorted(s["study_name"] for s in studies)
+        assert names == ["round_1/model.depth=1", "round_1/model.depth=2"]
+        study_id = next(s["study_id"] for s in studies if s["study_name"].endswith("=2"))
+        detail = get(f"{base}/api/studies/{study_id}")
+        attrs = {a["key"]: a["value"] for a in detail["user_attrs"]}
+        assert "Does a deeper CNN help?" in attrs["goal"] and "qmc" in attrs["sampler"]
+        assert len(detail["trials"]) == 3
+        assert all(t["intermediate_values"] for t in detail["trials"])  # its curve plots
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
