@@ -8,7 +8,7 @@ UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 RUN := $(UV) run --locked
 ARGS ?=
 
-.PHONY: help setup test lint format train bench dashboard clean
+.PHONY: help setup test lint format train bench history dashboard clean
 
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_%-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -40,6 +40,12 @@ round-%: setup ## Run round N (conf/round/round_N.yaml): make round-1 ARGS="budg
 
 work-%: setup ## Run round N's trials only (stage=work)
 	$(RUN) orchestrator stage=work round=round_$* $(ARGS)
+
+promote-%: setup ## Decide on round N's candidate: seed reruns against the incumbent
+	$(RUN) orchestrator stage=promote round=round_$* $(ARGS)
+
+history: setup ## The lineage of incumbents, round by round
+	$(RUN) orchestrator stage=history $(ARGS)
 
 dashboard: setup ## Open the store in optuna-dashboard (http://127.0.0.1:8080)
 	$(RUN) optuna-dashboard sqlite:///studies/tuning.db

@@ -30,8 +30,7 @@ from orchestrator.train.config import (
     validate_experiment,
 )
 
-STAGES = ("run", "work", "train")  # later issues add analyze, report, promote, probe
-ROUND_STAGES = ("run", "work")
+STAGES = ("run", "work", "promote", "history", "train")  # later: analyze, report, probe
 
 
 @dataclass

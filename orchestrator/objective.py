@@ -63,28 +63,35 @@ class TrialObjective:
         self.artifacts = FileSystemArtifactStore(str(artifacts_dir))
         self._data = data_cache if data_cache is not None else {}
         self.prunes = False  # no pruner yet: asking one would read every trial, each report
-        self.last_trial_id: int | None = None
+        self.last_line: str | None = None  # how the last trial ended, for the runner's log
 
     def __call__(self, trial: optuna.Trial) -> float:
-        self.last_trial_id = trial._trial_id  # the runner logs this trial when it ends
         started = time.perf_counter()
+        self.last_line = None
         try:
             config = self.rnd.trial_config(
                 self.start, self.point, self.rnd.suggest(trial, self.start, self.point)
             )
             result = as_train_result(self.trainer(config, **self._trainer_kwargs(trial, config)))
         except Exception as err:  # recorded, then re-raised for Optuna to mark FAIL
-            trial.set_user_attr("error", f"{type(err).__name__}: {err}"[:2000])
+            error = f"{type(err).__name__}: {err}"[:2000]
+            trial.set_user_attr("error", error)
+            self.last_line = _line(trial, f"FAILED: {error}", time.perf_counter() - started)
             raise
         metric = config.objective.metric
-        self._record(trial, result, time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        self._record(trial, result, seconds)
         if result.diverged:
             trial.set_constraint(INFEASIBLE, 1.0)
-            return _infeasible_value(metric, result)
+            self.last_line = _line(trial, f"infeasible: {result.divergence_reason}", seconds)
+            return infeasible_value(metric, result)
         trial.set_constraint(INFEASIBLE, 0.0)
         if result.status == "stopped":
+            self.last_line = _line(trial, f"pruned at step {result.steps}", seconds)
             raise optuna.TrialPruned(f"stopped at step {result.steps}")
         assert result.objective is not None  # the contract: only diverged runs lack one
+        outcome = f"{metric}={result.objective:.4g} best_step={result.best_step}"
+        self.last_line = _line(trial, outcome, seconds)
         return result.objective
 
     def _trainer_kwargs(self, trial: optuna.Trial, config: ExperimentConfig) -> dict[str, Any]:
@@ -146,7 +153,15 @@ class TrialObjective:
             )
 
 
-def _infeasible_value(metric: str, result: TrainResult) -> float:
+def _line(trial: optuna.Trial, outcome: str, seconds: float) -> str:
+    params = " ".join(
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in trial.params.items()
+    )
+    return f"trial {trial.number}: {outcome} [{params}] ({seconds:.1f}s)"
+
+
+def infeasible_value(metric: str, result: TrainResult) -> float:
+    """The placeholder stored for a diverged run: the metric's worst value."""
     if metric in _WORST:
         return _WORST[metric]
     losses = [v for v in result.curves.train_loss if v is not None]

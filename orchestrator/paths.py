@@ -35,3 +35,8 @@ def incumbent_file(studies: str | Path) -> Path:
 def artifacts_dir(studies: str | Path) -> Path:
     """``studies/artifacts/``: per-trial results with curves (Optuna artifact store)."""
     return Path(studies) / "artifacts"
+
+
+def history_file(studies: str | Path, round_name: str) -> Path:
+    """``studies/history/<round>.yaml``: the configuration promoted by that round."""
+    return Path(studies) / "history" / f"{round_name}.yaml"

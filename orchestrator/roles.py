@@ -22,6 +22,7 @@ from optuna.distributions import (
     IntDistribution,
 )
 
+from orchestrator.decision import PromotionConfig, parse_promotion
 from orchestrator.exceptions import ConfigError
 from orchestrator.params import PARAM_TYPES, check_path, check_type, get_value, with_values
 from orchestrator.sampling import SAMPLERS, adam_budget_nuisance, make_sampler
@@ -106,15 +107,11 @@ class Round:
     nuisance: dict[str, tuple[ParamSpec, ...]]
     fixed: dict[str, Any]
     budget: BudgetConfig
-    promotion: dict[str, Any]
+    promotion: PromotionConfig
 
     def points(self) -> list[dict[str, Any]]:
         """The scientific points: the cartesian product of the value lists (one if none)."""
-        paths = list(self.scientific)
-        return [
-            dict(zip(paths, combo, strict=True))
-            for combo in itertools.product(*self.scientific.values())
-        ]
+        return _points(self.scientific)
 
     def study_name(self, point: Mapping[str, Any]) -> str:
         if not point:
@@ -173,6 +170,19 @@ class Round:
         }
 
 
+def _points(scientific: Mapping[str, tuple[Any, ...]]) -> list[dict[str, Any]]:
+    paths = list(scientific)
+    return [
+        dict(zip(paths, combo, strict=True)) for combo in itertools.product(*scientific.values())
+    ]
+
+
+def _points(scientific: Mapping[str, tuple[Any, ...]]) -> list[dict[str, Any]]:
+    names = list(scientific)
+    combos = itertools.product(*scientific.values())
+    return [dict(zip(names, combo, strict=True)) for combo in combos]
+
+
 def _fmt(value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
@@ -191,15 +201,15 @@ def parse_round(raw: RoundConfig, start: ExperimentConfig) -> Round:
     fixed = _parse_fixed(raw.fixed, scientific, start)
     nuisance = _parse_nuisance(raw, scientific, fixed)
     budget = _parse_budget(raw.budget, nuisance)
+    promotion = parse_promotion(raw.promotion)
+    if promotion.candidate is not None and dict(promotion.candidate) not in _points(scientific):
+        raise ConfigError(
+            "round.promotion.candidate",
+            f"{dict(promotion.candidate)} is not a scientific point of this round; "
+            f"points: {_points(scientific)}",
+        )
     parsed = Round(
-        raw.name,
-        raw.goal,
-        raw.start_from,
-        scientific,
-        nuisance,
-        fixed,
-        budget,
-        dict(raw.promotion),
+        raw.name, raw.goal, raw.start_from, scientific, nuisance, fixed, budget, promotion
     )
     _check_conditions(parsed, start)
     parsed.sampler()  # a sampler that cannot be built fails now, not in a worker

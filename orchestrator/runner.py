@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 from orchestrator.exceptions import ConfigError
 from orchestrator.objective import INFEASIBLE, TrialObjective
 from orchestrator.roles import Round
-from orchestrator.train.config import ExperimentConfig, experiment_to_dict
+from orchestrator.train.config import ExperimentConfig, experiment_from_dict, experiment_to_dict
 from orchestrator.train.data import Split
 
 log = logging.getLogger(__name__)
@@ -95,6 +95,7 @@ def open_studies(
             "trials_per_study": rnd.budget.trials_per_study,
             "start_from": rnd.start_from,
             "start_config_hash": digest,
+            "start_config": experiment_to_dict(start),
             "metric": start.objective.metric,
         }
         for key, value in attrs.items():
@@ -102,6 +103,19 @@ def open_studies(
                 study.set_user_attr(key, value)
         out.append((point, study))
     return out
+
+
+def recorded_start(
+    storage: optuna.storages.BaseStorage, round_name: str
+) -> ExperimentConfig | None:
+    """The start config stored with the round's studies, if the round was started before."""
+    for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
+        name = summary.study_name
+        if (name == round_name or name.startswith(f"{round_name}/")) and (
+            "start_config" in summary.user_attrs
+        ):
+            return experiment_from_dict(summary.user_attrs["start_config"])
+    return None
 
 
 def summarise(rnd: Round, point: Mapping[str, Any], study: optuna.Study) -> StudySummary:
@@ -180,8 +194,8 @@ def run_round(
         point, study = studies[i]
         study.optimize(objectives[i], n_trials=1, catch=(Exception,))  # fails stale trials too
         summaries[i] = summarise(rnd, point, study)
-        if objectives[i].last_trial_id is not None:
-            _log_trial(storage.get_trial(objectives[i].last_trial_id), summaries[i].name)
+        if objectives[i].last_line is not None:
+            log.info("%s %s", summaries[i].name, objectives[i].last_line)
     bar.close()
     return summaries
 
@@ -191,22 +205,6 @@ def _best_so_far(summaries: list[StudySummary], direction: str) -> str:
     if not values:
         return "no feasible trial yet"
     return f"best {(max if direction == 'maximize' else min)(values):.4g}"
-
-
-def _log_trial(t: FrozenTrial, study_name: str) -> None:
-    params = " ".join(f"{k}={_short(v)}" for k, v in t.params.items())
-    result = t.user_attrs.get("result", {})
-    seconds = result.get("trial_seconds")
-    took = f" ({seconds:.1f}s)" if seconds is not None else ""
-    if t.state == TrialState.COMPLETE and t.constraints.get(INFEASIBLE, 0.0) > 0:
-        outcome = f"infeasible: {t.user_attrs.get('infeasible_reason')}"
-    elif t.state == TrialState.COMPLETE:
-        outcome = f"value={t.value:.4g} best_step={result.get('best_step')}"
-    elif t.state == TrialState.FAIL:
-        outcome = f"FAILED: {t.user_attrs.get('error', 'see the log')}"
-    else:
-        outcome = t.state.name.lower()
-    log.info("%s trial %d: %s [%s]%s", study_name, t.number, outcome, params, took)
 
 
 def _short(value: Any) -> str:

@@ -12,8 +12,9 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from orchestrator.cli import CONF_DIR
-from orchestrator.config import experiment_from_cfg
+from orchestrator.config import experiment_from_cfg, root_from_cfg
 from orchestrator.exceptions import ConfigError
+from orchestrator.roles import parse_round
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = [
@@ -41,10 +42,15 @@ GROUP_OPTIONS = sorted(
 
 @pytest.mark.parametrize(("group", "option"), GROUP_OPTIONS)
 def test_every_config_group_option_composes_and_validates(group, option):
-    experiment = experiment_from_cfg(compose_cfg(f"{group}={option}"))
-    section = getattr(experiment, group)
-    expected = option.removeprefix("warmup_")
-    assert getattr(section, "name", expected) in (expected, option) or group == "train"
+    cfg = compose_cfg(f"{group}={option}")
+    experiment = experiment_from_cfg(cfg)
+    root = root_from_cfg(cfg)
+    if group == "round":
+        assert parse_round(root.round, experiment).name == option
+    elif group == "storage":
+        assert root.storage.kind in ("sqlite", "journal", "rdb")
+    elif group != "train":
+        assert getattr(experiment, group).name in (option, option.removeprefix("warmup_"))
 
 
 def test_the_default_composition_is_the_playbook_initial_configuration():
@@ -184,3 +190,23 @@ def test_a_bad_round_is_one_error_and_the_store_is_untouched(tmp_path, override,
     assert proc.stderr.startswith(f"error: {key}: ") and "Traceback" not in proc.stderr
     assert db.read_bytes() == before
     assert sorted(tmp_path.glob("logs/*/*")) == logs_before
+
+
+def test_round_1_promotes_and_round_2_starts_from_its_incumbent(tmp_path):
+    story = [
+        "trainer._target_=tests.trainers.analytic",
+        "round.budget.trials_per_study=3",
+        "round.promotion.seeds=2",
+        "optimizer.lr=0.9",
+    ]  # a base the rounds can beat
+    first = run_cli(tmp_path, "round=round_1", *story)
+    assert first.returncode == 0, first.stderr
+    assert "promotion of round_1: PROMOTED" in first.stdout
+    assert "mean improvement" in first.stdout and "p=" in first.stdout  # the printed reason
+    assert (tmp_path / "incumbent.yaml").exists()
+    second = run_cli(tmp_path, "round=round_2", *story)
+    assert second.returncode == 0, second.stderr
+    assert f"starting from {tmp_path}/incumbent.yaml (promoted by round_1)" in second.stdout
+    assert "promotion of round_2:" in second.stdout
+    history = run_cli(tmp_path, "stage=history")
+    assert "-> round_1: promoted" in history.stdout and "round_2:" in history.stdout

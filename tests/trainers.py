@@ -80,3 +80,27 @@ def noop(config: ExperimentConfig, on_eval: Any = None) -> dict[str, Any]:
         "steps": 1,
         "max_steps": 1,
     }
+
+
+NOISE = 0.01  # the standard deviation of a run's objective across seeds
+
+
+def true_objective(config: ExperimentConfig) -> float:
+    """The noiseless objective ``noisy`` is built on (tests plant differences in it)."""
+    return abs(config.optimizer.lr - 0.1) + 0.01 * config.model.depth + config.data.label_noise
+
+
+def noisy(config: ExperimentConfig, on_eval: Any = None) -> dict[str, Any]:
+    """``true_objective`` plus seed noise: independent across seeds and across configs, as
+    when two different networks are trained with the same seed."""
+    import hashlib
+    import json
+    import random
+
+    from orchestrator.train.config import experiment_to_dict
+
+    key = json.dumps(experiment_to_dict(config), sort_keys=True).encode()
+    rng = random.Random(hashlib.sha256(key).hexdigest())
+    value = true_objective(config) + rng.gauss(0.0, NOISE)
+    result = analytic(config, on_eval)
+    return {**result, "objective": value, "final": {"val_error": value}}

@@ -1,0 +1,124 @@
+"""The round stages behind the CLI: work (trials), promote, run (both), history.
+
+Each takes the root config as plain dataclasses and is callable without Hydra. Every
+check that can fail (the round, its promotion section, the storage URL) runs before the
+store or any file is written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+
+import optuna
+import yaml
+
+from orchestrator import paths
+from orchestrator.config import Config
+from orchestrator.exceptions import ConfigError
+from orchestrator.incumbent import read_incumbent, starting_config
+from orchestrator.ledger import Ledger, ledger_url
+from orchestrator.promotion import format_decision, format_history, promote
+from orchestrator.roles import Round, parse_round
+from orchestrator.runner import config_hash, format_summary, recorded_start, run_round
+from orchestrator.storage import create_storage, redact
+from orchestrator.train.config import ExperimentConfig, experiment_to_dict
+
+
+def run_round_stage(root: Config, base: ExperimentConfig, round_dir: Path) -> int:
+    """Dispatch stage=work | promote | run | history; returns the exit code."""
+    if root.stage == "history":
+        print(format_history(Ledger(ledger_url(root.storage, root.paths.studies)).decisions()))
+        return 0
+    if root.round is None:
+        rounds = sorted(p.stem for p in round_dir.glob("*.yaml"))
+        raise ConfigError(
+            "round", f"stage={root.stage} needs a round: round=<name>, one of {', '.join(rounds)}"
+        )
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    rnd, start, storage = _prepare(root, base)
+    ledger = Ledger(ledger_url(root.storage, root.paths.studies))
+    code = 0
+    if root.stage in ("work", "run"):
+        ledger.start_round(rnd.name, rnd.goal, _record(rnd, start, ""))
+        code = _work(root, rnd, start, storage)
+        if code == 0:
+            ledger.set_round_status(rnd.name, "finished")
+    if root.stage in ("promote", "run") and code == 0:
+        current = read_incumbent(root.paths.studies)
+        incumbent = current.config if current is not None else start
+        row = promote(
+            rnd,
+            start,
+            incumbent,
+            storage=storage,
+            ledger=ledger,
+            studies=root.paths.studies,
+            trainer_target=root.trainer._target_,
+        )
+        print(format_decision(row))
+        if row.verdict == "promoted":
+            print(f"  the next round starts from {paths.incumbent_file(root.paths.studies)}")
+    ledger.dispose()
+    return code
+
+
+def _prepare(root: Config, base: ExperimentConfig) -> tuple[Round, ExperimentConfig, object]:
+    """Resolve the start config (the recorded one when resuming), validate, open the store."""
+    assert root.round is not None
+    start, origin = starting_config(root.round.start_from, base, root.paths.studies)
+    parse_round(root.round, start)  # every round error before the store is touched
+    storage = create_storage(root.storage)
+    recorded = recorded_start(storage, root.round.name)
+    if recorded is not None:  # resuming: the round keeps the config it started from
+        if config_hash(recorded) != config_hash(start):
+            origin = f"the config this round started from (now {origin}; a new round would use it)"
+        else:
+            origin = f"{origin}, as when this round started"
+        start = recorded
+    rnd = parse_round(root.round, start)
+    rdir = paths.round_dir(root.paths.studies, rnd.name)
+    rdir.mkdir(parents=True, exist_ok=True)
+    text = yaml.safe_dump(_record(rnd, start, origin), sort_keys=False)
+    (rdir / "round.yaml").write_text(text)
+    where = root.storage.path if root.storage.kind == "journal" else redact(root.storage.url)
+    print(f"round {rnd.name}: {rnd.goal}")
+    print(f"  starting from {origin}")
+    print(
+        f"  {len(rnd.points())} studies x {rnd.budget.trials_per_study} trials, sampler "
+        f"{rnd.budget.sampler} (seed {rnd.budget.seed}), store {where}"
+    )
+    return rnd, start, storage
+
+
+def _record(rnd: Round, start: ExperimentConfig, origin: str) -> dict:
+    return {
+        "name": rnd.name,
+        "goal": rnd.goal,
+        "start_from": origin,
+        **rnd.roles(),
+        "budget": dataclasses.asdict(rnd.budget),
+        "promotion": dataclasses.asdict(rnd.promotion),
+        "start_config": experiment_to_dict(start),
+    }
+
+
+def _work(root: Config, rnd: Round, start: ExperimentConfig, storage: object) -> int:
+    summaries = run_round(
+        rnd,
+        start,
+        storage,  # type: ignore[arg-type]
+        trainer_target=root.trainer._target_,
+        artifacts_dir=paths.artifacts_dir(root.paths.studies),
+        progress=sys.stderr.isatty(),
+    )
+    print(format_summary(rnd, summaries, start.objective.metric))
+    gave_up = [s.name for s in summaries if s.finished < s.budget]
+    if gave_up:
+        print(
+            f"gave up on {', '.join(gave_up)}: too many failed trials (see the log)",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
