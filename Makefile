@@ -8,7 +8,7 @@ UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 RUN := $(UV) run --locked
 ARGS ?=
 
-.PHONY: help setup test lint format train bench history dashboard clean
+.PHONY: help setup test lint format train bench probe history dashboard clean
 
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_%-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -43,6 +43,9 @@ work-%: setup ## Run round N's trials only (stage=work)
 
 promote-%: setup ## Decide on round N's candidate: seed reruns against the incumbent
 	$(RUN) orchestrator stage=promote round=round_$* $(ARGS)
+
+probe: setup ## Fix the batch size first: throughput per batch size (make probe ARGS="probe.apply=true")
+	$(RUN) orchestrator stage=probe $(ARGS)
 
 history: setup ## The lineage of incumbents, round by round
 	$(RUN) orchestrator stage=history $(ARGS)

@@ -28,7 +28,7 @@ from orchestrator.config import (
     root_from_cfg,
 )
 from orchestrator.exceptions import OrchestratorError, TrainerContractError
-from orchestrator.stages import run_round_stage
+from orchestrator.stages import probe_once, run_round_stage
 from orchestrator.train.config import ExperimentConfig, experiment_to_dict
 from orchestrator.train.result import TrainResult, as_train_result
 
@@ -76,6 +76,8 @@ def run_stage(cfg: DictConfig) -> int:
         print(result.summary())
         print(f"run files: {run_dir}/ (result.json, experiment.yaml, curves.html)")
         return 0
+    if root.stage == "probe":
+        return probe_once(root, experiment)
     return run_round_stage(root, experiment, CONF_DIR / "round")
 
 

@@ -17,6 +17,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 
 from orchestrator.exceptions import ConfigError
+from orchestrator.probe import ProbeConfig
 from orchestrator.roles import RoundConfig
 from orchestrator.storage import StorageConfig
 from orchestrator.train.config import (
@@ -30,7 +31,7 @@ from orchestrator.train.config import (
     validate_experiment,
 )
 
-STAGES = ("run", "work", "promote", "history", "train")  # later: analyze, report, probe
+STAGES = ("run", "work", "promote", "history", "probe", "train")  # later: analyze, report
 
 
 @dataclass
@@ -62,6 +63,7 @@ class Config:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
+    probe: ProbeConfig = field(default_factory=ProbeConfig)
 
 
 def register_configs() -> None:

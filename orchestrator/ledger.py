@@ -1,10 +1,10 @@
 """The orchestrator's own records, in the same database as the studies (tables of their own).
 
-Rounds (name, goal, config, status, times) and promotion decisions (candidate, incumbent,
-per-seed evidence, effect and interval, rule, verdict, reason). Tables are created
-idempotently. A decision is written in two steps around the incumbent file: ``pending``
-with all its evidence, then ``final`` once the file is in place, so a crash in between is
-finished by re-running and a round never gets two decisions.
+Rounds (name, goal, config, status, times), promotion decisions (candidate, incumbent,
+per-seed evidence, effect and interval, rule, verdict, reason), and batch-size probes.
+Tables are created idempotently. A decision is written in two steps around the incumbent
+file: ``pending`` with all its evidence, then ``final`` once the file is in place, so a
+crash in between is finished by re-running and a round never gets two decisions.
 """
 
 from __future__ import annotations
@@ -72,6 +72,17 @@ class DecisionRow(Base):
     verdict: Mapped[str] = mapped_column(String(32))  # promoted | rejected | blocked
     reason: Mapped[str] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(16))  # pending | final
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class ProbeRow(Base):
+    __tablename__ = "orchestrator_probes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model: Mapped[str] = mapped_column(String(64))
+    data: Mapped[str] = mapped_column(String(64))
+    device: Mapped[str] = mapped_column(String(255))
+    recommended: Mapped[int] = mapped_column(Integer)
+    result: Mapped[dict] = mapped_column(JSON)  # every measured point and the verdict
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
@@ -148,6 +159,25 @@ class Ledger:
                 if hash_ == config_hash and row.rule.get("steps") == steps:
                     out.update(zip(row.seeds, values, strict=True))
         return out
+
+    def record_probe(self, result: dict[str, Any]) -> None:
+        with self.session() as s:
+            s.add(
+                ProbeRow(
+                    model=result["model"],
+                    data=result["data"],
+                    device=result["device"],
+                    recommended=result["verdict"]["recommended"],
+                    result=_jsonable(result),
+                )
+            )
+
+    def probes(self) -> list[ProbeRow]:
+        with Session(self.engine) as s:
+            rows = list(s.scalars(select(ProbeRow).order_by(ProbeRow.created_at)))
+            for row in rows:
+                s.expunge(row)
+            return rows
 
     def dispose(self) -> None:
         self.engine.dispose()

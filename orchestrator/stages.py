@@ -1,4 +1,4 @@
-"""The round stages behind the CLI: work (trials), promote, run (both), history.
+"""The stages behind the CLI: work (trials), promote, run (both), history, probe.
 
 Each takes the root config as plain dataclasses and is callable without Hydra. Every
 check that can fail (the round, its promotion section, the storage URL) runs before the
@@ -19,6 +19,7 @@ from orchestrator.config import Config
 from orchestrator.exceptions import ConfigError
 from orchestrator.incumbent import read_incumbent, starting_config
 from orchestrator.ledger import Ledger, ledger_url
+from orchestrator.probe import probe_stage, validate_probe
 from orchestrator.promotion import format_decision, format_history, promote
 from orchestrator.roles import Round, parse_round
 from orchestrator.runner import config_hash, format_summary, recorded_start, run_round
@@ -121,4 +122,18 @@ def _work(root: Config, rnd: Round, start: ExperimentConfig, storage: object) ->
             file=sys.stderr,
         )
         return 1
+    return 0
+
+
+def probe_once(root: Config, base: ExperimentConfig) -> int:
+    """stage=probe: measure the incumbent's (or the composed) model and data per batch size."""
+    validate_probe(root.probe)
+    config, origin = starting_config("incumbent", base, root.paths.studies)
+    print(f"probing {config.model.name} on {config.data.name} from {origin}")
+    result = probe_stage(config, root.probe, root.paths.studies)
+    url = ledger_url(root.storage, root.paths.studies)
+    if root.storage.kind != "sqlite" or Path(url.removeprefix("sqlite:///")).exists():
+        ledger = Ledger(url)  # a ledger row when the ledger exists
+        ledger.record_probe(result.to_dict())
+        ledger.dispose()
     return 0

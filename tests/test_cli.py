@@ -47,6 +47,8 @@ def test_every_config_group_option_composes_and_validates(group, option):
     root = root_from_cfg(cfg)
     if group == "round":
         assert parse_round(root.round, experiment).name == option
+    elif group == "probe":
+        assert root.probe.max_batch_size == 512 and not root.probe.apply
     elif group == "storage":
         assert root.storage.kind in ("sqlite", "journal", "rdb")
     elif group != "train":
@@ -144,7 +146,9 @@ def test_a_trainer_breaking_the_contract_fails_loudly(tmp_path):
 def test_an_unknown_stage_is_refused(tmp_path):
     proc = run_cli(tmp_path, "stage=tune")
     assert proc.returncode == 2
-    assert proc.stderr.startswith("error: stage: must be one of run, work, train; got 'tune'")
+    assert proc.stderr.startswith(
+        "error: stage: must be one of run, work, promote, history, train; got 'tune'"
+    )
 
 
 def test_a_round_stage_without_a_round_names_the_choices(tmp_path):

@@ -12,8 +12,8 @@ import pytest
 import torch
 import yaml
 
-from orchestrator import probe as probe_mod
 from orchestrator.exceptions import ConfigError
+from orchestrator.incumbent import read_incumbent
 from orchestrator.probe import (
     ProbeConfig,
     ProbeError,
@@ -29,6 +29,7 @@ from orchestrator.probe import (
     validate_probe,
     write_probe,
 )
+from orchestrator.probe import measure as probe_measure
 from orchestrator.report.probe_chart import probe_figure
 from orchestrator.train.config import experiment_from_dict, experiment_to_dict
 from orchestrator.train.data import load_split
@@ -88,8 +89,17 @@ def test_flat_from_the_start_without_evidence_of_headroom_is_saturation_not_bott
 def test_small_sizes_that_fail_to_scale_while_larger_ones_do_are_a_bottleneck():
     points = curve([100, 110, 120, 240, 480, 500])  # no capacity: later growth is the evidence
     v = recommend(points, ProbeConfig())
-    assert v.bottleneck and "larger sizes reached" in v.bottleneck_reason
+    assert v.bottleneck and "the doubling to 8 still gained 2.00x" in v.bottleneck_reason
     assert not recommend(curve([100, 200, 400, 800]), ProbeConfig()).bottleneck
+
+
+def test_a_smoothly_saturating_device_is_never_a_bottleneck():
+    # A fixed 2.5 units per step plus 1 per example: gains only fall (1.56x, 1.38x, ...),
+    # the small sizes scale < 1.5x per doubling, and throughput still grows 1.6x later.
+    points = curve([b / (2.5 + b) * 1000 for b in (1, 2, 4, 8, 16, 32, 64)])
+    v = recommend(points, ProbeConfig())
+    assert not v.bottleneck and "saturation" in v.bottleneck_reason
+    assert (v.recommended, v.saturation) == (8, 16)
 
 
 def test_a_late_blip_after_a_flat_stretch_does_not_move_the_recommendation():
@@ -98,6 +108,7 @@ def test_a_late_blip_after_a_flat_stretch_does_not_move_the_recommendation():
     assert gains[6] >= ProbeConfig().min_gain  # 32 -> 64 is a blip above min_gain
     v = recommend(points, ProbeConfig())
     assert (v.recommended, v.saturation) == (8, 16)
+    assert "128 later reached 1.26x the throughput of 8" in v.reason  # reported, not followed
 
 
 def test_a_single_dip_that_recovers_is_tolerated_and_one_that_does_not_stops_the_walk():
@@ -149,14 +160,14 @@ def test_an_injected_oom_stops_the_sweep_and_frees_memory_outside_the_except(
     refs: list[weakref.ref] = []
     attempted: list[int] = []
     alive_at_release: list[bool] = []
-    real_release = probe_mod.release_memory
+    real_release = probe_measure.release_memory
 
     def spying_release(device):
         real_release(device)
         if refs:  # the release after the OOM: inside the except the tensor would be alive
             alive_at_release.append(refs[0]() is not None)
 
-    monkeypatch.setattr(probe_mod, "release_memory", spying_release)
+    monkeypatch.setattr(probe_measure, "release_memory", spying_release)
     cfg = tiny_experiment()
     result = run_probe(
         cfg,
@@ -303,6 +314,7 @@ def test_apply_to_incumbent_writes_the_batch_size_and_keeps_everything_else(tmp_
     expected = experiment_to_dict(cfg)
     expected["train"]["batch_size"] = 128
     assert document["experiment"] == expected
+    assert document["batch_size_probe"]["previous"] == 32
     assert "32 -> 128" in message and "re-tune the optimizer" in message
     assert [p.name for p in tmp_path.iterdir()] == ["incumbent.yaml"]  # no temp file left
 
@@ -333,7 +345,7 @@ def test_apply_creates_a_missing_incumbent_from_the_base_and_rejects_a_bad_one(t
     with pytest.raises(ConfigError):
         apply_to_incumbent(path, 16)
     apply_to_incumbent(path, 16, base=tiny_experiment())
-    created = experiment_from_dict(yaml.safe_load(path.read_text()))
+    created = experiment_from_dict(yaml.safe_load(path.read_text())["experiment"])
     assert created.train.batch_size == 16 and created.model.width == 16
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump({"train": {"batch_size": 4, "stepz": 3}}))
@@ -344,13 +356,21 @@ def test_apply_creates_a_missing_incumbent_from_the_base_and_rejects_a_bad_one(t
 
 def test_probe_stage_prints_the_table_writes_files_and_applies(tmp_path, tiny_split):
     lines: list[str] = []
+    progress: list[str] = []
     probe = ProbeConfig(max_batch_size=4, apply=True, **FAST)
-    result = probe_stage(tiny_experiment(threads=1), probe, tmp_path, echo=lines.append)
+    cfg = tiny_experiment(threads=1)
+    result = probe_stage(cfg, probe, tmp_path, echo=lines.append, progress=progress.append)
     text = "\n".join(lines)
     assert "recommended batch size" in text and "re-tune the optimizer" in text
-    assert (tmp_path / "probes" / "cnn-synthetic-cpu.json").exists()
-    incumbent = yaml.safe_load((tmp_path / "incumbent.yaml").read_text())
-    assert incumbent["train"]["batch_size"] == result.verdict.recommended
+    assert len(progress) == 2 + 3  # a title, the header, one line per size (1, 2, 4)
+    json_path = tmp_path / "probes" / "cnn-synthetic-cpu.json"
+    assert json_path.exists()
+    incumbent = read_incumbent(tmp_path)  # the promotion stage's reader accepts it
+    assert incumbent is not None
+    assert incumbent.config.train.batch_size == result.verdict.recommended
+    assert incumbent.config.model == cfg.model
+    document = yaml.safe_load(incumbent.path.read_text())
+    assert document["batch_size_probe"]["probe_file"] == str(json_path)
 
 
 @pytest.mark.parametrize(

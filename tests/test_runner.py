@@ -133,12 +133,12 @@ def test_resuming_from_another_starting_config_is_refused(tmp_path):
 
 
 def test_real_training_stores_curves_as_artifacts(tmp_path):
-    start = tiny_experiment(steps=20, eval_every=10)
+    start = tiny_experiment(steps=120, eval_every=60)  # curves too big to keep inline
     raw = a_round(trials=2, scientific={"model.depth": [2]})
     raw.nuisance = {"optimizer.lr": {"low": 0.05, "high": 0.2, "log": True}}
     summaries, storage = run(tmp_path, raw, "orchestrator.train.fit", start=start)
     (trial, _) = trials_of(storage, "r1/model.depth=2")
-    assert trial.state == TrialState.COMPLETE and trial.intermediate_values.keys() == {10, 20}
+    assert trial.state == TrialState.COMPLETE and trial.intermediate_values.keys() == {60, 120}
     assert trial.value == min(trial.intermediate_values.values())
     store = FileSystemArtifactStore(str(tmp_path / "artifacts"))
     out = tmp_path / "result.json"
@@ -148,7 +148,10 @@ def test_real_training_stores_curves_as_artifacts(tmp_path):
         artifact_id=trial.user_attrs["result"]["curves_artifact"],
     )
     result = json.loads(out.read_text())
-    assert len(result["curves"]["train_loss"]) == 20 and result["curves"]["eval_step"] == [10, 20]
+    assert len(result["curves"]["train_loss"]) == 120 and result["curves"]["eval_step"] == [
+        60,
+        120,
+    ]
     assert result["objective"] == trial.value
 
 
