@@ -17,6 +17,7 @@ import logging
 import tempfile
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,16 @@ INFEASIBLE = "diverged"  # the constraint key; > 0 means infeasible
 # value. Never read it as a result: the constraint and `infeasible_reason` mark them.
 _WORST = {"val_error": 1.0, "val_accuracy": 0.0}
 INLINE_CURVES_BYTES = 4096  # larger curves go to the artifact store, not the database
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a trial ended: complete | infeasible | pruned | failed, with its value and params."""
+
+    kind: str
+    value: float | None
+    params: dict[str, Any]
+    number: int | None = None
 
 
 class TrialObjective:
@@ -64,10 +75,11 @@ class TrialObjective:
         self._data = data_cache if data_cache is not None else {}
         self.prunes = False  # no pruner yet: asking one would read every trial, each report
         self.last_line: str | None = None  # how the last trial ended, for the runner's log
+        self.last: Outcome | None = None  # the same as data, for the runner's accounting
 
     def __call__(self, trial: optuna.Trial) -> float:
         started = time.perf_counter()
-        self.last_line = None
+        self.last_line, self.last = None, Outcome("failed", None, {})
         try:
             config = self.rnd.trial_config(
                 self.start, self.point, self.rnd.suggest(trial, self.start, self.point)
@@ -84,14 +96,17 @@ class TrialObjective:
         if result.diverged:
             trial.set_constraint(INFEASIBLE, 1.0)
             self.last_line = _line(trial, f"infeasible: {result.divergence_reason}", seconds)
+            self.last = Outcome("infeasible", None, dict(trial.params))
             return infeasible_value(metric, result)
         trial.set_constraint(INFEASIBLE, 0.0)
         if result.status == "stopped":
             self.last_line = _line(trial, f"pruned at step {result.steps}", seconds)
+            self.last = Outcome("pruned", None, dict(trial.params))
             raise optuna.TrialPruned(f"stopped at step {result.steps}")
         assert result.objective is not None  # the contract: only diverged runs lack one
         outcome = f"{metric}={result.objective:.4g} best_step={result.best_step}"
         self.last_line = _line(trial, outcome, seconds)
+        self.last = Outcome("complete", result.objective, dict(trial.params), trial.number)
         return result.objective
 
     def _trainer_kwargs(self, trial: optuna.Trial, config: ExperimentConfig) -> dict[str, Any]:

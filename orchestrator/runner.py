@@ -25,14 +25,14 @@ from optuna.trial import FrozenTrial, TrialState
 from tqdm.auto import tqdm
 
 from orchestrator.exceptions import ConfigError
-from orchestrator.objective import INFEASIBLE, TrialObjective
+from orchestrator.objective import INFEASIBLE, Outcome, TrialObjective
 from orchestrator.roles import Round
 from orchestrator.train.config import ExperimentConfig, experiment_from_dict, experiment_to_dict
 from orchestrator.train.data import Split
 
 log = logging.getLogger(__name__)
 
-CLAIMED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
+REFRESH_SECONDS = 30.0  # re-read every study at least this often (other workers' trials)
 
 
 @dataclass
@@ -174,7 +174,8 @@ def run_round(
             _fail_stale(study)
         return [summarise(rnd, p, s) for p, s in studies]
 
-    summaries = refresh_all()
+    summaries, refreshed = refresh_all(), time.monotonic()
+    maximize = start.objective.direction == "maximize"
     while True:
         bar.n = sum(s.finished for s in summaries)
         bar.set_postfix_str(_best_so_far(summaries, start.objective.direction))
@@ -184,20 +185,44 @@ def run_round(
             for i, s in enumerate(summaries)
             if s.finished + s.running < s.budget and s.failed < max_failures
         ]
+        if not open_ or time.monotonic() - refreshed > REFRESH_SECONDS:
+            # Counts kept locally drift from the store when other workers run trials or a
+            # stale one is retried: re-read everything before deciding that we are done.
+            summaries, refreshed = refresh_all(), time.monotonic()
+            open_ = [
+                i
+                for i, s in enumerate(summaries)
+                if s.finished + s.running < s.budget and s.failed < max_failures
+            ]
         if not open_:
             if any(s.running for s in summaries):  # others' trials, or stale ones to retry
                 time.sleep(poll_seconds)
-                summaries = refresh_all()
+                refreshed = 0.0
                 continue
             break
         i = min(open_, key=lambda k: summaries[k].finished + summaries[k].running)
-        point, study = studies[i]
+        _, study = studies[i]
         study.optimize(objectives[i], n_trials=1, catch=(Exception,))  # fails stale trials too
-        summaries[i] = summarise(rnd, point, study)
+        _account(summaries[i], objectives[i].last, maximize)
         if objectives[i].last_line is not None:
             log.info("%s %s", summaries[i].name, objectives[i].last_line)
     bar.close()
     return summaries
+
+
+def _account(s: StudySummary, outcome: Outcome | None, maximize: bool) -> None:
+    """Count the trial this worker just ran, without reading the store again."""
+    if outcome is None or outcome.kind == "failed":
+        s.failed += 1
+        return
+    s.finished += 1
+    s.infeasible += outcome.kind == "infeasible"
+    s.pruned += outcome.kind == "pruned"
+    value = outcome.value
+    if value is not None and (
+        s.best_value is None or (value > s.best_value if maximize else value < s.best_value)
+    ):
+        s.best_value, s.best_params, s.best_number = value, outcome.params, outcome.number
 
 
 def _best_so_far(summaries: list[StudySummary], direction: str) -> str:

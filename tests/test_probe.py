@@ -404,3 +404,23 @@ def test_the_yaml_defaults_are_the_dataclass_defaults():
     raw = yaml.safe_load((ROOT / "conf" / "probe" / "default.yaml").read_text())
     assert raw == dataclasses.asdict(ProbeConfig())
     validate_probe(ProbeConfig(**raw))
+
+
+def test_the_probe_stage_adds_a_ledger_row_when_the_ledger_exists(tmp_path):
+    from orchestrator.config import Config
+    from orchestrator.ledger import Ledger
+    from orchestrator.stages import probe_once
+
+    root = Config(stage="probe")
+    root.paths.studies = str(tmp_path)
+    root.storage.url = f"sqlite:///{tmp_path}/tuning.db"
+    root.probe = ProbeConfig(
+        max_batch_size=4, warmup_steps=1, timed_steps=1, repeats=1, min_repeat_seconds=0.0
+    )
+    assert probe_once(root, tiny_experiment()) == 0
+    assert not (tmp_path / "tuning.db").exists()  # no ledger yet: none is created for a probe
+    Ledger(root.storage.url).dispose()
+    assert probe_once(root, tiny_experiment()) == 0
+    (row,) = Ledger(root.storage.url).probes()
+    assert (row.model, row.data, row.device) == ("cnn", "synthetic", "cpu")
+    assert row.recommended in (1, 2, 4) and len(row.result["points"]) == 3

@@ -34,6 +34,7 @@ def curves_figure(result: TrainResult, title: str = "Training curves") -> go.Fig
     if result.diverged_step is not None:
         for row, col in ((1, 1), (1, 2), (2, 1), (2, 2)):
             fig.add_vline(x=result.diverged_step, line_color="red", row=row, col=col)
+    fig.update_yaxes(rangemode="tozero", row=2, col=1)  # a constant rate stays readable
     fig.update_yaxes(type="log", row=2, col=2)
     fig.update_layout(title=f"{title}: {result.summary()}", height=700)
     return fig
