@@ -15,13 +15,13 @@ import typing
 from typing import Any
 
 from orchestrator.exceptions import ConfigError
-from orchestrator.train.config import _SECTION_CLASSES, ExperimentConfig
+from orchestrator.train.config import SECTIONS, ExperimentConfig
 
 
 def _field_types() -> dict[str, tuple[type, bool]]:
     """path -> (base type, None allowed) for every leaf of the experiment schema."""
     out: dict[str, tuple[type, bool]] = {}
-    for section, cls in _SECTION_CLASSES.items():
+    for section, cls in SECTIONS.items():
         hints = typing.get_type_hints(cls)
         for f in dataclasses.fields(cls):
             hint = hints[f.name]
@@ -41,7 +41,7 @@ def check_path(key: str, path: str) -> None:
         return
     close = difflib.get_close_matches(path, PARAM_TYPES, n=1)
     hint = f"did you mean {close[0]}? " if close else ""
-    sections = ", ".join(_SECTION_CLASSES)
+    sections = ", ".join(SECTIONS)
     raise ConfigError(
         key,
         f"unknown parameter path {path!r}; {hint}paths are <section>.<key> with section in "

@@ -25,11 +25,6 @@ def tiny_experiment(**train: object) -> ExperimentConfig:
     return cfg
 
 
-@pytest.fixture
-def tiny() -> ExperimentConfig:
-    return tiny_experiment()
-
-
 @pytest.fixture(autouse=True)
 def _restore_torch_threads():
     """fit(train.threads=N) sets torch's global thread count; keep tests independent."""

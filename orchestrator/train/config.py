@@ -128,7 +128,8 @@ class ExperimentConfig:
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
 
 
-_SECTION_CLASSES: dict[str, type] = {
+# The experiment's sections by name: the first part of every parameter path (model.depth).
+SECTIONS: dict[str, type] = {
     "data": DataConfig,
     "model": ModelConfig,
     "optimizer": OptimizerConfig,
@@ -268,9 +269,9 @@ def experiment_from_dict(raw: dict[str, Any]) -> ExperimentConfig:
     """
     sections: dict[str, Any] = {}
     for section, value in raw.items():
-        if section not in _SECTION_CLASSES:
-            raise ConfigError(section, f"unknown section; valid: {', '.join(_SECTION_CLASSES)}")
-        cls = _SECTION_CLASSES[section]
+        if section not in SECTIONS:
+            raise ConfigError(section, f"unknown section; valid: {', '.join(SECTIONS)}")
+        cls = SECTIONS[section]
         names = {f.name for f in dataclasses.fields(cls)}
         for key in value or {}:
             if key not in names:
