@@ -65,7 +65,7 @@ class Decision:
     verdict: str  # promoted | rejected | blocked
     reason: str
     effect: float
-    ci_low: float  # 95% t-interval of the mean improvement
+    ci_low: float  # (1 - 2 alpha) t-interval: its lower bound > 0 iff the one-sided test passes
     ci_high: float
     p_value: float
     rule: dict[str, Any] = field(default_factory=dict)
@@ -84,7 +84,10 @@ def decide(
     d = [(c - i) if maximize else (i - c) for c, i in zip(candidate, incumbent, strict=True)]
     n, mean = len(d), statistics.fmean(d)
     se = statistics.stdev(d) / math.sqrt(n)
-    half = stats.t.ppf(0.975, n - 1) * se
+    # A (1 - 2 alpha) interval matches the one-sided test at alpha: the effect is
+    # significant exactly when the lower bound is above zero.
+    level = 1 - 2 * cfg.alpha
+    half = stats.t.ppf(1 - cfg.alpha, n - 1) * se
     if se > 0:
         p = float(stats.t.sf(mean / se, n - 1))
     else:
@@ -103,7 +106,9 @@ def decide(
         "n": n,
         "p_value": p,
     }
-    effect = f"mean improvement {mean:+.4g} (95% CI {mean - half:+.4g} to {mean + half:+.4g})"
+    effect = (
+        f"mean improvement {mean:+.4g} ({level:.0%} CI {mean - half:+.4g} to {mean + half:+.4g})"
+    )
     if blocking and not cfg.force:
         verdict, why = "blocked", "blocked by findings: " + "; ".join(blocking)
     elif significant and mean > cfg.min_improvement:

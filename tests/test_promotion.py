@@ -32,7 +32,8 @@ def test_identical_values_are_rejected_and_a_clear_gain_is_promoted():
     better = decide([0.10, 0.11, 0.09], [0.20, 0.22, 0.19], maximize=False, cfg=cfg)
     assert better.verdict == "promoted" and better.effect == pytest.approx(0.1033, abs=1e-3)
     assert better.ci_low < better.effect < better.ci_high
-    assert "p=" in better.reason and "95% CI" in better.reason
+    assert "p=" in better.reason and "90% CI" in better.reason
+    assert better.ci_low > 0 and same.ci_low <= 0  # the interval agrees with the test
 
 
 def test_direction_min_improvement_and_the_se_rule():
