@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -35,6 +35,9 @@ from orchestrator.storage import StorageConfig
 
 class Base(DeclarativeBase):
     pass
+
+
+RowT = TypeVar("RowT", bound=Base)
 
 
 def _now() -> dt.datetime:
@@ -141,12 +144,15 @@ class Ledger:
             if row is not None:
                 row.state = "final"
 
-    def decisions(self) -> list[DecisionRow]:
+    def _all(self, table: type[RowT]) -> list[RowT]:
+        """Every row of ``table``, oldest first, detached so it outlives the session."""
         with Session(self.engine) as s:
-            rows = list(s.scalars(select(DecisionRow).order_by(DecisionRow.created_at)))
-            for row in rows:
-                s.expunge(row)
+            rows = list(s.scalars(select(table).order_by(table.created_at)))  # type: ignore[attr-defined]
+            s.expunge_all()
             return rows
+
+    def decisions(self) -> list[DecisionRow]:
+        return self._all(DecisionRow)
 
     def reruns(self, config_hash: str, steps: int) -> dict[int, float]:
         """Per-seed values of earlier reruns of this config and step budget (any decision)."""
@@ -173,11 +179,7 @@ class Ledger:
             )
 
     def probes(self) -> list[ProbeRow]:
-        with Session(self.engine) as s:
-            rows = list(s.scalars(select(ProbeRow).order_by(ProbeRow.created_at)))
-            for row in rows:
-                s.expunge(row)
-            return rows
+        return self._all(ProbeRow)
 
     def dispose(self) -> None:
         self.engine.dispose()
