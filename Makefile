@@ -41,6 +41,9 @@ round-%: setup ## Run round N (conf/round/round_N.yaml): make round-1 ARGS="budg
 work-%: setup ## Run round N's trials only (stage=work)
 	$(RUN) orchestrator stage=work round=round_$* $(ARGS)
 
+analyze-%: setup ## Re-run round N's checks without training: studies/round_N/findings.json
+	$(RUN) orchestrator stage=analyze round=round_$* $(ARGS)
+
 promote-%: setup ## Decide on round N's candidate: seed reruns against the incumbent
 	$(RUN) orchestrator stage=promote round=round_$* $(ARGS)
 

@@ -16,6 +16,7 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 
+from orchestrator.analysis.model import AnalysisConfig
 from orchestrator.exceptions import ConfigError
 from orchestrator.probe import ProbeConfig
 from orchestrator.roles import RoundConfig
@@ -31,7 +32,7 @@ from orchestrator.train.config import (
     validate_experiment,
 )
 
-STAGES = ("run", "work", "promote", "history", "probe", "train")  # later: analyze, report
+STAGES = ("run", "work", "analyze", "promote", "history", "probe", "train")
 
 
 @dataclass
@@ -64,6 +65,7 @@ class Config:
     paths: PathsConfig = field(default_factory=PathsConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
     probe: ProbeConfig = field(default_factory=ProbeConfig)
+    analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
 
 
 def register_configs() -> None:

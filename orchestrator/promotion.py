@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import warnings
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,14 +74,17 @@ def find_candidate(
 
 
 def blocking_findings(studies: str | Path, round_name: str) -> tuple[list[str], list[str]]:
-    """(block, warn) finding messages from the analysis stage, when it has run."""
+    """(block messages, a one-line summary of warnings) from ``findings.json``, when present."""
     path = paths.round_dir(studies, round_name) / "findings.json"
     if not path.exists():
         return [], []
     findings = json.loads(path.read_text())
     block = [f["message"] for f in findings if f.get("severity") == "block"]
-    warn = [f["message"] for f in findings if f.get("severity") == "warn"]
-    return block, warn
+    kinds = Counter(f["kind"] for f in findings if f.get("severity") == "warn")
+    if not kinds:
+        return block, []
+    listed = ", ".join(f"{k} x{n}" for k, n in kinds.most_common())
+    return block, [f"{sum(kinds.values())} warn findings ({listed}) in {path}"]
 
 
 Trainer = Callable[..., Any]

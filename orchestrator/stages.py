@@ -1,4 +1,4 @@
-"""The stages behind the CLI: work (trials), promote, run (both), history, probe.
+"""The stages behind the CLI: work (trials), analyze, promote, run, history, probe.
 
 Each takes the root config as plain dataclasses and is callable without Hydra. Every
 check that can fail (the round, its promotion section, the storage URL) runs before the
@@ -15,6 +15,8 @@ import optuna
 import yaml
 
 from orchestrator import paths
+from orchestrator.analysis.load import load_round
+from orchestrator.analysis.run import analyze, format_findings, write_findings
 from orchestrator.config import Config
 from orchestrator.exceptions import ConfigError
 from orchestrator.incumbent import read_incumbent, starting_config
@@ -46,6 +48,8 @@ def run_round_stage(root: Config, base: ExperimentConfig, round_dir: Path) -> in
         code = _work(root, rnd, start, storage)
         if code == 0:
             ledger.set_round_status(rnd.name, "finished")
+    if root.stage in ("analyze", "run") and code == 0:
+        code = analyze_stage(root, rnd, storage)
     if root.stage in ("promote", "run") and code == 0:
         current = read_incumbent(root.paths.studies)
         incumbent = current.config if current is not None else start
@@ -136,4 +140,16 @@ def probe_once(root: Config, base: ExperimentConfig) -> int:
         ledger = Ledger(url)  # a ledger row when the ledger exists
         ledger.record_probe(result.to_dict())
         ledger.dispose()
+    return 0
+
+
+def analyze_stage(root: Config, rnd: Round, storage: object) -> int:
+    """stage=analyze: the playbook's checks on the stored round, without training."""
+    studies = load_round(rnd, storage, paths.artifacts_dir(root.paths.studies))  # type: ignore[arg-type]
+    findings = analyze(studies, root.analysis)
+    path = write_findings(
+        findings, paths.round_dir(root.paths.studies, rnd.name) / "findings.json"
+    )
+    print(format_findings(findings))
+    print(f"  written to {path}")
     return 0

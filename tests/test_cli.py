@@ -173,6 +173,20 @@ def test_a_round_runs_and_prints_the_per_study_answer(tmp_path):
     saved = (tmp_path / "round_1" / "round.yaml").read_text()
     assert "goal: Does a deeper CNN lower validation error?" in saved
     assert "start_config:" in saved
+    findings = json.loads((tmp_path / "round_1" / "findings.json").read_text())
+    kinds = {f["kind"] for f in findings}
+    assert "comparison" in kinds  # the isolation view is always there
+    assert proc.stdout.index("findings (") < proc.stdout.index("promotion of round_1")
+
+
+def test_stage_analyze_rechecks_a_round_without_training(tmp_path):
+    assert run_cli(tmp_path, *ANALYTIC_ROUND).returncode == 0
+    db_trials = (tmp_path / "tuning.db").stat().st_size
+    (tmp_path / "round_1" / "findings.json").unlink()
+    proc = run_cli(tmp_path, "stage=analyze", "round=round_1")
+    assert proc.returncode == 0, proc.stderr
+    assert "findings (" in proc.stdout and (tmp_path / "round_1" / "findings.json").exists()
+    assert (tmp_path / "tuning.db").stat().st_size == db_trials  # nothing trained or stored
 
 
 @pytest.mark.parametrize(

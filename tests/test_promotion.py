@@ -226,3 +226,21 @@ def test_incumbent_reruns_already_in_the_ledger_are_not_trained_again(tmp_path):
         for t in optuna.load_study(study_name="round_2/promotion", storage=storage).trials
     ]
     assert roles == ["candidate"] * 3  # the incumbent's three seeds came from the ledger
+
+
+def test_warn_findings_are_summarised_in_the_decision(tmp_path):
+    from orchestrator.promotion import blocking_findings
+
+    findings = [
+        {"kind": "boundary", "severity": "warn", "message": "a"},
+        {"kind": "boundary", "severity": "warn", "message": "b"},
+        {"kind": "density", "severity": "warn", "message": "c"},
+        {"kind": "comparison", "severity": "info", "message": "d"},
+        {"kind": "infeasible", "severity": "block", "message": "90% diverged"},
+    ]
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "findings.json").write_text(json.dumps(findings))
+    block, warn = blocking_findings(tmp_path, "r")
+    assert block == ["90% diverged"]
+    assert warn == [f"3 warn findings (boundary x2, density x1) in {tmp_path}/r/findings.json"]
+    assert blocking_findings(tmp_path, "never") == ([], [])

@@ -1,0 +1,458 @@
+"""Curve checks on the best trials of each study (PLAYBOOK.md 4, "Training curves").
+
+Each check is a pure function ``(trial, study, cfg) -> list[Finding]`` that reads the
+trial's stored curves (the trainer's ``Curves`` as a dict) and stays silent when they are
+missing or too short to judge. ``run_curve_checks`` applies them to the best complete
+trial(s) of each study: the curves of the trials a round will build on are the ones whose
+problems matter, and checking every trial would drown those findings in noise.
+
+The default training is short (300 steps, an evaluation every 50), so the rules are built
+for few, noisy points: they compare means over windows or over several evaluations rather
+than single points, remove the linear trend before measuring variation, and ask for a
+minimum number of points before they say anything.
+
+Units: a validation *error* is a fraction in [0, 1], so its changes are measured in
+absolute points (0.05 = five percentage points); a relative change of a small error rate
+(0.01 -> 0.011) is noise-level with any finite validation set. A *loss* has an arbitrary
+scale, so its changes are measured relative to its level. ``overfit_rise`` and
+``improving_tolerance`` are read in those units.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from orchestrator.analysis.model import AnalysisConfig, Finding, StudyRecord, TrialRecord
+
+EVAL_METRICS = ("val_error", "val_loss")  # the validation curves a trainer stores
+DECAYING_SCHEDULE = "linear"  # the playbook's lazy, robust default (PLAYBOOK.md 7)
+MIN_EVALS = 3  # fewer evaluations than this cannot show a trend or a plateau
+MIN_LATE_POINTS = 3  # fewer late points than this cannot show variation around a trend
+
+CurveCheck = Callable[[TrialRecord, str, AnalysisConfig], list[Finding]]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _finite(value: Any) -> bool:
+    return value is not None and math.isfinite(float(value))
+
+
+def _eval_series(curves: dict[str, Any], metric: str) -> tuple[str, np.ndarray, np.ndarray]:
+    """(metric, steps, values) of the finite evaluations; the other metric if ``metric`` has none.
+
+    Both stored metrics (error, loss) are lower-is-better, whatever the study optimises.
+    """
+    steps = curves.get("eval_step") or []
+    order = [metric] + [m for m in EVAL_METRICS if m != metric]
+    for name in order:
+        values = curves.get(name) or []
+        pairs = [(s, float(v)) for s, v in zip(steps, values, strict=False) if _finite(v)]
+        if pairs:
+            xs, ys = zip(*pairs, strict=True)
+            return name, np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+    return metric, np.empty(0), np.empty(0)
+
+
+def _step_series(curves: dict[str, Any], key: str) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, values) of a per-step curve (index k-1 is step k), non-finite entries dropped."""
+    values = curves.get(key) or []
+    pairs = [(k + 1, float(v)) for k, v in enumerate(values) if _finite(v)]
+    if not pairs:
+        return np.empty(0), np.empty(0)
+    xs, ys = zip(*pairs, strict=True)
+    return np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+
+
+def _n_steps(trial: TrialRecord, curves: dict[str, Any]) -> int:
+    """Steps the run trained: per-step curve length or last evaluation step, else the budget."""
+    n = len(curves.get("train_loss") or [])
+    evals = curves.get("eval_step") or []
+    if evals:
+        n = max(n, int(max(evals)))
+    return n or int(trial.max_steps or 0)
+
+
+def _is_error(metric: str) -> bool:
+    return metric == "val_error"
+
+
+def _excess(value: float, ref: float, absolute: bool) -> float:
+    """How far ``value`` lies above ``ref``: in absolute points, or relative to ``|ref|``."""
+    if absolute:
+        return value - ref
+    if ref == 0.0:
+        return math.inf if value > ref else 0.0
+    return (value - ref) / abs(ref)
+
+
+def _unit(absolute: bool) -> str:
+    return "points" if absolute else "relative"
+
+
+def _window(n: int) -> int:
+    """The smoothing window for per-step curves: a tenth of training, at least one step."""
+    return max(1, n // 10)
+
+
+def _window_mean(steps: np.ndarray, values: np.ndarray, end: float, width: int) -> float:
+    """Mean of the values at steps in (end - width, end]; NaN when none are finite there."""
+    mask = (steps > end - width) & (steps <= end)
+    return float(values[mask].mean()) if mask.any() else math.nan
+
+
+def _detrended_rel_std(values: np.ndarray) -> float:
+    """Std of the residuals around a least-squares line, relative to the mean level.
+
+    The trend is removed so that a curve still falling smoothly is not counted as noise;
+    ``ddof=2`` because the line used two degrees of freedom. NaN when the level is ~0.
+    """
+    if len(values) < MIN_LATE_POINTS:
+        return math.nan
+    mean = float(values.mean())
+    if abs(mean) < 1e-12:
+        return math.nan
+    x = np.arange(len(values), dtype=float)
+    slope, intercept = np.polyfit(x, values, 1)
+    residuals = values - (slope * x + intercept)
+    return float(np.sqrt(np.sum(residuals**2) / (len(values) - 2)) / abs(mean))
+
+
+def _lr_decays(curves: dict[str, Any]) -> bool:
+    """Whether the learning rate ended at or below half its peak (a decaying schedule)."""
+    lrs = [float(v) for v in curves.get("lr") or [] if _finite(v)]
+    return bool(lrs) and lrs[-1] <= 0.5 * max(lrs)
+
+
+def _finding(kind: str, severity: str, study: str, message: str, **suggestion: Any) -> Finding:
+    return Finding(
+        kind=kind,
+        severity=severity,
+        message=message,
+        study=study,
+        param=None,
+        suggestion=dict(suggestion),
+    )
+
+
+# --------------------------------------------------------------------------- the checks
+
+
+def overfitting(
+    trial: TrialRecord, study: str, cfg: AnalysisConfig, *, metric: str = "val_error"
+) -> list[Finding]:
+    """Validation metric rising from its minimum while the training loss kept falling.
+
+    Rule: with at least 3 evaluations and at least 2 of them after the (first) minimum, the
+    mean of the last two evaluations exceeds the minimum by more than ``cfg.overfit_rise``
+    (absolute points for the error, relative for the loss), and the training loss, averaged
+    over a window of a tenth of training, is lower at the end than at the minimum's step.
+    Why two evaluations after the minimum: one bad last evaluation of a short noisy run is
+    not a trend. Why the training loss: a rising validation metric with a falling training
+    loss is the model memorising; with a rising training loss it is instability instead.
+    """
+    curves = trial.curves
+    if not curves:
+        return []
+    name, steps, values = _eval_series(curves, metric)
+    if len(values) < MIN_EVALS:
+        return []
+    i_min = int(np.argmin(values))
+    if len(values) - 1 - i_min < 2:
+        return []
+    best, end = float(values[i_min]), float(values[-2:].mean())
+    absolute = _is_error(name)
+    rise = _excess(end, best, absolute)
+    if rise <= cfg.overfit_rise:
+        return []
+    t_steps, t_loss = _step_series(curves, "train_loss")
+    width = _window(_n_steps(trial, curves))
+    loss_then = _window_mean(t_steps, t_loss, float(steps[i_min]), width)
+    loss_end = _window_mean(t_steps, t_loss, float(t_steps[-1]) if len(t_steps) else 0.0, width)
+    if not (loss_end < loss_then):  # also False when either is NaN (no training loss)
+        return []
+    message = (
+        f"trial {trial.number}: {name} rose from its minimum {best:.4g} at step "
+        f"{int(steps[i_min])} to {end:.4g} at the end (+{rise:.3g} {_unit(absolute)} > "
+        f"{cfg.overfit_rise:g}) while the training loss fell from {loss_then:.4g} to "
+        f"{loss_end:.4g}: the model overfits."
+    )
+    return [
+        _finding(
+            "overfitting",
+            "warn",
+            study,
+            message,
+            regularisation="add or strengthen (dropout, weight decay, augmentation)",
+            **{"or": "fewer steps"},
+        )
+    ]
+
+
+def late_variance(
+    trial: TrialRecord, study: str, cfg: AnalysisConfig, *, metric: str = "val_error"
+) -> list[Finding]:
+    """Large step-to-step variation in the last ``cfg.late_fraction`` of training.
+
+    Rule: the late points are the validation metric's evaluations after
+    ``(1 - late_fraction) x steps`` when there are at least 3 of them, else the per-step
+    training loss there (at least 3 steps). Their variation is the std of the residuals
+    around a least-squares line (so a smooth trend is not noise) over their mean; above
+    ``cfg.late_variance_warn`` it warns. Why: when the end of training wobbles by more than
+    the differences between trials, comparing trials becomes luck. The training-loss
+    fallback also contains per-batch noise, which is one of the causes the playbook names.
+    """
+    curves = trial.curves
+    if not curves:
+        return []
+    n = _n_steps(trial, curves)
+    late_start = (1.0 - cfg.late_fraction) * n
+    name, steps, values = _eval_series(curves, metric)
+    late = values[steps > late_start]
+    if len(late) < MIN_LATE_POINTS:
+        name = "per-step training loss"
+        t_steps, t_loss = _step_series(curves, "train_loss")
+        late = t_loss[t_steps > late_start]
+    rel = _detrended_rel_std(late)
+    if not rel > cfg.late_variance_warn:  # also False for NaN (too few points, zero level)
+        return []
+    message = (
+        f"trial {trial.number}: over the last {cfg.late_fraction:.0%} of training "
+        f"({len(late)} points) the {name} varies by {rel:.3g} of its level "
+        f"{float(late.mean()):.4g} around its trend (> {cfg.late_variance_warn:g}): "
+        "comparisons between trials become luck."
+    )
+    remedy = "a larger validation set or batch size"
+    if _lr_decays(curves):
+        return [_finding("late_variance", "warn", study, message, remedy=remedy)]
+    suggestion = {"schedule.name": DECAYING_SCHEDULE, "or": remedy}
+    return [_finding("late_variance", "warn", study, message, **suggestion)]
+
+
+def still_improving(
+    trial: TrialRecord, study: str, cfg: AnalysisConfig, *, metric: str = "val_error"
+) -> list[Finding]:
+    """Still getting better at the end of training: more steps or a schedule would help.
+
+    Rule: the last evaluation is the best of all, and it beats the mean of the earlier late
+    evaluations (after ``(1 - late_fraction) x steps``; if there are none, the previous
+    evaluation) by more than ``cfg.improving_tolerance`` (points for the error; for the loss,
+    relative to the last value). Why the mean of several: one lucky last evaluation against
+    one unlucky previous one should not suggest doubling the budget.
+    """
+    curves = trial.curves
+    if not curves:
+        return []
+    name, steps, values = _eval_series(curves, metric)
+    if len(values) < 2 or values[-1] > values[:-1].min():
+        return []
+    n = _n_steps(trial, curves)
+    earlier = values[:-1][steps[:-1] > (1.0 - cfg.late_fraction) * n]
+    if len(earlier) == 0:
+        earlier = values[-2:-1]
+    ref, last = float(earlier.mean()), float(values[-1])
+    absolute = _is_error(name)
+    gain = _excess(ref, last, absolute)
+    if gain <= cfg.improving_tolerance:
+        return []
+    message = (
+        f"trial {trial.number}: the last {name} {last:.4g} (step {int(steps[-1])}) is the best "
+        f"and beats the earlier late mean {ref:.4g} by {gain:.3g} {_unit(absolute)} "
+        f"(> {cfg.improving_tolerance:g}): training was still improving."
+    )
+    suggestion: dict[str, Any] = {"train.steps": 2 * n}
+    if not _lr_decays(curves):
+        suggestion["or"] = {"schedule.name": DECAYING_SCHEDULE}
+    return [_finding("still_improving", "info", study, message, **suggestion)]
+
+
+def saturated_early(
+    trial: TrialRecord, study: str, cfg: AnalysisConfig, *, metric: str = "val_error"
+) -> list[Finding]:
+    """The validation metric stopped improving long before the end: fewer steps would do.
+
+    Rule: with at least 3 evaluations, the saturation step is the first evaluation within
+    ``cfg.improving_tolerance`` of the best (points for the error, relative for the loss),
+    so nothing later beat it by more than that; if it lies before ``cfg.saturation_fraction
+    x steps`` the run saturated early. Why "within tolerance" rather than the exact minimum:
+    on a noisy plateau the exact minimum lands anywhere, and a later gain smaller than the
+    tolerance is not worth the steps. Suggests twice the saturation step as the budget
+    (margin for the best step to stay away from the budget's edges).
+    """
+    curves = trial.curves
+    if not curves:
+        return []
+    name, steps, values = _eval_series(curves, metric)
+    if len(values) < MIN_EVALS:
+        return []
+    best = float(values.min())
+    absolute = _is_error(name)
+    i_sat = next(
+        i
+        for i, v in enumerate(values)
+        if _excess(float(v), best, absolute) <= cfg.improving_tolerance
+    )
+    n = _n_steps(trial, curves)
+    sat_step = int(steps[i_sat])
+    if sat_step >= cfg.saturation_fraction * n:
+        return []
+    message = (
+        f"trial {trial.number}: {name} reached {float(values[i_sat]):.4g} at step {sat_step} "
+        f"of {n} ({sat_step / n:.0%}, before {cfg.saturation_fraction:.0%}) and nothing later "
+        f"beat it by more than {cfg.improving_tolerance:g} {_unit(absolute)}: "
+        "fewer steps would do."
+    )
+    return [_finding("saturated_early", "info", study, message, **{"train.steps": 2 * sat_step})]
+
+
+def training_loss_rising(
+    trial: TrialRecord, study: str, cfg: AnalysisConfig, *, rising_factor: float = 1.2
+) -> list[Finding]:
+    """The smoothed training loss ends clearly above its minimum: a bug or instability.
+
+    Rule: the per-step training loss is averaged over consecutive windows of a tenth of
+    training, aligned to the last step; if the last window's mean exceeds ``rising_factor``
+    (default 1.2) x the lowest window mean, it warns. Why windows: per-batch losses are too
+    noisy to compare single steps, and a 20% rise of a ten-step mean is not batch noise.
+    """
+    curves = trial.curves
+    if not curves:
+        return []
+    t_steps, t_loss = _step_series(curves, "train_loss")
+    if len(t_loss) < 2:
+        return []
+    width = _window(len(curves.get("train_loss") or []))
+    last = float(t_steps[-1])
+    means = [
+        _window_mean(t_steps, t_loss, end, width)
+        for end in np.arange(last, width - 1, -width)  # whole windows only
+    ]
+    means = [m for m in means if not math.isnan(m)]
+    if len(means) < 2:
+        return []
+    end_mean, low = means[0], min(means)
+    if end_mean - low <= (rising_factor - 1.0) * abs(low):
+        return []
+    message = (
+        f"trial {trial.number}: the training loss (mean over {width} steps) ends at "
+        f"{end_mean:.4g}, {end_mean / low if low else math.inf:.3g}x its minimum {low:.4g} "
+        f"(> {rising_factor:g}x): a bug or instability."
+    )
+    suggestion = {"check": "a bug (data, loss, schedule) or instability", "optimizer.lr": "lower"}
+    return [_finding("training_loss_rising", "warn", study, message, **suggestion)]
+
+
+def instability(
+    trial: TrialRecord,
+    study: str,
+    cfg: AnalysisConfig,
+    *,
+    early_fraction: float = 0.1,
+    warmup_fraction: tuple[float, float] = (0.05, 0.1),
+) -> list[Finding]:
+    """Gradient-norm spikes: suggest warmup and clipping at about the 90th percentile norm.
+
+    Rule: with at least 10 finite gradient norms, a spike is a step whose norm exceeds
+    ``cfg.grad_spike_factor`` x the median norm; any spike warns. Suggests
+    ``train.grad_clip_norm`` = the 90th percentile of the norms (rounded to 3 decimals; the
+    playbook's clipping point, which clips about 10% of steps) and
+    ``schedule.warmup_steps`` = 5% of the steps, or, when spikes fall in the first
+    ``early_fraction`` of training (unstable early training: warmup is the first fix),
+    enough to cover the last early spike, between 5% and 10% of the steps.
+    """
+    curves = trial.curves
+    if not curves:
+        return []
+    g_steps, norms = _step_series(curves, "grad_norm")
+    if len(norms) < 10:
+        return []
+    median = float(np.median(norms))
+    spikes = g_steps[norms > cfg.grad_spike_factor * median]
+    if len(spikes) == 0:
+        return []
+    n = _n_steps(trial, curves)
+    early = spikes[spikes <= early_fraction * n]
+    low, high = (max(1, round(f * n)) for f in warmup_fraction)
+    warmup = min(high, max(low, int(early.max()))) if len(early) else low
+    clip = round(float(np.percentile(norms, 90)), 3)
+    peak = int(np.argmax(norms))
+    where = (
+        f"{len(early)} in the first {early_fraction:.0%}: warm up first"
+        if len(early)
+        else "none early"
+    )
+    message = (
+        f"trial {trial.number}: {len(spikes)} gradient-norm spikes above "
+        f"{cfg.grad_spike_factor:g}x the median {median:.3g} (max {float(norms[peak]):.3g} at "
+        f"step {int(g_steps[peak])}; {where}); clip at about the 90th percentile {clip:g}."
+    )
+    suggestion = {"schedule.warmup_steps": warmup, "train.grad_clip_norm": clip}
+    return [_finding("instability", "warn", study, message, **suggestion)]
+
+
+def update_ratio(
+    trial: TrialRecord,
+    study: str,
+    cfg: AnalysisConfig,
+    *,
+    high: float = 1e-1,
+    low: float = 1e-5,
+) -> list[Finding]:
+    """The update-to-weight ratio far from the typical ~1e-3: a learning-rate sanity signal.
+
+    Rule: the median of the finite ``update_ratio`` samples above ``high`` (default 1e-1)
+    or below ``low`` (default 1e-5) gives an info finding suggesting a lower or higher
+    ``optimizer.lr``. Why the median: the first updates of a fresh model are large, and one
+    sample should not decide. Info only: the ratio is a cheap hint, not proof.
+    """
+    curves = trial.curves
+    if not curves:
+        return []
+    ratios = [float(v) for v in curves.get("update_ratio") or [] if _finite(v)]
+    if not ratios:
+        return []
+    median = float(np.median(ratios))
+    if low <= median <= high:
+        return []
+    direction = "lower" if median > high else "higher"
+    message = (
+        f"trial {trial.number}: the median update-to-weight ratio {median:.3g} is far from "
+        f"the typical ~1e-3 (outside [{low:g}, {high:g}]): the learning rate may be too "
+        f"{'high' if direction == 'lower' else 'low'}."
+    )
+    return [_finding("update_ratio", "info", study, message, **{"optimizer.lr": direction})]
+
+
+# --------------------------------------------------------------------------- the round
+
+
+def curve_checks_for(metric: str) -> Sequence[CurveCheck]:
+    """Every curve check, the evaluation-based ones reading ``metric``'s curve."""
+    eval_checks = (overfitting, late_variance, still_improving, saturated_early)
+    step_checks: tuple[CurveCheck, ...] = (training_loss_rising, instability, update_ratio)
+    return tuple(partial(check, metric=metric) for check in eval_checks) + step_checks
+
+
+def run_curve_checks(
+    studies: list[StudyRecord], cfg: AnalysisConfig, top_k: int = 1
+) -> list[Finding]:
+    """All curve checks on the ``top_k`` best complete trials of each study.
+
+    Only the best trials: they are the ones the next round builds on, and the playbook
+    reads the training curves of the best trials. A study optimising a metric the trainer
+    does not store as a curve (e.g. accuracy) is judged on its validation error curve.
+    """
+    findings: list[Finding] = []
+    for study in studies:
+        metric = study.metric if study.metric in EVAL_METRICS else "val_error"
+        checks = curve_checks_for(metric)
+        for trial in study.ranked()[:top_k]:
+            for check in checks:
+                findings.extend(check(trial, study.name, cfg))
+    return findings

@@ -1,0 +1,38 @@
+"""Running every check on a round, and its outputs: ``findings.json`` and the terminal table."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+from orchestrator.analysis.curve_checks import run_curve_checks
+from orchestrator.analysis.model import AnalysisConfig, Finding, StudyRecord, by_severity
+from orchestrator.analysis.study_checks import run_study_checks
+from orchestrator.incumbent import atomic_write
+
+
+def analyze(studies: list[StudyRecord], cfg: AnalysisConfig) -> list[Finding]:
+    """All findings of the round, most severe first."""
+    return by_severity(run_study_checks(studies, cfg) + run_curve_checks(studies, cfg))
+
+
+def write_findings(findings: list[Finding], path: Path) -> Path:
+    """``findings.json``: a list of finding records (read by promotion and the report)."""
+    atomic_write(path, json.dumps([f.to_dict() for f in findings], indent=1))
+    return path
+
+
+def format_findings(findings: list[Finding], width: int = 100) -> str:
+    """A short table for the terminal: severity, kind, where, and the message."""
+    if not findings:
+        return "findings: none"
+    lines = [f"findings ({len(findings)}, most severe first):"]
+    for f in findings:
+        where = ", ".join(x for x in (f.study, f.param) if x)
+        head = f"  {f.severity.upper():<5} {f.kind:<20} {where}"
+        lines.append(head)
+        lines += textwrap.wrap(
+            f.message, width, initial_indent="        ", subsequent_indent="        "
+        )
+    return "\n".join(lines)

@@ -1,0 +1,385 @@
+"""Study checks on hand-built studies with planted properties (no training, no store).
+
+Each planted property has a case where its finding must fire and one where it must stay
+silent, so a check that always fires or never fires fails here.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Any
+
+import pytest
+
+from orchestrator.analysis.model import AnalysisConfig, Finding, StudyRecord, TrialRecord
+from orchestrator.analysis.study_checks import (
+    active_spec,
+    boundary,
+    comparison,
+    density,
+    good_tolerance,
+    importance,
+    infeasible,
+    infeasible_cluster,
+    run_study_checks,
+    step_budget,
+)
+
+CFG = AnalysisConfig()
+LR_SPACE = {"optimizer.lr": [{"low": 1e-5, "high": 1e-1, "log": True}]}
+BETA1_SPACE = {"optimizer.beta1": [{"low": 0.5, "high": 0.99, "log": False}]}
+
+
+# --------------------------------------------------------------------------- builders
+
+
+def trial(
+    number: int,
+    value: float | None,
+    state: str = "complete",
+    best_step: int | None = None,
+    max_steps: int | None = None,
+    **params: Any,
+) -> TrialRecord:
+    """A trial; params use ``__`` for dots (``optimizer__lr`` is ``optimizer.lr``)."""
+    return TrialRecord(
+        number=number,
+        state=state,
+        value=value if state == "complete" else None,
+        params={k.replace("__", "."): v for k, v in params.items()},
+        best_step=best_step,
+        max_steps=max_steps,
+    )
+
+
+def study(
+    trials: list[TrialRecord],
+    space: dict[str, list[dict[str, Any]]] | None = None,
+    name: str = "s",
+    point: dict[str, Any] | None = None,
+    direction: str = "minimize",
+) -> StudyRecord:
+    """A study of ``val_error`` over ``space`` (the lr range unless told)."""
+    return StudyRecord(
+        name=name,
+        point=point or {},
+        direction=direction,
+        metric="val_error",
+        search_space=LR_SPACE if space is None else space,
+        trials=trials,
+    )
+
+
+def log_grid(low: float, high: float, n: int) -> list[float]:
+    """``n`` values evenly spaced in log10 between ``low`` and ``high``."""
+    a, b = math.log10(low), math.log10(high)
+    return [10 ** (a + (b - a) * i / (n - 1)) for i in range(n)]
+
+
+def lr_study(optimum: float, n: int = 20, **kwargs: Any) -> StudyRecord:
+    """Trials on a log grid of the lr range; error grows with the log-distance to ``optimum``."""
+    lrs = log_grid(1e-5, 1e-1, n)
+    trials = [
+        trial(i, 0.1 + 0.05 * (math.log10(lr) - math.log10(optimum)) ** 2, optimizer__lr=lr)
+        for i, lr in enumerate(lrs)
+    ]
+    return study(trials, **kwargs)
+
+
+def values_study(values: list[float], name: str = "s", **kwargs: Any) -> StudyRecord:
+    """Complete trials with the given objective values and no nuisance params."""
+    return study([trial(i, v) for i, v in enumerate(values)], space={}, name=name, **kwargs)
+
+
+def only(findings: list[Finding], kind: str, severity: str | None = None) -> Finding:
+    """The single finding of ``kind`` (and ``severity``), failing the test otherwise."""
+    matching = [
+        f for f in findings if f.kind == kind and (severity is None or f.severity == severity)
+    ]
+    assert len(matching) == 1, findings
+    return matching[0]
+
+
+# --------------------------------------------------------------------------- boundary
+
+
+def test_boundary_fires_at_high_edge_of_log_lr_range() -> None:
+    s = lr_study(optimum=1.0)  # the true optimum is a decade above the range
+    finding = only(boundary(s, CFG), "boundary")
+    assert finding.severity == "warn"
+    assert finding.param == "optimizer.lr"
+    assert finding.suggestion == {"high": pytest.approx(1.0)}
+    assert "high edge" in finding.message and "0.1" in finding.message
+    assert "2 of the top 3" in finding.message  # the grid steps 5% of the range
+
+
+def test_boundary_silent_when_optimum_in_middle_of_log_range() -> None:
+    # 1e-3 is the middle of [1e-5, 1e-1] in log scale (far from it in linear scale).
+    assert boundary(lr_study(optimum=1e-3), CFG) == []
+
+
+def test_boundary_measures_log_ranges_in_log_scale() -> None:
+    # 1e-4 is 25% of the way in log10 but 0.09% in linear scale: interior, not an edge.
+    assert boundary(lr_study(optimum=1e-4), CFG) == []
+
+
+def test_boundary_fires_at_low_edge_of_linear_range() -> None:
+    betas = [0.5 + 0.49 * i / 19 for i in range(20)]
+    s = study([trial(i, 0.1 + b, optimizer__beta1=b) for i, b in enumerate(betas)], BETA1_SPACE)
+    finding = only(boundary(s, CFG), "boundary")
+    assert finding.param == "optimizer.beta1"
+    assert finding.suggestion == {"low": pytest.approx(0.5 - 0.49 / 2)}
+    assert "low edge" in finding.message and "linear" in finding.message
+
+
+def test_boundary_silent_in_middle_of_linear_range() -> None:
+    betas = [0.5 + 0.49 * i / 19 for i in range(20)]
+    s = study(
+        [trial(i, 0.1 + abs(b - 0.75), optimizer__beta1=b) for i, b in enumerate(betas)],
+        BETA1_SPACE,
+    )
+    assert boundary(s, CFG) == []
+
+
+def test_boundary_uses_the_alternative_whose_when_matches_the_point() -> None:
+    space = {
+        "optimizer.lr": [
+            {"low": 1e-4, "high": 1e-2, "log": True, "when": {"optimizer.name": "adam"}},
+            {"low": 1e-2, "high": 1.0, "log": True, "when": {"optimizer.name": "sgd"}},
+        ]
+    }
+    lrs = log_grid(1e-2, 1.0, 12)
+    trials = [trial(i, abs(math.log10(lr) + 1), optimizer__lr=lr) for i, lr in enumerate(lrs)]
+    sgd = study(trials, space, point={"optimizer.name": "sgd"})
+    assert active_spec(sgd, "optimizer.lr", {})["low"] == 1e-2
+    # Best lr 0.1 is in the middle of the sgd range; against the adam range it would be an edge.
+    assert boundary(sgd, CFG) == []
+    assert boundary(study(trials, space, point={"optimizer.name": "adam"}), CFG) != []
+    assert boundary(study(trials, space, point={"optimizer.name": "rmsprop"}), CFG) == []
+
+
+# --------------------------------------------------------------------------- infeasible
+
+
+def diverging_study(n_bad_above: int = 7) -> StudyRecord:
+    """lr in [0.01, 1]: every trial above 0.5 diverged, the rest trained."""
+    lrs = log_grid(0.01, 0.45, 13) + log_grid(0.55, 0.95, n_bad_above)
+    trials = [
+        trial(i, 0.2, optimizer__lr=lr)
+        if lr < 0.5
+        else trial(i, None, "infeasible", optimizer__lr=lr)
+        for i, lr in enumerate(lrs)
+    ]
+    return study(trials, {"optimizer.lr": [{"low": 0.01, "high": 1.0, "log": True}]})
+
+
+def test_infeasible_cluster_above_lr_is_described_and_avoided() -> None:
+    finding = only(infeasible(diverging_study(), CFG), "infeasible")
+    assert finding.severity == "warn"  # 7 of 20 = 35%, between 20% and 80%
+    assert finding.param == "optimizer.lr"
+    assert finding.suggestion["param"] == "optimizer.lr"
+    assert finding.suggestion["high"] == pytest.approx(0.5, abs=0.06)
+    assert "low" not in finding.suggestion
+    assert "7 of 20" in finding.message and "all 7 trials with optimizer.lr >= 0.55" in (
+        finding.message
+    )
+
+
+def test_infeasible_below_warn_fraction_is_info() -> None:
+    finding = only(infeasible(diverging_study(n_bad_above=2), CFG), "infeasible")
+    assert finding.severity == "info"  # 2 of 15
+    assert finding.suggestion["high"] == pytest.approx(0.45)
+
+
+def test_infeasible_scattered_failures_have_no_cluster() -> None:
+    lrs = log_grid(1e-4, 1e-1, 20)
+    trials = [
+        trial(i, None, "infeasible", optimizer__lr=lr)
+        if i % 5 == 2
+        else trial(i, 0.2, optimizer__lr=lr)
+        for i, lr in enumerate(lrs)
+    ]
+    s = study(trials)
+    assert infeasible_cluster(s) is None
+    finding = only(infeasible(s, CFG), "infeasible")
+    assert finding.param is None and finding.suggestion == {}
+
+
+def test_infeasible_most_trials_blocks_and_suspects_training_code() -> None:
+    trials = [trial(i, 0.3, optimizer__lr=1e-3 * (i + 1)) for i in range(2)]
+    trials += [trial(i, None, "infeasible", optimizer__lr=1e-4 * (i + 1)) for i in range(2, 20)]
+    finding = only(infeasible(study(trials), CFG), "infeasible")
+    assert finding.severity == "block"
+    assert "18 of 20" in finding.message and "training code" in finding.message
+    assert finding.suggestion["check_training_code"] is True
+
+
+def test_infeasible_silent_without_infeasible_trials() -> None:
+    s = lr_study(optimum=1e-3)
+    s = study(s.trials + [trial(99, None, "pruned"), trial(100, None, "failed")])
+    assert infeasible(s, CFG) == []
+
+
+# --------------------------------------------------------------------------- density
+
+
+def test_density_warns_when_good_region_is_sparse() -> None:
+    values = [0.10] + [0.3 + 0.03 * i for i in range(19)]
+    finding = only(density(values_study(values), CFG), "density")
+    assert finding.severity == "warn"
+    assert "Only 1 of 20" in finding.message
+    assert finding.suggestion == {"more_trials": 40}  # 1 good in 20: 60 for 3
+
+
+def test_density_silent_when_good_region_is_dense() -> None:
+    values = [0.100, 0.1002, 0.1005, 0.101, 0.1012] + [0.3 + 0.04 * i for i in range(15)]
+    assert density(values_study(values), CFG) == []
+
+
+def test_density_tolerance_is_relative_to_the_gap_to_the_median() -> None:
+    # An accuracy near 1: 5% of |best| would admit 0.93; 5% of the gap to the median (0.8)
+    # admits only 0.009.
+    values = [0.98, 0.93, 0.93, 0.8, 0.7, 0.7, 0.7]
+    assert good_tolerance(values, 0.05) == pytest.approx(0.05 * 0.18)
+    finding = only(density(values_study(values, direction="maximize"), CFG), "density")
+    assert "Only 1 of 7" in finding.message
+
+
+# --------------------------------------------------------------------------- step budget
+
+
+def step_study(name: str, best_steps: list[int], max_steps: int = 1000) -> StudyRecord:
+    """Complete trials with the given best steps (better trials first)."""
+    trials = [
+        trial(i, 0.1 + 0.01 * i, best_step=b, max_steps=max_steps)
+        for i, b in enumerate(best_steps)
+    ]
+    return study(trials, space={}, name=name)
+
+
+def test_step_budget_best_step_always_in_first_10_percent_is_too_large() -> None:
+    studies = [step_study("a", [50, 80, 100]), step_study("b", [60, 90, 70])]
+    finding = only(step_budget(studies, CFG), "step_budget")
+    assert finding.severity == "warn"
+    assert finding.suggestion == {"train.steps": 400}  # latest best step 100 at a quarter
+    assert "first 10%" in finding.message and "too large" in finding.message
+
+
+def test_step_budget_best_step_always_in_last_25_percent_may_need_more() -> None:
+    studies = [step_study("a", [900, 1000, 760]), step_study("b", [990, 800, 850])]
+    finding = only(step_budget(studies, CFG), "step_budget")
+    assert finding.severity == "info"
+    assert finding.suggestion == {"train.steps": 2000}
+    assert "last 25%" in finding.message
+
+
+def test_step_budget_silent_when_best_step_in_middle() -> None:
+    assert step_budget([step_study("a", [500, 400, 600])], CFG) == []
+
+
+def test_step_budget_silent_when_not_always_early() -> None:
+    # One top trial peaks late: "always in the first 10%" does not hold.
+    assert step_budget([step_study("a", [50, 80]), step_study("b", [40, 900])], CFG) == []
+    assert step_budget([step_study("a", [None])], CFG) == []  # type: ignore[list-item]
+
+
+# --------------------------------------------------------------------------- comparison
+
+
+def test_comparison_gap_larger_than_spread_only_reports_the_winner() -> None:
+    a = values_study([0.100, 0.101, 0.102, 0.2], name="adam")
+    b = values_study([0.120, 0.121, 0.122, 0.2], name="sgd")
+    findings = comparison([b, a], CFG)
+    info = only(findings, "comparison", "info")
+    assert info.suggestion == {"best": {"adam": 0.1, "sgd": 0.12}, "winner": "adam"}
+    assert "adam 0.1, sgd 0.12" in info.message and "winner adam" in info.message
+    assert [f for f in findings if f.severity == "warn"] == []
+
+
+def test_comparison_gap_within_spread_is_tuning_noise() -> None:
+    a = values_study([0.100, 0.101, 0.102, 0.2], name="adam")
+    b = values_study([0.1005, 0.121, 0.122, 0.2], name="sgd")
+    warn = only(comparison([a, b], CFG), "comparison", "warn")
+    assert warn.study == "adam"
+    assert warn.suggestion["gap"] == pytest.approx(0.0005)
+    assert warn.suggestion["spread"] == pytest.approx(0.001)
+    assert "within tuning noise" in warn.message
+
+
+def test_comparison_flags_thin_nuisance_tuning() -> None:
+    thin = values_study([0.09, 0.3], name="thin")
+    edge = lr_study(optimum=1.0, name="edge")
+    fair = lr_study(optimum=1e-3, name="fair")
+    warns = [f for f in comparison([thin, edge, fair], CFG) if f.severity == "warn"]
+    flagged = {f.study: f for f in warns if "too thin" in f.message}
+    assert set(flagged) == {"thin", "edge"}
+    assert "only 2 complete trials" in flagged["thin"].message
+    assert flagged["edge"].suggestion["boundary_params"] == ["optimizer.lr"]
+
+
+def test_comparison_single_study_is_just_the_info_line() -> None:
+    findings = comparison([values_study([0.09, 0.3], name="only")], CFG)
+    assert [(f.kind, f.severity) for f in findings] == [("comparison", "info")]
+    assert comparison([], CFG) == []
+
+
+# --------------------------------------------------------------------------- importance
+
+
+def importance_study(n: int, seed: int = 0) -> StudyRecord:
+    """The error depends on lr only; weight decay is pure noise."""
+    rng = random.Random(seed)
+    space = {
+        "optimizer.lr": [{"low": 1e-4, "high": 1.0, "log": True}],
+        "optimizer.weight_decay": [{"low": 0.0, "high": 1.0, "log": False}],
+    }
+    trials = []
+    for i in range(n):
+        lr, wd = 10 ** rng.uniform(-4, 0), rng.uniform(0.0, 1.0)
+        error = 0.1 + (math.log10(lr) + 2) ** 2 + 0.01 * rng.random()
+        trials.append(trial(i, error, optimizer__lr=lr, optimizer__weight_decay=wd))
+    return study(trials, space)
+
+
+def test_importance_flags_the_noise_param_not_the_driving_one() -> None:
+    s = importance_study(40)
+    finding = only(importance(s, CFG), "importance")
+    assert finding.param == "optimizer.weight_decay"
+    assert finding.severity == "info"
+    best_wd = s.ranked()[0].params["optimizer.weight_decay"]
+    assert finding.suggestion == {"fixed": best_wd}
+
+
+def test_importance_silent_with_too_few_trials_or_one_param() -> None:
+    assert importance(importance_study(6), CFG) == []
+    lr_only = lr_study(optimum=1e-3)
+    assert importance(lr_only, CFG) == []
+
+
+# --------------------------------------------------------------------------- all checks
+
+
+def test_run_study_checks_runs_every_check_most_severe_first() -> None:
+    edge = lr_study(optimum=1.0, name="edge")
+    broken = study(
+        [trial(0, 0.5, optimizer__lr=1e-3)]
+        + [trial(i, None, "infeasible", optimizer__lr=1e-2) for i in range(1, 10)],
+        name="broken",
+    )
+    findings = run_study_checks([edge, broken], CFG)
+    kinds = {f.kind for f in findings}
+    assert {"boundary", "infeasible", "density", "comparison"} <= kinds
+    assert findings[0].severity == "block"
+    assert [f.severity for f in findings] == sorted(
+        (f.severity for f in findings), key=("block", "warn", "info").index
+    )
+
+
+def test_boundary_suggestions_stay_inside_the_schema():
+    """A momentum range cannot be widened past 1: the suggestion stops just below the limit."""
+    from orchestrator.analysis.study_checks import _widened
+
+    assert _widened({"low": 0.5, "high": 0.98}, "high", "optimizer.momentum") == 0.999
+    assert _widened({"low": 0.0, "high": 0.4}, "low", "model.dropout") == 0.0  # at the limit
+    assert _widened({"low": 0.01, "high": 3.0, "log": True}, "high", "optimizer.lr") == 30.0
