@@ -60,6 +60,16 @@ class RoundConfig:
     promotion: dict[str, Any] = field(default_factory=dict)
 
 
+def round_from_dict(raw: Mapping[str, Any]) -> RoundConfig:
+    """A round config from plain data (a YAML file such as a next-round draft)."""
+    fields = dict(raw)
+    budget = BudgetConfig(**(fields.pop("budget", None) or {}))
+    unknown = set(fields) - set(RoundConfig.__dataclass_fields__)
+    if unknown:
+        raise ConfigError("round", f"unknown keys {sorted(unknown)}")
+    return RoundConfig(**fields, budget=budget)
+
+
 @dataclass(frozen=True)
 class ParamSpec:
     """One nuisance alternative: a range or choices, active when every ``when`` pair holds."""

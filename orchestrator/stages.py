@@ -16,14 +16,15 @@ import yaml
 
 from orchestrator import paths
 from orchestrator.analysis.load import load_round
+from orchestrator.analysis.next_round import draft_next_round, render
 from orchestrator.analysis.run import analyze, format_findings, write_findings
 from orchestrator.config import Config
 from orchestrator.exceptions import ConfigError
-from orchestrator.incumbent import read_incumbent, starting_config
+from orchestrator.incumbent import atomic_write, read_incumbent, starting_config
 from orchestrator.ledger import Ledger, ledger_url
 from orchestrator.probe import probe_stage, validate_probe
 from orchestrator.promotion import format_decision, format_history, promote
-from orchestrator.roles import Round, parse_round
+from orchestrator.roles import Round, parse_round, round_from_dict
 from orchestrator.runner import config_hash, format_summary, recorded_start, run_round
 from orchestrator.storage import create_storage, redact
 from orchestrator.train.config import ExperimentConfig, experiment_to_dict
@@ -49,7 +50,7 @@ def run_round_stage(root: Config, base: ExperimentConfig, round_dir: Path) -> in
         if code == 0:
             ledger.set_round_status(rnd.name, "finished")
     if root.stage in ("analyze", "run") and code == 0:
-        code = analyze_stage(root, rnd, storage)
+        code = analyze_stage(root, rnd, start, storage)
     if root.stage in ("promote", "run") and code == 0:
         current = read_incumbent(root.paths.studies)
         incumbent = current.config if current is not None else start
@@ -143,13 +144,20 @@ def probe_once(root: Config, base: ExperimentConfig) -> int:
     return 0
 
 
-def analyze_stage(root: Config, rnd: Round, storage: object) -> int:
-    """stage=analyze: the playbook's checks on the stored round, without training."""
+def analyze_stage(root: Config, rnd: Round, start: ExperimentConfig, storage: object) -> int:
+    """stage=analyze: the playbook's checks on the stored round, without training; then the
+    next-round draft (validated as a round before it is written)."""
+    assert root.round is not None
     studies = load_round(rnd, storage, paths.artifacts_dir(root.paths.studies))  # type: ignore[arg-type]
     findings = analyze(studies, root.analysis)
-    path = write_findings(
-        findings, paths.round_dir(root.paths.studies, rnd.name) / "findings.json"
-    )
+    rdir = paths.round_dir(root.paths.studies, rnd.name)
+    path = write_findings(findings, rdir / "findings.json")
     print(format_findings(findings))
-    print(f"  written to {path}")
+    draft, reasons = draft_next_round(dataclasses.asdict(root.round), findings, len(studies))
+    parse_round(round_from_dict(draft), start)  # a draft that would not load is a bug here
+    atomic_write(rdir / "next_round.yaml", render(draft, reasons, f"{rnd.name}'s findings"))
+    print(
+        f"  written to {path}; next-round draft ({len(reasons)} changes): "
+        f"{rdir / 'next_round.yaml'}"
+    )
     return 0

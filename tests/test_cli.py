@@ -9,12 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from hydra import compose, initialize_config_dir
 
 from orchestrator.cli import CONF_DIR
 from orchestrator.config import STAGES, experiment_from_cfg, root_from_cfg
 from orchestrator.exceptions import ConfigError
-from orchestrator.roles import parse_round
+from orchestrator.roles import parse_round, round_from_dict
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = [
@@ -47,6 +48,8 @@ def test_every_config_group_option_composes_and_validates(group, option):
     root = root_from_cfg(cfg)
     if group == "round":
         assert parse_round(root.round, experiment).name == option
+    elif group == "analysis":
+        assert root.analysis.boundary_margin == 0.1
     elif group == "probe":
         assert root.probe.max_batch_size == 512 and not root.probe.apply
     elif group == "storage":
@@ -187,6 +190,9 @@ def test_stage_analyze_rechecks_a_round_without_training(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "findings (" in proc.stdout and (tmp_path / "round_1" / "findings.json").exists()
     assert (tmp_path / "tuning.db").stat().st_size == db_trials  # nothing trained or stored
+    draft = yaml.safe_load((tmp_path / "round_1" / "next_round.yaml").read_text())
+    assert draft["name"] == "round_1_next"
+    parse_round(round_from_dict(draft), experiment_from_cfg(compose_cfg()))  # a valid round
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,115 @@
+"""The next-round draft: the current round with the findings' suggestions applied.
+
+Pure: a round config (as plain data) and its findings in, a new round config and the
+reasons for each change out. Applied: ``boundary`` widens a range on the side where the
+best trials sit; ``infeasible`` clusters trim a range away from the diverging region (and
+win over a widening of the same side); ``importance`` moves a nuisance param that is
+negligible in every study to ``fixed`` at its best value; ``step_budget`` sets
+``train.steps``. The draft is validated as a round before it is written.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import defaultdict
+from typing import Any
+
+import yaml
+
+from orchestrator.analysis.model import Finding
+
+
+def draft_next_round(
+    round_cfg: dict[str, Any], findings: list[Finding], n_studies: int
+) -> tuple[dict[str, Any], list[str]]:
+    """(the draft round config, one line per change saying why)."""
+    draft = copy.deepcopy(round_cfg)
+    draft["name"] = f"{round_cfg['name']}_next"
+    draft["start_from"] = "incumbent"
+    reasons: list[str] = []
+    _widen(draft, findings, reasons)
+    _trim(draft, findings, reasons)
+    _fix_negligible(draft, findings, n_studies, reasons)
+    _step_budget(draft, findings, reasons)
+    if not reasons:
+        reasons.append("no finding suggested a change: the same round with a new name")
+    return draft, reasons
+
+
+def _single_range(draft: dict[str, Any], param: str | None) -> dict[str, Any] | None:
+    """The param's nuisance range when it has exactly one (several ranges are left alone)."""
+    spec = draft.get("nuisance", {}).get(param)
+    return spec if isinstance(spec, dict) and "low" in spec else None
+
+
+def _widen(draft: dict[str, Any], findings: list[Finding], reasons: list[str]) -> None:
+    wanted: dict[tuple[str, str], list[Finding]] = defaultdict(list)
+    for f in findings:
+        if f.kind == "boundary" and f.param and f.suggestion:
+            ((edge, value),) = f.suggestion.items()
+            wanted[(f.param, edge)].append(f)
+    for (param, edge), fs in wanted.items():
+        spec = _single_range(draft, param)
+        if spec is None:
+            continue
+        values = [f.suggestion[edge] for f in fs]
+        new = min(values) if edge == "low" else max(values)
+        reasons.append(
+            f"{param}: {edge} {spec[edge]} -> {new} (boundary: the best trial is at "
+            f"the {edge} edge in {len(fs)} stud{'y' if len(fs) == 1 else 'ies'})"
+        )
+        spec[edge] = new
+
+
+def _trim(draft: dict[str, Any], findings: list[Finding], reasons: list[str]) -> None:
+    for f in findings:
+        s = f.suggestion
+        if f.kind != "infeasible" or "param" not in s:
+            continue
+        spec = _single_range(draft, s["param"])
+        if spec is None:
+            continue
+        for edge in ("low", "high"):
+            if edge in s and spec["low"] < s[edge] < spec["high"]:
+                reasons.append(
+                    f"{s['param']}: {edge} {spec[edge]} -> {s[edge]} (infeasible: {f.message})"
+                )
+                spec[edge] = s[edge]
+
+
+def _fix_negligible(
+    draft: dict[str, Any], findings: list[Finding], n_studies: int, reasons: list[str]
+) -> None:
+    flagged: dict[str, list[Any]] = defaultdict(list)
+    for f in findings:
+        if f.kind == "importance" and f.param and "fixed" in f.suggestion:
+            flagged[f.param].append(f.suggestion["fixed"])
+    for param, values in flagged.items():
+        if len(values) < n_studies or param not in draft.get("nuisance", {}):
+            continue  # negligible in every study, or it may matter for some scientific value
+        del draft["nuisance"][param]
+        draft.setdefault("fixed", {})[param] = values[0]
+        reasons.append(
+            f"{param}: nuisance -> fixed at {values[0]} (importance: negligible in "
+            f"all {n_studies} studies)"
+        )
+
+
+def _step_budget(draft: dict[str, Any], findings: list[Finding], reasons: list[str]) -> None:
+    for f in findings:
+        if f.kind == "step_budget" and "train.steps" in f.suggestion:
+            old = draft.get("fixed", {}).get("train.steps", "the start config's")
+            draft.setdefault("fixed", {})["train.steps"] = f.suggestion["train.steps"]
+            reasons.append(
+                f"train.steps: {old} -> {f.suggestion['train.steps']} (step_budget: {f.message})"
+            )
+
+
+def render(draft: dict[str, Any], reasons: list[str], source: str) -> str:
+    """The draft as YAML, headed by comments that say what changed and why."""
+    header = [
+        f"# Next-round draft, made from {source} by the analysis stage.",
+        "# Copy it to conf/round/<name>.yaml, set its goal, and run it. Changes:",
+    ]
+    header += [f"#  - {r}" for r in reasons]
+    return "\n".join(header) + "\n" + yaml.safe_dump(draft, sort_keys=False)
