@@ -75,3 +75,73 @@ def test_dashboard_lists_round_studies_with_attributes_and_intermediate_values(t
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_dashboard_serves_the_findings_as_study_notes_and_figures(tmp_path: Path):
+    import plotly.graph_objects as go
+
+    from orchestrator.analysis.load import load_round
+    from orchestrator.analysis.model import AnalysisConfig
+    from orchestrator.analysis.run import analyze
+    from orchestrator.report.dashboard import push_findings
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    url = f"sqlite:///{tmp_path}/tuning.db"
+    raw = RoundConfig(
+        name="round_1",
+        goal="Does a deeper CNN help?",
+        scientific={"model.depth": [1, 2]},
+        nuisance={"optimizer.lr": {"low": 0.01, "high": 3.0, "log": True}},
+        budget=BudgetConfig(trials_per_study=8),
+    )
+    start = ExperimentConfig()
+    rnd = parse_round(raw, start)
+    storage = create_storage(StorageConfig(url=url))
+    run_round(
+        rnd,
+        start,
+        storage,
+        trainer_target="tests.trainers.diverges_above_1",
+        artifacts_dir=tmp_path / "a",
+        progress=False,
+    )
+    records = load_round(rnd, storage, tmp_path / "a")
+    findings = analyze(records, AnalysisConfig())
+    infeasible = [f for f in findings if f.kind == "infeasible"]
+    assert infeasible  # lr above 1 diverges in this planted round
+
+    def figures(record):
+        values = [t.value for t in record.complete()]
+        return {"values": go.Figure(go.Scatter(y=values, name=f"{record.name} values"))}
+
+    push_findings(storage, records, raw.goal, findings, figures)
+    push_findings(storage, records, raw.goal, findings, figures)  # re-running replaces
+
+    port = free_port()
+    dashboard = Path(sys.executable).with_name("optuna-dashboard")
+    server = subprocess.Popen(
+        [str(dashboard), url, "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                studies = get(f"{base}/api/studies")["study_summaries"]
+                break
+            except OSError:
+                time.sleep(0.2)
+        study_id = next(s["study_id"] for s in studies if s["study_name"].endswith("=1"))
+        detail = get(f"{base}/api/studies/{study_id}")
+        body = detail["note"]["body"]
+        assert body.startswith("## Does a deeper CNN help?")
+        assert "`model.depth=1`" in body
+        assert infeasible[0].message in body or any(f.message in body for f in infeasible)
+        graphs = detail["plotly_graph_objects"]
+        assert len(graphs) == 1  # saved twice under one id: replaced, not piled up
+        figure = json.loads(graphs[0]["graph_object"])
+        assert figure["data"][0]["name"] == "round_1/model.depth=1 values"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

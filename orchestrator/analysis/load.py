@@ -40,6 +40,8 @@ def trial_record(t: FrozenTrial, artifacts: FileSystemArtifactStore | None) -> T
         max_steps=result.get("max_steps"),
         infeasible_reason=t.user_attrs.get("infeasible_reason"),
         curves=_curves(result, artifacts),
+        started=t.datetime_start.timestamp() if t.datetime_start else None,
+        finished=t.datetime_complete.timestamp() if t.datetime_complete else None,
     )
 
 

@@ -51,6 +51,8 @@ class TrialRecord:
     max_steps: int | None = None
     infeasible_reason: str | None = None
     curves: dict[str, Any] | None = None
+    started: float | None = None  # POSIX seconds; for the round's timeline
+    finished: float | None = None
 
 
 @dataclass(frozen=True)
