@@ -8,6 +8,7 @@ store or any file is written.
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import yaml
 
 from orchestrator import paths
 from orchestrator.analysis.load import load_round
+from orchestrator.analysis.model import Finding, StudyRecord
 from orchestrator.analysis.next_round import draft_next_round, render
 from orchestrator.analysis.run import analyze, format_findings, write_findings
 from orchestrator.config import Config
@@ -24,6 +26,9 @@ from orchestrator.incumbent import atomic_write, read_incumbent, starting_config
 from orchestrator.ledger import Ledger, ledger_url
 from orchestrator.probe import probe_stage, validate_probe
 from orchestrator.promotion import format_decision, format_history, promote
+from orchestrator.report.dashboard import push_findings
+from orchestrator.report.figures import axis_plot
+from orchestrator.report.round_report import build_report_html, write_report
 from orchestrator.roles import Round, parse_round, round_from_dict
 from orchestrator.runner import config_hash, format_summary, recorded_start, run_round
 from orchestrator.storage import create_storage, redact
@@ -64,6 +69,7 @@ def run_round_stage(root: Config, base: ExperimentConfig, round_dir: Path) -> in
             trainer_target=root.trainer._target_,
         )
         print(format_decision(row))
+        rewrite_report_with_decision(root, rnd, storage)
         if row.verdict == "promoted":
             print(f"  the next round starts from {paths.incumbent_file(root.paths.studies)}")
     ledger.dispose()
@@ -146,7 +152,8 @@ def probe_once(root: Config, base: ExperimentConfig) -> int:
 
 def analyze_stage(root: Config, rnd: Round, start: ExperimentConfig, storage: object) -> int:
     """stage=analyze: the playbook's checks on the stored round, without training; then the
-    next-round draft (validated as a round before it is written)."""
+    next-round draft (validated as a round before it is written), the findings in
+    optuna-dashboard, and the HTML report."""
     assert root.round is not None
     studies = load_round(rnd, storage, paths.artifacts_dir(root.paths.studies))  # type: ignore[arg-type]
     findings = analyze(studies, root.analysis)
@@ -156,8 +163,46 @@ def analyze_stage(root: Config, rnd: Round, start: ExperimentConfig, storage: ob
     draft, reasons = draft_next_round(dataclasses.asdict(root.round), findings, len(studies))
     parse_round(round_from_dict(draft), start)  # a draft that would not load is a bug here
     atomic_write(rdir / "next_round.yaml", render(draft, reasons, f"{rnd.name}'s findings"))
+    push_findings(storage, studies, rnd.goal, findings, _dashboard_figures)  # type: ignore[arg-type]
+    report = write_round_report(root, rnd, studies, findings)
     print(
         f"  written to {path}; next-round draft ({len(reasons)} changes): "
-        f"{rdir / 'next_round.yaml'}"
+        f"{rdir / 'next_round.yaml'}; report: {report}"
     )
     return 0
+
+
+def _dashboard_figures(study: StudyRecord) -> dict:
+    """The axis plot of each nuisance param, for the study's page in optuna-dashboard."""
+    return {f"axis-{param}": axis_plot(study, param) for param in study.search_space}
+
+
+def write_round_report(
+    root: Config, rnd: Round, studies: list[StudyRecord], findings: list[Finding]
+) -> Path:
+    """``studies/<round>/report.html``, with the promotion decision once there is one."""
+    ledger = Ledger(ledger_url(root.storage, root.paths.studies))
+    row = ledger.decision(rnd.name)
+    ledger.dispose()
+    decision = None
+    if row is not None:
+        decision = {c.name: getattr(row, c.name) for c in row.__table__.columns}
+    html_text = build_report_html(
+        round_name=rnd.name,
+        goal=rnd.goal,
+        roles=rnd.roles(),
+        studies=studies,
+        findings=findings,
+        decision=decision,
+    )
+    return write_report(paths.round_dir(root.paths.studies, rnd.name) / "report.html", html_text)
+
+
+def rewrite_report_with_decision(root: Config, rnd: Round, storage: object) -> None:
+    """After a decision: the report gets its decision section (findings as already written)."""
+    rdir = paths.round_dir(root.paths.studies, rnd.name)
+    if not (rdir / "findings.json").exists():
+        return
+    findings = [Finding(**f) for f in json.loads((rdir / "findings.json").read_text())]
+    studies = load_round(rnd, storage, paths.artifacts_dir(root.paths.studies))  # type: ignore[arg-type]
+    print(f"  report: {write_round_report(root, rnd, studies, findings)}")

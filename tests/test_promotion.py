@@ -244,3 +244,17 @@ def test_warn_findings_are_summarised_in_the_decision(tmp_path):
     assert block == ["90% diverged"]
     assert warn == [f"3 warn findings (boundary x2, density x1) in {tmp_path}/r/findings.json"]
     assert blocking_findings(tmp_path, "never") == ([], [])
+
+
+def test_atomically_written_files_get_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    from orchestrator.incumbent import atomic_write
+
+    old = os.umask(0o022)
+    try:
+        atomic_write(tmp_path / "f.json", "{}")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "f.json").stat().st_mode) == 0o644

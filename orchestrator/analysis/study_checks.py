@@ -670,6 +670,48 @@ def default_evaluator(n_trials: int) -> BaseImportanceEvaluator:
     return PedAnovaImportanceEvaluator(target_quantile=min(0.5, max(0.1, 5.0 / n_trials)))
 
 
+def param_importances(
+    study: StudyRecord,
+    *,
+    min_trials: int = 10,
+    make_evaluator: Callable[[int], BaseImportanceEvaluator] = default_evaluator,
+) -> dict[str, float]:
+    """Normalised importances (they sum to 1) of the study's nuisance params that vary.
+
+    Public so the round report can draw them as well as :func:`importance` judge them.
+    Builds an in-memory Optuna study from the complete trials (distributions from the search
+    space, see :func:`_distribution`) and scores the params with
+    ``make_evaluator(n_trials)`` (PED-ANOVA by default, see :func:`default_evaluator`).
+    Empty with fewer than ``min_trials`` complete trials or fewer than 2 params that vary
+    (importance is relative, so one param is always 1).
+    """
+    trials = _importance_trials(study)
+    if len(trials) < min_trials:
+        return {}
+    dists = _importance_distributions(study, trials)
+    if len(dists) < 2:
+        return {}
+    return dict(_importances(study, trials, dists, make_evaluator(len(trials))))
+
+
+def _importance_trials(study: StudyRecord) -> list[TrialRecord]:
+    """Complete trials with a finite objective, best first."""
+    return [t for t in study.ranked() if t.value is not None and math.isfinite(t.value)]
+
+
+def _importance_distributions(
+    study: StudyRecord, trials: list[TrialRecord]
+) -> dict[str, BaseDistribution]:
+    """The distribution of every nuisance param that varies over ``trials``."""
+    dists = {}
+    for path, alternatives in study.search_space.items():
+        values = [t.params[path] for t in trials if path in t.params]
+        dist = _distribution(alternatives, values)
+        if dist is not None:
+            dists[path] = dist
+    return dists
+
+
 def importance(
     study: StudyRecord,
     cfg: AnalysisConfig,
@@ -679,27 +721,17 @@ def importance(
 ) -> list[Finding]:
     """Nuisance params with negligible importance: candidates for ``fixed`` next round.
 
-    Builds an in-memory Optuna study from the complete trials (distributions from the search
-    space, see :func:`_distribution`) and computes normalised importances (they sum to 1)
-    with ``make_evaluator(n_trials)`` (PED-ANOVA by default, see :func:`default_evaluator`). A
+    Importances come from :func:`param_importances` (normalised, PED-ANOVA by default). A
     param below ``importance_negligible`` gives ``info`` with ``{"fixed": v}``, ``v`` the
     value of the best trial that has it: every tuned dimension thins the sampling of the
     others, so a param that does not matter is better fixed. Only ``info``: importance from
     a few dozen trials is an estimate. Silent with fewer than ``min_trials`` complete trials
     or fewer than 2 params that vary (importance is relative, so one param is always 1).
     """
-    trials = [t for t in study.ranked() if t.value is not None and math.isfinite(t.value)]
-    if len(trials) < min_trials:
+    scores = param_importances(study, min_trials=min_trials, make_evaluator=make_evaluator)
+    if not scores:
         return []
-    dists = {}
-    for path, alternatives in study.search_space.items():
-        values = [t.params[path] for t in trials if path in t.params]
-        dist = _distribution(alternatives, values)
-        if dist is not None:
-            dists[path] = dist
-    if len(dists) < 2:
-        return []
-    scores = _importances(study, trials, dists, make_evaluator(len(trials)))
+    trials = _importance_trials(study)
     findings = []
     for path, score in scores.items():
         if score >= cfg.importance_negligible:
@@ -707,7 +739,7 @@ def importance(
         best_value = next(t.params[path] for t in trials if path in t.params)
         message = (
             f"{path} has importance {score:.3f} (below {cfg.importance_negligible:.3g}, "
-            f"normalised over {len(dists)} params from {len(trials)} complete trials), so it "
+            f"normalised over {len(scores)} params from {len(trials)} complete trials), so it "
             f"can be fixed at the best trial's {_fmt(best_value)} next round."
         )
         findings.append(

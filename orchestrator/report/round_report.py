@@ -1,0 +1,235 @@
+"""One self-contained HTML page per round: goal, roles, findings, figures and the decision.
+
+Why one page: a round is judged by a person reading the findings next to the plots they
+come from (PLAYBOOK.md 4), often later and offline, so plotly.js is inlined once and
+everything else is plain HTML. All text from configs and findings is escaped: a goal or a
+message is data, never markup. Each figure sits in ``<div class="figure"
+data-figure="NAME">`` so tests (and a headless browser) can count them.
+
+Figure grids use ``auto-fill`` (not ``auto-fit``): plotly sizes a figure when its script
+runs, before the later cells exist, and ``auto-fit`` would give the first cell the whole
+row and leave its plot clipped once the row fills.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+import plotly.graph_objects as go
+
+from orchestrator.analysis.model import Finding, StudyRecord, by_severity
+from orchestrator.incumbent import atomic_write
+from orchestrator.report import figures
+
+SEVERITY_COLORS = {"block": "#c62828", "warn": "#ef6c00", "info": "#757575"}
+
+_CSS = """
+body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1400px;
+       padding: 0 1em; color: #222; }
+h1 { margin-bottom: 0.2em; } .goal { font-size: 1.15em; color: #444; }
+table { border-collapse: collapse; margin: 0.5em 0 1em; font-size: 0.92em; }
+th, td { border: 1px solid #ddd; padding: 0.25em 0.6em; text-align: left;
+         vertical-align: top; }
+th { background: #f4f4f4; }
+.roles { display: flex; gap: 2em; flex-wrap: wrap; }
+.severity { color: white; font-weight: bold; border-radius: 3px; padding: 0 0.4em; }
+.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(520px, 1fr));
+        gap: 0.5em; }
+.figure { min-width: 0; }
+"""
+
+
+def build_report_html(
+    *,
+    round_name: str,
+    goal: str,
+    roles: dict[str, Any],
+    studies: list[StudyRecord],
+    findings: list[Finding],
+    decision: dict[str, Any] | None,
+) -> str:
+    """The whole page as a string (no I/O): see the module docstring for what is in it."""
+    page = _Page()
+    parts = [
+        f"<h1>Round {_e(round_name)}</h1>",
+        f'<p class="goal">Goal: {_e(goal)}</p>',
+        _roles_section(roles),
+        _findings_section(findings),
+        "<h2>Isolation view</h2>",
+        page.figure("isolation", figures.isolation_plot(studies)),
+        _axis_section(page, roles, studies),
+        "<h2>Best trials' curves</h2>",
+        page.figure("curves", figures.best_curves(studies)),
+        "<h2>Importance</h2>",
+        page.figure("importance", figures.importance_plot(studies)),
+        "<h2>Timeline</h2>",
+        page.figure("timeline", figures.timeline(studies)),
+        _decision_section(page, decision),
+    ]
+    title = f"Round {round_name}"
+    return (
+        f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{_e(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+        + "\n".join(parts)
+        + "\n</body>\n</html>\n"
+    )
+
+
+def write_report(path: Path, html_text: str) -> Path:
+    """Write the page atomically, so a browser never loads half a report."""
+    atomic_write(Path(path), html_text)
+    return Path(path)
+
+
+# --------------------------------------------------------------------------- figures
+
+
+class _Page:
+    """Renders figures in page order; only the first one carries plotly.js (inlined)."""
+
+    def __init__(self) -> None:
+        self._js_done = False
+
+    def figure(self, name: str, fig: go.Figure) -> str:
+        body = fig.to_html(
+            full_html=False,
+            include_plotlyjs=not self._js_done,
+            config={"responsive": True, "displaylogo": False},
+        )
+        self._js_done = True
+        return f'<div class="figure" data-figure="{_e(name)}">{body}</div>'
+
+
+def _axis_params(roles: dict[str, Any], studies: list[StudyRecord]) -> list[str]:
+    """Nuisance params in the round's declaration order, then any only the studies know."""
+    params = list((roles.get("nuisance") or {}).keys())
+    for study in studies:
+        params += [p for p in study.search_space if p not in params]
+    return params
+
+
+def _axis_section(page: _Page, roles: dict[str, Any], studies: list[StudyRecord]) -> str:
+    """One heading per nuisance param, with its axis plot for every study side by side."""
+    out = ["<h2>Hyperparameter axis plots</h2>"]
+    params = _axis_params(roles, studies)
+    if not params:
+        out.append("<p>No nuisance params in this round.</p>")
+    for param in params:
+        out.append(f"<h3>{_e(param)}</h3>")
+        cells = [
+            page.figure(f"axis:{study.name}:{param}", figures.axis_plot(study, param))
+            for study in studies
+        ]
+        out.append(f'<div class="grid">{"".join(cells)}</div>')
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    """A table from already-escaped cells (so cells may hold markup of ours)."""
+    head = "".join(f"<th>{h}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _describe_spec(spec: dict[str, Any]) -> str:
+    """``[0.01, 3] log``, ``{sgd, adam}``, with its ``when`` condition if any."""
+    if "choices" in spec:
+        text = "{" + ", ".join(_fmt(c) for c in spec["choices"]) + "}"
+    else:
+        text = f"[{_fmt(spec.get('low'))}, {_fmt(spec.get('high'))}]"
+        text += " log" if spec.get("log") else " linear"
+        if spec.get("step") is not None:
+            text += f" step {_fmt(spec['step'])}"
+    when = spec.get("when") or {}
+    if when:
+        text += " when " + ", ".join(f"{k}={_fmt(v)}" for k, v in when.items())
+    return text
+
+
+def _roles_section(roles: dict[str, Any]) -> str:
+    """Scientific values, nuisance ranges and fixed values as three small tables."""
+    scientific = roles.get("scientific") or {}
+    nuisance = roles.get("nuisance") or {}
+    fixed = roles.get("fixed") or {}
+    tables = [
+        (
+            "Scientific",
+            ["param", "values"],
+            [[_e(p), _e(", ".join(_fmt(v) for v in vs))] for p, vs in scientific.items()],
+        ),
+        (
+            "Nuisance",
+            ["param", "range"],
+            [
+                [_e(p), _e("; ".join(_describe_spec(s) for s in alts))]
+                for p, alts in nuisance.items()
+            ],
+        ),
+        ("Fixed", ["param", "value"], [[_e(p), _e(_fmt(v))] for p, v in fixed.items()]),
+    ]
+    blocks = [
+        f"<div><h3>{name}</h3>{_table(header, rows) if rows else '<p>none</p>'}</div>"
+        for name, header, rows in tables
+    ]
+    return f'<h2>Roles</h2><div class="roles">{"".join(blocks)}</div>'
+
+
+def _findings_section(findings: list[Finding]) -> str:
+    """Every finding, most severe first, the severity coloured."""
+    if not findings:
+        return "<h2>Findings</h2><p>No findings.</p>"
+    rows = []
+    for f in by_severity(findings):
+        color = SEVERITY_COLORS.get(f.severity, "#757575")
+        badge = f'<span class="severity" style="background:{color}">{_e(f.severity)}</span>'
+        rows.append([badge, _e(f.kind), _e(f.study or ""), _e(f.param or ""), _e(f.message)])
+    table = _table(["severity", "kind", "study", "param", "message"], rows)
+    return f"<h2>Findings ({len(findings)})</h2>{table}"
+
+
+def _decision_section(page: _Page, decision: dict[str, Any] | None) -> str:
+    """Verdict, reason, the per-seed values and their paired plot; or a note that none exists."""
+    if decision is None:
+        return "<h2>Promotion decision</h2><p>No promotion decision yet.</p>"
+    verdict = decision.get("verdict", "?")
+    color = {"promoted": "#2e7d32", "rejected": "#757575", "blocked": "#c62828"}.get(
+        verdict, "#222"
+    )
+    seeds = decision.get("seeds") or []
+    cand = decision.get("candidate_values") or []
+    inc = decision.get("incumbent_values") or []
+    rows = [
+        [_e(s), _e(_fmt(b)), _e(_fmt(c)), _e(_fmt(c - b) if _numbers(b, c) else "")]
+        for s, c, b in zip(seeds, cand, inc, strict=False)
+    ]
+    candidate = decision.get("candidate_study")
+    if decision.get("candidate_trial") is not None:
+        candidate = f"{candidate} trial {decision['candidate_trial']}"
+    details = [
+        "<h2>Promotion decision</h2>",
+        f'<p>Verdict: <strong style="color:{color}">{_e(verdict)}</strong></p>',
+        f"<p>Reason: {_e(decision.get('reason', ''))}</p>",
+        f"<p>Candidate: {_e(candidate)}</p>" if candidate else "",
+        _table(["seed", "incumbent", "candidate", "candidate - incumbent"], rows) if rows else "",
+        page.figure("decision", figures.decision_figure(decision)),
+    ]
+    return "\n".join(d for d in details if d)
+
+
+def _numbers(*values: Any) -> bool:
+    return all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
