@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import optuna
@@ -27,6 +29,30 @@ def free_port() -> int:
 def get(url: str) -> dict:
     with urllib.request.urlopen(url, timeout=10) as response:
         return json.load(response)
+
+
+@contextlib.contextmanager
+def dashboard_server(url: str) -> Iterator[str]:
+    """The real optuna-dashboard on a free loopback port; yields its base URL once it answers."""
+    port = free_port()
+    dashboard = Path(sys.executable).with_name("optuna-dashboard")
+    server = subprocess.Popen(
+        [str(dashboard), url, "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                get(f"{base}/api/studies")
+                break
+            except OSError:
+                time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 def test_dashboard_lists_round_studies_with_attributes_and_intermediate_values(tmp_path: Path):
@@ -49,21 +75,8 @@ def test_dashboard_lists_round_studies_with_attributes_and_intermediate_values(t
         progress=False,
     )
 
-    port = free_port()
-    dashboard = Path(sys.executable).with_name("optuna-dashboard")
-    server = subprocess.Popen(
-        [str(dashboard), url, "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                studies = get(f"{base}/api/studies")["study_summaries"]
-                break
-            except OSError:
-                time.sleep(0.2)
+    with dashboard_server(url) as base:
+        studies = get(f"{base}/api/studies")["study_summaries"]
         names = sorted(s["study_name"] for s in studies)
         assert names == ["round_1/model.depth=1", "round_1/model.depth=2"]
         study_id = next(s["study_id"] for s in studies if s["study_name"].endswith("=2"))
@@ -72,9 +85,6 @@ def test_dashboard_lists_round_studies_with_attributes_and_intermediate_values(t
         assert "Does a deeper CNN help?" in attrs["goal"] and "qmc" in attrs["sampler"]
         assert len(detail["trials"]) == 3
         assert all(t["intermediate_values"] for t in detail["trials"])  # its curve plots
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def test_dashboard_serves_the_findings_as_study_notes_and_figures(tmp_path: Path):
@@ -117,21 +127,8 @@ def test_dashboard_serves_the_findings_as_study_notes_and_figures(tmp_path: Path
     push_findings(storage, records, raw.goal, findings, figures)
     push_findings(storage, records, raw.goal, findings, figures)  # re-running replaces
 
-    port = free_port()
-    dashboard = Path(sys.executable).with_name("optuna-dashboard")
-    server = subprocess.Popen(
-        [str(dashboard), url, "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                studies = get(f"{base}/api/studies")["study_summaries"]
-                break
-            except OSError:
-                time.sleep(0.2)
+    with dashboard_server(url) as base:
+        studies = get(f"{base}/api/studies")["study_summaries"]
         study_id = next(s["study_id"] for s in studies if s["study_name"].endswith("=1"))
         detail = get(f"{base}/api/studies/{study_id}")
         body = detail["note"]["body"]
@@ -142,6 +139,3 @@ def test_dashboard_serves_the_findings_as_study_notes_and_figures(tmp_path: Path
         assert len(graphs) == 1  # saved twice under one id: replaced, not piled up
         figure = json.loads(graphs[0]["graph_object"])
         assert figure["data"][0]["name"] == "round_1/model.depth=1 values"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
