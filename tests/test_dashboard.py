@@ -55,25 +55,28 @@ def dashboard_server(url: str) -> Iterator[str]:
         server.wait(timeout=10)
 
 
-def test_dashboard_lists_round_studies_with_attributes_and_intermediate_values(tmp_path: Path):
+def run_planted_round(tmp_path: Path, trainer: str, trials: int):
+    """Round 1 (depth 1, 2; lr nuisance up to 3) run with a test trainer on a fresh store."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     url = f"sqlite:///{tmp_path}/tuning.db"
     raw = RoundConfig(
         name="round_1",
         goal="Does a deeper CNN help?",
         scientific={"model.depth": [1, 2]},
-        nuisance={"optimizer.lr": {"low": 0.01, "high": 1.0, "log": True}},
-        budget=BudgetConfig(trials_per_study=3),
+        nuisance={"optimizer.lr": {"low": 0.01, "high": 3.0, "log": True}},
+        budget=BudgetConfig(trials_per_study=trials),
     )
     start = ExperimentConfig()
+    rnd = parse_round(raw, start)
+    storage = create_storage(StorageConfig(url=url))
     run_round(
-        parse_round(raw, start),
-        start,
-        create_storage(StorageConfig(url=url)),
-        trainer_target="tests.trainers.analytic",
-        artifacts_dir=tmp_path / "a",
-        progress=False,
+        rnd, start, storage, trainer_target=trainer, artifacts_dir=tmp_path / "a", progress=False
     )
+    return url, rnd, storage
+
+
+def test_dashboard_lists_round_studies_with_attributes_and_intermediate_values(tmp_path: Path):
+    url, _, _ = run_planted_round(tmp_path, "tests.trainers.analytic", trials=3)
 
     with dashboard_server(url) as base:
         studies = get(f"{base}/api/studies")["study_summaries"]
@@ -95,26 +98,7 @@ def test_dashboard_serves_the_findings_as_study_notes_and_figures(tmp_path: Path
     from orchestrator.analysis.run import analyze
     from orchestrator.report.dashboard import push_findings
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    url = f"sqlite:///{tmp_path}/tuning.db"
-    raw = RoundConfig(
-        name="round_1",
-        goal="Does a deeper CNN help?",
-        scientific={"model.depth": [1, 2]},
-        nuisance={"optimizer.lr": {"low": 0.01, "high": 3.0, "log": True}},
-        budget=BudgetConfig(trials_per_study=8),
-    )
-    start = ExperimentConfig()
-    rnd = parse_round(raw, start)
-    storage = create_storage(StorageConfig(url=url))
-    run_round(
-        rnd,
-        start,
-        storage,
-        trainer_target="tests.trainers.diverges_above_1",
-        artifacts_dir=tmp_path / "a",
-        progress=False,
-    )
+    url, rnd, storage = run_planted_round(tmp_path, "tests.trainers.diverges_above_1", trials=8)
     records = load_round(rnd, storage, tmp_path / "a")
     findings = analyze(records, AnalysisConfig())
     infeasible = [f for f in findings if f.kind == "infeasible"]
@@ -124,8 +108,8 @@ def test_dashboard_serves_the_findings_as_study_notes_and_figures(tmp_path: Path
         values = [t.value for t in record.complete()]
         return {"values": go.Figure(go.Scatter(y=values, name=f"{record.name} values"))}
 
-    push_findings(storage, records, raw.goal, findings, figures)
-    push_findings(storage, records, raw.goal, findings, figures)  # re-running replaces
+    push_findings(storage, records, rnd.goal, findings, figures)
+    push_findings(storage, records, rnd.goal, findings, figures)  # re-running replaces
 
     with dashboard_server(url) as base:
         studies = get(f"{base}/api/studies")["study_summaries"]
