@@ -7,8 +7,10 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 RUN := $(UV) run --locked
 ARGS ?=
+ROUND ?= 1
+WORKERS ?= 4
 
-.PHONY: help setup test lint format train bench probe history dashboard clean
+.PHONY: help setup test lint format train bench probe history dashboard clean multirun stress postgres
 
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_%-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -31,9 +33,11 @@ format: setup ## ruff format and autofix
 train: setup ## Train the composed config once: make train ARGS="model.depth=3 optimizer.lr=0.2"
 	$(RUN) orchestrator stage=train $(ARGS)
 
-bench: setup ## Benchmarks: fit vs a DataLoader loop; per-trial overhead vs plain Optuna
+bench: setup ## Benchmarks: fit vs DataLoader; per-trial overhead; the fast path; parallel workers
 	$(RUN) python -m tests.benchmarks.bench_fit
 	$(RUN) python -m tests.benchmarks.bench_overhead
+	$(RUN) python -m tests.benchmarks.bench_fast_path
+	$(RUN) python -m tests.benchmarks.bench_workers
 
 round-%: setup ## Run round N (conf/round/round_N.yaml): make round-1 ARGS="budget overrides"
 	$(RUN) orchestrator round=round_$* $(ARGS)
@@ -46,6 +50,18 @@ analyze-%: setup ## Re-run round N's checks without training: studies/round_N/fi
 
 promote-%: setup ## Decide on round N's candidate: seed reruns against the incumbent
 	$(RUN) orchestrator stage=promote round=round_$* $(ARGS)
+
+multirun: setup ## Round N as Hydra multirun jobs on this box, then analyze+promote: make multirun ROUND=2 WORKERS=4
+	$(RUN) orchestrator -m stage=work round=round_$(ROUND) 'worker=range(0,$(WORKERS))' \
+		hydra/launcher=joblib hydra.launcher.n_jobs=$(WORKERS) $(ARGS)
+	$(RUN) orchestrator round=round_$(ROUND) $(ARGS)
+
+stress: setup ## Fault and load scenarios on SQLite, journal, PostgreSQL: one table
+	@bash scripts/postgres-local.sh || echo "no PostgreSQL here: its rows are skipped"
+	$(RUN) python -m tests.scale_out.stress
+
+postgres: ## Install (Debian) and start a loopback PostgreSQL for the tests and make stress
+	bash scripts/postgres-local.sh
 
 probe: setup ## Fix the batch size first: throughput per batch size (make probe ARGS="probe.apply=true")
 	$(RUN) orchestrator stage=probe $(ARGS)

@@ -18,6 +18,7 @@ from typing import Any
 import hydra
 import yaml
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from orchestrator import paths
@@ -28,7 +29,10 @@ from orchestrator.config import (
     root_from_cfg,
 )
 from orchestrator.exceptions import OrchestratorError, TrainerContractError
+from orchestrator.gpus import configure_worker
+from orchestrator.incumbent import atomic_write
 from orchestrator.stages import probe_once, run_round_stage
+from orchestrator.storage import redact_text
 from orchestrator.train.config import ExperimentConfig, experiment_to_dict
 from orchestrator.train.result import TrainResult, as_train_result
 
@@ -85,18 +89,52 @@ def _tty() -> bool:
     return sys.stderr.isatty()
 
 
+class JobFailed(RuntimeError):
+    """A multirun job ended with an error: Hydra records the job as failed, the others go on."""
+
+
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def _hydra_entry(cfg: DictConfig) -> None:
+    hydra_cfg = HydraConfig.get()
+    multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    scrub_saved_configs(hydra_cfg, multirun)
+    if cfg.get("worker") is not None:  # before anything starts CUDA in this process
+        configure_worker(int(cfg.worker), hydra_cfg.launcher.get("n_jobs") if multirun else None)
     try:
         code = run_stage(cfg)
     except OrchestratorError as err:
         # Hydra made this run's directory before our checks ran; a rejected run must leave
         # nothing behind, so remove it (it is new, and results are written only on success).
-        shutil.rmtree(HydraConfig.get().runtime.output_dir, ignore_errors=True)
+        shutil.rmtree(hydra_cfg.runtime.output_dir, ignore_errors=True)
         print(f"error: {err}", file=sys.stderr)
+        if multirun:  # an exception, not an exit: Hydra marks this job failed, others go on
+            raise JobFailed(str(err)) from None
         sys.exit(2)
+    if code and multirun:
+        raise JobFailed(
+            f"job {hydra_cfg.job.num} ({' '.join(hydra_cfg.overrides.task)}) "
+            f"ended with exit code {code}"
+        )
     if code:
         sys.exit(code)
+
+
+def scrub_saved_configs(hydra_cfg: Any, multirun: bool) -> None:
+    """Hydra saves the config and the command-line overrides as typed (reliability.md 3): a
+    password given as ``storage.url=...`` would sit in clear text in ``.hydra/`` and in
+    ``multirun.yaml``. Rewrite those files with passwords replaced by ***."""
+    out = Path(hydra_cfg.runtime.output_dir)
+    files = list((out / hydra_cfg.output_subdir).glob("*.yaml")) if hydra_cfg.output_subdir else []
+    if multirun:
+        files.append(Path(hydra_cfg.sweep.dir) / "multirun.yaml")
+    for path in files:
+        try:
+            text = path.read_text()
+        except OSError:
+            continue
+        clean = redact_text(text)
+        if clean != text:
+            atomic_write(path, clean)
 
 
 def main() -> None:

@@ -55,6 +55,7 @@ class Config:
 
     stage: str = "run"
     round: RoundConfig | None = None
+    worker: int | None = None  # this process is one worker of many (Hydra multirun: worker=0,1,2)
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
@@ -77,6 +78,8 @@ def root_from_cfg(cfg: DictConfig) -> Config:
     """The composed config as the root dataclass, its stage checked."""
     if cfg.stage not in STAGES:
         raise ConfigError("stage", f"must be one of {', '.join(STAGES)}; got {cfg.stage!r}")
+    if cfg.get("worker") is not None and cfg.worker < 0:
+        raise ConfigError("worker", f"must be an integer >= 0 (a worker index); got {cfg.worker}")
     return OmegaConf.to_object(cfg)  # type: ignore[return-value]
 
 

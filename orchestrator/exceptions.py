@@ -21,3 +21,7 @@ class DataError(OrchestratorError):
 
 class TrainerContractError(OrchestratorError, ValueError):
     """A trainer returned something that is not a valid ``TrainResult`` (README: the contract)."""
+
+
+class StorageError(OrchestratorError):
+    """The store kept failing (locked, unreachable); finished trials are kept, re-run resumes."""

@@ -16,7 +16,8 @@ import json
 import logging
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,9 @@ from optuna.artifacts import FileSystemArtifactStore, upload_artifact
 
 from orchestrator.config import resolve_trainer
 from orchestrator.exceptions import TrainerContractError
+from orchestrator.liveness import OWNER_ATTR, owner
 from orchestrator.roles import Round
+from orchestrator.signals import Interrupted, StopSignals
 from orchestrator.train.config import ExperimentConfig
 from orchestrator.train.data import Split, load_split
 from orchestrator.train.result import TrainResult, as_train_result
@@ -65,6 +68,9 @@ class TrialObjective:
         trainer_target: str,
         artifacts_dir: Path,
         data_cache: dict[str, Split] | None = None,
+        *,
+        worker: int | None = None,
+        stop: StopSignals | None = None,
     ) -> None:
         self.rnd, self.start, self.point = rnd, start, dict(point)
         self.trainer = resolve_trainer(trainer_target)
@@ -76,15 +82,35 @@ class TrialObjective:
         self.prunes = False  # no pruner yet: asking one would read every trial, each report
         self.last_line: str | None = None  # how the last trial ended, for the runner's log
         self.last: Outcome | None = None  # the same as data, for the runner's accounting
+        self.owner = owner(worker)  # who runs the trial: a dead owner's trial is retried
+        self.stop = stop
+        self.on_start: Callable[[], None] | None = None  # the runner's claim lock release
+        self.trial_id: int | None = None  # the trial being run, for the runner's clean-up
 
     def __call__(self, trial: optuna.Trial) -> float:
+        if self.on_start is not None:
+            self.on_start()  # the trial exists: other workers may claim theirs now
         started = time.perf_counter()
         self.last_line, self.last = None, Outcome("failed", None, {})
+        self.trial_id = trial._trial_id
+        trial.set_user_attr(OWNER_ATTR, self.owner)
+        window = self.stop.trial_window() if self.stop is not None else nullcontext()
         try:
             config = self.rnd.trial_config(
                 self.start, self.point, self.rnd.suggest(trial, self.start, self.point)
             )
-            result = as_train_result(self.trainer(config, **self._trainer_kwargs(trial, config)))
+            with window:
+                result = self.trainer(config, **self._trainer_kwargs(trial, config))
+            result = as_train_result(result)
+        except Interrupted as err:  # SIGTERM/SIGINT: Optuna marks it FAIL, the runner stops
+            trial.set_user_attr("error", f"interrupted by {err.signame}; retried once")
+            self.last_line = _line(
+                trial, f"interrupted by {err.signame}", time.perf_counter() - started
+            )
+            raise
+        except SystemExit as err:  # e.g. submitit's preemption exit: fail it, not a zombie
+            trial.set_user_attr("error", f"process exiting (SystemExit {err.code}); retried once")
+            raise Interrupted("SystemExit") from err
         except Exception as err:  # recorded, then re-raised for Optuna to mark FAIL
             error = f"{type(err).__name__}: {err}"[:2000]
             trial.set_user_attr("error", error)

@@ -353,11 +353,10 @@ def _parse_budget(b: BudgetConfig, nuisance: Mapping[str, Any]) -> BudgetConfig:
         raise ConfigError(
             "round.budget.sampler", f"must be one of {', '.join(SAMPLERS)}; got {b.sampler!r}"
         )
-    if b.workers != 1:
+    if not isinstance(b.workers, int) or isinstance(b.workers, bool) or b.workers < 1:
         raise ConfigError(
             "round.budget.workers",
-            f"must be 1 for now (several workers arrive "
-            f"with the scale-out issue); got {b.workers!r}",
+            f"must be an integer >= 1 (worker processes on this machine); got {b.workers!r}",
         )
     if b.max_failures is not None and b.max_failures < 1:
         raise ConfigError("round.budget.max_failures", f"must be >= 1; got {b.max_failures}")

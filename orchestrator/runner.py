@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import random
 import time
 import warnings
 from collections.abc import Mapping
@@ -24,9 +25,13 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 from tqdm.auto import tqdm
 
-from orchestrator.exceptions import ConfigError
+from orchestrator.budget import StudyCounts, count_trials, next_study
+from orchestrator.claims import ClaimLock, NullClaimLock
+from orchestrator.exceptions import ConfigError, StorageError
+from orchestrator.liveness import reap_dead_trials, retry_once
 from orchestrator.objective import INFEASIBLE, Outcome, TrialObjective
 from orchestrator.roles import Round
+from orchestrator.signals import Interrupted, StopSignals
 from orchestrator.train.config import ExperimentConfig, experiment_from_dict, experiment_to_dict
 from orchestrator.train.data import Split
 
@@ -147,6 +152,20 @@ def _fail_stale(study: optuna.Study) -> None:
         optuna.storages.fail_stale_trials(study)
 
 
+@dataclass
+class WorkerStats:
+    """What one worker did, for its log line and the stress table."""
+
+    worker: int | None = None
+    trials: int = 0  # trials this worker ran to an end (any outcome)
+    storage_errors: int = 0  # faults outside the objective (locks, lost connections), retried
+    reaped: int = 0  # trials of dead workers this worker failed and re-queued
+    interrupted: str | None = None  # the signal that stopped this worker, if one did
+
+
+MAX_STORAGE_FAULTS = 5  # consecutive faults before the worker gives up with StorageError
+
+
 def run_round(
     rnd: Round,
     start: ExperimentConfig,
@@ -156,58 +175,151 @@ def run_round(
     artifacts_dir: Path,
     progress: bool = True,
     poll_seconds: float = 2.0,
+    worker: int | None = None,
+    claim: ClaimLock | None = None,
+    stop: StopSignals | None = None,
+    stats: WorkerStats | None = None,
 ) -> list[StudySummary]:
-    """Run trials until every study of the round has its budget; return the summaries."""
+    """Run trials until every study of the round has its budget; return the summaries.
+
+    Safe to run in many processes at once (``budget.workers``, Hydra multirun, several
+    machines): each claim re-counts the studies under ``claim`` (the round's cross-process
+    lock), picks the study with the fewest claimed slots, and lets Optuna create or pop
+    the trial before the lock is released, so no study gets more than its budget and no
+    retried point runs twice. ``stop`` (SIGTERM/SIGINT) ends the loop after failing the
+    running trial with the reason; faults of the store outside the objective are logged,
+    counted and retried, and only ``MAX_STORAGE_FAULTS`` in a row stop the worker.
+    """
+    claim = claim if claim is not None else NullClaimLock()
+    stats = stats if stats is not None else WorkerStats(worker)
     studies = open_studies(rnd, start, storage)
+    study_ids = [study._study_id for _, study in studies]
     data_cache: dict[str, Split] = {}
     objectives = [
-        TrialObjective(rnd, start, point, trainer_target, artifacts_dir, data_cache)
+        TrialObjective(
+            rnd, start, point, trainer_target, artifacts_dir, data_cache, worker=worker, stop=stop
+        )
         for point, _ in studies
     ]
     max_failures = rnd.budget.max_failures or rnd.budget.trials_per_study
-    total = rnd.budget.trials_per_study * len(studies)
-    bar = tqdm(total=total, disable=not progress, unit="trial", dynamic_ncols=True)
-    bar.set_description(rnd.name)
-
-    def refresh_all() -> list[StudySummary]:
-        for _, study in studies:
-            _fail_stale(study)
-        return [summarise(rnd, p, s) for p, s in studies]
-
-    summaries, refreshed = refresh_all(), time.monotonic()
+    budget = rnd.budget.trials_per_study
+    bar = tqdm(total=budget * len(studies), disable=not progress, unit="trial", dynamic_ncols=True)
+    bar.set_description(rnd.name if worker is None else f"{rnd.name} [worker {worker}]")
+    summaries = [summarise(rnd, p, s) for p, s in studies]
     maximize = start.objective.direction == "maximize"
-    while True:
+    faults, reaped_at, refreshed = 0, 0.0, time.monotonic()
+    while stop is None or stop.requested is None:
+        i: int | None = None
+        claim.acquire()
+        try:
+            counts = count_trials(storage, study_ids)
+            if any(c.running for c in counts) and time.monotonic() - reaped_at > poll_seconds:
+                stats.reaped += _reap(studies, storage, counts)
+                reaped_at = time.monotonic()
+                counts = count_trials(storage, study_ids)
+            i = next_study(counts, budget, max_failures)
+            if i is not None:
+                objectives[i].on_start = claim.release
+                objectives[i].trial_id = None
+                studies[i][1].optimize(objectives[i], n_trials=1, catch=(Exception,))
+            elif any(c.running for c in counts):
+                for _, study in studies:
+                    _fail_stale(study)  # zombies of other machines (heartbeat)
+            faults = 0
+        except Interrupted as err:  # the trial is FAIL with the reason; queue its retry
+            stats.interrupted = err.signame
+            if i is not None:
+                _requeue(studies[i][1], storage, objectives[i].trial_id)
+            if err.signame == "SystemExit":
+                raise SystemExit(1) from err  # e.g. submitit requeues the job after this
+            break
+        except Exception as err:  # noqa: BLE001 - never from the objective (catch= has those)
+            faults += 1
+            stats.storage_errors += 1
+            study = studies[i][1] if i is not None else None
+            trial_id = objectives[i].trial_id if i is not None else None
+            _storage_fault(err, faults, study, storage, trial_id)
+            time.sleep(min(0.2 * 2**faults, 5.0) * (0.5 + random.random()))
+            continue
+        finally:
+            claim.release()
+        if i is None:
+            if any(c.running for c in counts):  # others' trials, or dead ones to reap
+                time.sleep(poll_seconds)
+                continue
+            break
+        stats.trials += 1
+        _account(summaries[i], objectives[i].last, maximize)
+        if time.monotonic() - refreshed > REFRESH_SECONDS:  # others' trials, for the display
+            summaries, refreshed = [summarise(rnd, p, s) for p, s in studies], time.monotonic()
         bar.n = sum(s.finished for s in summaries)
         bar.set_postfix_str(_best_so_far(summaries, start.objective.direction))
         bar.refresh()
-        open_ = [
-            i
-            for i, s in enumerate(summaries)
-            if s.finished + s.running < s.budget and s.failed < max_failures
-        ]
-        if not open_ or time.monotonic() - refreshed > REFRESH_SECONDS:
-            # Counts kept locally drift from the store when other workers run trials or a
-            # stale one is retried: re-read everything before deciding that we are done.
-            summaries, refreshed = refresh_all(), time.monotonic()
-            open_ = [
-                i
-                for i, s in enumerate(summaries)
-                if s.finished + s.running < s.budget and s.failed < max_failures
-            ]
-        if not open_:
-            if any(s.running for s in summaries):  # others' trials, or stale ones to retry
-                time.sleep(poll_seconds)
-                refreshed = 0.0
-                continue
-            break
-        i = min(open_, key=lambda k: summaries[k].finished + summaries[k].running)
-        _, study = studies[i]
-        study.optimize(objectives[i], n_trials=1, catch=(Exception,))  # fails stale trials too
-        _account(summaries[i], objectives[i].last, maximize)
         if objectives[i].last_line is not None:
-            log.info("%s %s", summaries[i].name, objectives[i].last_line)
+            who = "" if worker is None else f"[worker {worker}] "
+            log.info("%s%s %s", who, summaries[i].name, objectives[i].last_line)
     bar.close()
-    return summaries
+    if stop is not None and stop.requested and stats.interrupted is None:
+        stats.interrupted = stop.requested  # between trials: nothing was running
+    return [summarise(rnd, p, s) for p, s in studies]
+
+
+def _reap(
+    studies: list[tuple[dict[str, Any], optuna.Study]],
+    storage: optuna.storages.BaseStorage,
+    counts: list[StudyCounts],
+) -> int:
+    """Fail and re-queue the trials of dead workers on this machine (any store)."""
+    reaped = 0
+    for (_, study), c in zip(studies, counts, strict=True):
+        if c.running:
+            running = storage.get_all_trials(
+                study._study_id, deepcopy=False, states=(TrialState.RUNNING,)
+            )
+            n = reap_dead_trials(study, storage, running)
+            if n:
+                log.warning(
+                    "%s: %d trial(s) of a dead worker failed and re-queued", study.study_name, n
+                )
+            reaped += n
+    return reaped
+
+
+def _requeue(
+    study: optuna.Study, storage: optuna.storages.BaseStorage, trial_id: int | None
+) -> None:
+    """Queue one retry of an interrupted trial (its point was never evaluated)."""
+    if trial_id is None:
+        return
+    trial = storage.get_trial(trial_id)
+    if trial.state == TrialState.FAIL:
+        retry_once(study, trial)
+
+
+def _storage_fault(
+    err: Exception,
+    faults: int,
+    study: optuna.Study | None,
+    storage: optuna.storages.BaseStorage,
+    trial_id: int | None,
+) -> None:
+    """Log a fault of the store (never silent); fail our own trial if it is left RUNNING."""
+    what = f"{type(err).__name__}: {err}".splitlines()[0][:300]
+    if faults >= MAX_STORAGE_FAULTS:
+        raise StorageError(
+            f"the store failed {faults} times in a row (last: {what}); finished trials are "
+            "kept: fix the store and run the same command again to resume"
+        ) from err
+    log.warning("storage error (%d/%d in a row), retrying: %s", faults, MAX_STORAGE_FAULTS, what)
+    if study is None or trial_id is None:
+        return
+    try:
+        if storage.get_trial(trial_id).state == TrialState.RUNNING:
+            storage.set_trial_user_attr(trial_id, "error", f"storage error: {what}")
+            storage.set_trial_state_values(trial_id, state=TrialState.FAIL)
+            retry_once(study, storage.get_trial(trial_id))
+    except Exception as again:  # noqa: BLE001 - the store is still failing: heartbeat/reaper
+        log.warning("could not mark trial %d failed yet: %s", trial_id, type(again).__name__)
 
 
 def _account(s: StudySummary, outcome: Outcome | None, maximize: bool) -> None:

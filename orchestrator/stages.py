@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from orchestrator.analysis.load import load_round
 from orchestrator.analysis.model import Finding, StudyRecord
 from orchestrator.analysis.next_round import draft_next_round, render
 from orchestrator.analysis.run import analyze, format_findings, write_findings
+from orchestrator.claims import claim_lock
 from orchestrator.config import Config
 from orchestrator.exceptions import ConfigError
 from orchestrator.incumbent import atomic_write, read_incumbent, starting_config
@@ -30,9 +32,19 @@ from orchestrator.report.dashboard import push_findings
 from orchestrator.report.figures import axis_plot
 from orchestrator.report.round_report import build_report_html, write_report
 from orchestrator.roles import Round, parse_round, round_from_dict
-from orchestrator.runner import config_hash, format_summary, recorded_start, run_round
-from orchestrator.storage import create_storage, redact
+from orchestrator.runner import (
+    WorkerStats,
+    config_hash,
+    format_summary,
+    open_studies,
+    recorded_start,
+    run_round,
+    summarise,
+)
+from orchestrator.signals import handling_stop_signals
+from orchestrator.storage import create_storage, dispose_storage, redact
 from orchestrator.train.config import ExperimentConfig, experiment_to_dict
+from orchestrator.workers import run_local_workers
 
 
 def run_round_stage(root: Config, base: ExperimentConfig, round_dir: Path) -> int:
@@ -46,11 +58,16 @@ def run_round_stage(root: Config, base: ExperimentConfig, round_dir: Path) -> in
             "round", f"stage={root.stage} needs a round: round=<name>, one of {', '.join(rounds)}"
         )
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    rnd, start, storage = _prepare(root, base)
-    ledger = Ledger(ledger_url(root.storage, root.paths.studies))
+    # The schema, the round's studies and the ledger exist before any worker claims a trial;
+    # workers started together (multirun, several machines) take turns creating them.
+    with claim_lock(root.storage, root.paths.studies, "schema"):
+        rnd, start, storage = _prepare(root, base)
+        ledger = Ledger(ledger_url(root.storage, root.paths.studies))
+        if root.stage in ("work", "run"):
+            open_studies(rnd, start, storage)  # type: ignore[arg-type]
+            ledger.start_round(rnd.name, rnd.goal, _record(rnd, start, ""))
     code = 0
     if root.stage in ("work", "run"):
-        ledger.start_round(rnd.name, rnd.goal, _record(rnd, start, ""))
         code = _work(root, rnd, start, storage)
         if code == 0:
             ledger.set_round_status(rnd.name, "finished")
@@ -73,6 +90,7 @@ def run_round_stage(root: Config, base: ExperimentConfig, round_dir: Path) -> in
         if row.verdict == "promoted":
             print(f"  the next round starts from {paths.incumbent_file(root.paths.studies)}")
     ledger.dispose()
+    dispose_storage(storage)  # type: ignore[arg-type]
     return code
 
 
@@ -117,23 +135,85 @@ def _record(rnd: Round, start: ExperimentConfig, origin: str) -> dict:
 
 
 def _work(root: Config, rnd: Round, start: ExperimentConfig, storage: object) -> int:
-    summaries = run_round(
-        rnd,
-        start,
-        storage,  # type: ignore[arg-type]
-        trainer_target=root.trainer._target_,
-        artifacts_dir=paths.artifacts_dir(root.paths.studies),
-        progress=sys.stderr.isatty(),
-    )
+    """This process's share of the trials: in-process (one worker, or one multirun job) or
+    ``budget.workers`` local worker processes. Returns the exit code."""
+    interrupted: str | None
+    if root.worker is None and rnd.budget.workers > 1:
+        print(f"  {rnd.budget.workers} worker processes on this machine")
+        outcome = run_local_workers(
+            rnd,
+            start,
+            storage,
+            round_config=root.round,
+            storage_config=root.storage,
+            studies=root.paths.studies,
+            trainer_target=root.trainer._target_,
+            n=rnd.budget.workers,
+            log_dir=_log_dir(root),
+            progress=sys.stderr.isatty(),
+        )
+        interrupted = outcome.interrupted
+        for s in outcome.stats:
+            print(f"  {_stats_line(s)}")
+    else:
+        stats = WorkerStats(root.worker)
+        claim = claim_lock(root.storage, root.paths.studies, f"round:{rnd.name}")
+        try:
+            with handling_stop_signals() as stop:
+                run_round(
+                    rnd,
+                    start,
+                    storage,  # type: ignore[arg-type]
+                    trainer_target=root.trainer._target_,
+                    artifacts_dir=paths.artifacts_dir(root.paths.studies),
+                    progress=sys.stderr.isatty(),
+                    worker=root.worker,
+                    claim=claim,
+                    stop=stop,
+                    stats=stats,
+                )
+        finally:
+            claim.close()
+        interrupted = stats.interrupted
+        if root.worker is not None or stats.storage_errors or stats.reaped:
+            print(f"  {_stats_line(stats)}")
+    summaries = [summarise(rnd, p, s) for p, s in open_studies(rnd, start, storage)]  # type: ignore[arg-type]
     print(format_summary(rnd, summaries, start.objective.metric))
+    if interrupted:
+        print(
+            f"stopped by {interrupted}: the running trial is FAIL with the reason and queued "
+            "for one retry; run the same command again to resume",
+            file=sys.stderr,
+        )
+        return 128 + getattr(signal, interrupted, signal.SIGTERM).value
     gave_up = [s.name for s in summaries if s.finished < s.budget]
     if gave_up:
         print(
-            f"gave up on {', '.join(gave_up)}: too many failed trials (see the log)",
+            f"unfinished: {', '.join(gave_up)} (too many failed trials, or workers died: see "
+            "the log; run the same command again to resume)",
             file=sys.stderr,
         )
         return 1
     return 0
+
+
+def _stats_line(s: WorkerStats) -> str:
+    who = "worker" if s.worker is None else f"worker {s.worker}"
+    return (
+        f"{who}: {s.trials} trials, {s.reaped} dead workers' trials re-queued, "
+        f"{s.storage_errors} storage errors retried"
+        + (f", stopped by {s.interrupted}" if s.interrupted else "")
+    )
+
+
+def _log_dir(root: Config) -> Path | None:
+    """The run's Hydra output directory when there is one (worker logs go there)."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        return Path(HydraConfig.get().runtime.output_dir)
+    except (ImportError, ValueError):
+        return None
 
 
 def probe_once(root: Config, base: ExperimentConfig) -> int:

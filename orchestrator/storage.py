@@ -8,6 +8,8 @@ the same parameters. Passwords in URLs are never printed: use ``redact``.
 
 from __future__ import annotations
 
+import logging
+import re
 import sqlite3
 import warnings
 from dataclasses import dataclass
@@ -31,6 +33,8 @@ class StorageConfig:
     heartbeat_interval: int | None = 10  # seconds; None turns heartbeats off
     grace_period: int | None = 30  # seconds without a heartbeat before a trial is stale
     busy_timeout: float = 60.0  # sqlite: seconds a writer waits for the lock
+    pool_size: int = 2  # rdb: connections per worker (the trial and its heartbeat thread)
+    max_overflow: int = 2  # rdb: extra connections per worker under load
 
 
 def redact(url: str) -> str:
@@ -41,6 +45,22 @@ def redact(url: str) -> str:
         return "<unparseable storage url>"
 
 
+_URL_PASSWORD = re.compile(r"(\b[a-zA-Z][\w+.-]*://[^:/@\s'\"]+:)([^\s'\"]+)(@)")
+_QUERY_PASSWORD = re.compile(r"([?&]password=)([^&\s'\"]+)", re.IGNORECASE)
+
+
+def redact_text(text: str) -> str:
+    """Any text (a log line, a saved Hydra config) with passwords in URLs replaced by ***."""
+    return _QUERY_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"\1***\3", text))
+
+
+class RedactingFormatter(logging.Formatter):
+    """A log formatter that replaces passwords in URLs by *** (Hydra's logging uses it)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_text(super().format(record))
+
+
 def create_storage(cfg: StorageConfig) -> optuna.storages.BaseStorage:
     """Build the storage (creating the SQLite schema now, before any worker uses it)."""
     if cfg.kind not in KINDS:
@@ -49,7 +69,13 @@ def create_storage(cfg: StorageConfig) -> optuna.storages.BaseStorage:
         Path(cfg.path).parent.mkdir(parents=True, exist_ok=True)
         backend = optuna.storages.journal.JournalFileBackend(cfg.path)
         return optuna.storages.JournalStorage(backend)
-    engine_kwargs: dict = {"pool_pre_ping": True}
+    # Pre-ping: PostgreSQL drops idle connections (optuna#5600) and Optuna sets it only for
+    # MySQL. One small pool per worker: connections = workers x (pool_size + max_overflow).
+    engine_kwargs: dict = {
+        "pool_pre_ping": True,
+        "pool_size": cfg.pool_size,
+        "max_overflow": cfg.max_overflow,
+    }
     if cfg.kind == "sqlite":
         if not cfg.url.startswith("sqlite:///"):
             raise ConfigError(
@@ -71,6 +97,13 @@ def create_storage(cfg: StorageConfig) -> optuna.storages.BaseStorage:
             )
     except (ImportError, ModuleNotFoundError) as err:
         raise ConfigError("storage.url", f"no driver for {redact(cfg.url)}: {err}") from None
+
+
+def dispose_storage(storage: optuna.storages.BaseStorage) -> None:
+    """Close the storage's connections now (a worker's exit; reliability.md: too many clients)."""
+    engine = getattr(storage, "engine", None)
+    if engine is not None:
+        engine.dispose()
 
 
 def _prepare_sqlite_file(path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from orchestrator.train.config import ExperimentConfig
@@ -104,3 +105,42 @@ def noisy(config: ExperimentConfig, on_eval: Any = None) -> dict[str, Any]:
     value = true_objective(config) + rng.gauss(0.0, NOISE)
     result = analytic(config, on_eval)
     return {**result, "objective": value, "final": {"val_error": value}}
+
+
+def timed(config: ExperimentConfig, on_eval: Any = None) -> dict[str, Any]:
+    """``noop`` that takes ``ORCHESTRATOR_TEST_TRIAL_SECONDS`` (default 0): load tests and
+    the parallel-efficiency benchmark, where the trial's length is the point."""
+    import os
+    import time
+
+    time.sleep(float(os.environ.get("ORCHESTRATOR_TEST_TRIAL_SECONDS", "0")))
+    finished = os.environ.get("ORCHESTRATOR_TEST_FINISHED_LOG")
+    if finished:  # one line per finished training: the audit's "lost" compares the store
+        o, m = config.optimizer, config.model
+        point = {"lr": o.lr, "momentum": o.momentum, "depth": m.depth, "dropout": m.use_dropout}
+        line = json.dumps({**point, "rate": m.dropout if m.use_dropout else None})
+        with open(finished, "a") as f:
+            f.write(line + "\n")
+    return noop(config, on_eval)
+
+
+def chaos(config: ExperimentConfig, on_eval: Any = None) -> dict[str, Any]:
+    """``timed``, but the worker named in ``ORCHESTRATOR_TEST_CHAOS``
+    ("<worker>:<SIGNAL>[:<seconds into the trial>]", comma-separated) sends itself that
+    signal mid-trial, once per worker: a marker file in ``ORCHESTRATOR_TEST_CHAOS_DIR``
+    records that it happened (re-runs are then clean)."""
+    import os
+    import signal
+    import time
+    from pathlib import Path
+
+    me = os.environ.get("ORCHESTRATOR_WORKER")  # set for every worker process
+    for item in filter(None, os.environ.get("ORCHESTRATOR_TEST_CHAOS", "").split(",")):
+        worker, name, *after = item.split(":")
+        marker = Path(os.environ["ORCHESTRATOR_TEST_CHAOS_DIR"]) / f"{worker}-{name}"
+        if worker == me and not marker.exists():
+            marker.write_text(str(os.getpid()))
+            time.sleep(float(after[0]) if after else 0.2)  # the trial is RUNNING meanwhile
+            os.kill(os.getpid(), getattr(signal, name))
+            time.sleep(5)  # a handled SIGTERM interrupts this sleep
+    return timed(config, on_eval)

@@ -1,0 +1,65 @@
+"""Which GPU a worker uses, and how many CPU threads: decided before CUDA starts.
+
+``CUDA_VISIBLE_DEVICES`` only takes effect before CUDA is initialised in a process
+(pytorch#23544), so it is set in the environment a worker is started with (local workers)
+or first thing in a Hydra job. Several workers may share one GPU (worker i gets visible
+GPU i mod n). The original list is kept in ``ORCHESTRATOR_VISIBLE_GPUS`` so a process that
+runs several jobs (joblib's loky reuses its workers) still assigns from the full list.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, MutableMapping
+
+log = logging.getLogger(__name__)
+
+ORIGINAL = "ORCHESTRATOR_VISIBLE_GPUS"
+
+
+def visible_gpus(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The GPUs this machine lets us use, without initialising CUDA."""
+    env = os.environ if environ is None else environ
+    listed = env.get(ORIGINAL, env.get("CUDA_VISIBLE_DEVICES"))
+    if listed is not None:
+        return [d.strip() for d in listed.split(",") if d.strip() and d.strip() != "-1"]
+    try:
+        import torch
+
+        count = torch.cuda._device_count_nvml()  # NVML: counts without creating a context
+    except Exception:  # noqa: BLE001 - no NVML, no CUDA build: no GPUs to assign
+        return []
+    return [str(i) for i in range(max(count, 0))]
+
+
+def gpu_env(worker: int, visible: list[str]) -> dict[str, str]:
+    """The environment that pins ``worker`` to one visible GPU (empty without GPUs)."""
+    if not visible:
+        return {}
+    return {"CUDA_VISIBLE_DEVICES": visible[worker % len(visible)], ORIGINAL: ",".join(visible)}
+
+
+def cpu_threads(workers_on_machine: int) -> int:
+    """Torch threads per worker: this machine's usable cores shared evenly."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, (cores or 1) // max(1, workers_on_machine))
+
+
+def configure_worker(
+    worker: int, workers_on_machine: int | None, environ: MutableMapping[str, str] | None = None
+) -> str | None:
+    """Pin this process (a worker) to its GPU and its share of the cores; returns the GPU."""
+    env = os.environ if environ is None else environ
+    pinned = gpu_env(worker, visible_gpus(env))
+    import torch
+
+    if pinned and torch.cuda.is_initialized():  # a reused process: CUDA already started
+        torch.cuda.set_device(worker % torch.cuda.device_count())
+        log.warning("CUDA was already initialised in this process; using set_device instead")
+    else:
+        env.update(pinned)
+    env["ORCHESTRATOR_WORKER"] = str(worker)  # a trainer may read which worker it runs in
+    if workers_on_machine:
+        torch.set_num_threads(cpu_threads(workers_on_machine))
+    return pinned.get("CUDA_VISIBLE_DEVICES")
