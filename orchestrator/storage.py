@@ -45,12 +45,15 @@ def redact(url: str) -> str:
         return "<unparseable storage url>"
 
 
-_URL_PASSWORD = re.compile(r"(\b[a-zA-Z][\w+.-]*://[^:/@\s'\"]+:)([^\s'\"]+)(@)")
+_URL_PASSWORD = re.compile(r"(\b[a-zA-Z][\w+.-]*\\?://[^:/@\s'\"\\]+\\?:)([^\s'\"]+)(@)")
 _QUERY_PASSWORD = re.compile(r"([?&]password=)([^&\s'\"]+)", re.IGNORECASE)
 
 
 def redact_text(text: str) -> str:
-    """Any text (a log line, a saved Hydra config) with passwords in URLs replaced by ***."""
+    """Any text (a log line, a saved Hydra config) with passwords in URLs replaced by ***.
+
+    Hydra escapes ``:`` as ``\\:`` in the overrides it saves for multirun jobs; both match.
+    """
     return _QUERY_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"\1***\3", text))
 
 

@@ -56,9 +56,9 @@ def test_sigterm_fails_the_running_trial_with_the_reason_and_leaves_none_running
 
 
 def test_a_joblib_multirun_with_a_raising_and_a_killed_job_finishes_when_rerun(store):
-    row, audit, codes = h.multirun(store, jobs=4, per_study=4)
+    row, audit, codes = h.multirun(store, jobs=4, per_study=6)
     assert codes[0] != 0 and codes[-1] == 0
-    assert set(audit.budget_per_study.values()) == {4}
+    assert set(audit.budget_per_study.values()) == {6}
     assert (row.lost, row.duplicated, row.running_left, audit.waiting) == (0, 0, 0, 0)
     assert row.ok
 

@@ -63,3 +63,8 @@ def test_passwords_in_urls_and_query_strings_are_redacted():
         "url: postgresql+psycopg2://tuner:***@db:5432/x?sslmode=require&password=***"
     )
     assert redact_text("sqlite:///studies/tuning.db") == "sqlite:///studies/tuning.db"
+
+
+def test_the_overrides_hydra_saves_for_multirun_jobs_are_redacted_too():
+    saved = r"- storage.url=postgresql+psycopg2\://tuner\:pw@db\:5432/tuning"
+    assert redact_text(saved) == r"- storage.url=postgresql+psycopg2\://tuner\:***@db\:5432/tuning"

@@ -125,10 +125,11 @@ def timed(config: ExperimentConfig, on_eval: Any = None) -> dict[str, Any]:
 
 
 def chaos(config: ExperimentConfig, on_eval: Any = None) -> dict[str, Any]:
-    """``timed``, but the worker named in ``ORCHESTRATOR_TEST_CHAOS``
-    ("<worker>:<SIGNAL>[:<seconds into the trial>]", comma-separated) sends itself that
-    signal mid-trial, once per worker: a marker file in ``ORCHESTRATOR_TEST_CHAOS_DIR``
-    records that it happened (re-runs are then clean)."""
+    """``timed``, but the worker named in ``ORCHESTRATOR_TEST_CHAOS`` sends itself a signal
+    mid-trial, once: items "<worker>:<SIGNAL>[:<seconds into the trial>]" or
+    "<worker>:<SIGNAL>:<worker>-<SIGNAL>" (wait until that other signal was sent),
+    comma-separated. Marker files in ``ORCHESTRATOR_TEST_CHAOS_DIR`` record what was sent,
+    so re-runs of the same command are clean."""
     import os
     import signal
     import time
@@ -140,6 +141,12 @@ def chaos(config: ExperimentConfig, on_eval: Any = None) -> dict[str, Any]:
         marker = Path(os.environ["ORCHESTRATOR_TEST_CHAOS_DIR"]) / f"{worker}-{name}"
         if worker == me and not marker.exists():
             marker.write_text(str(os.getpid()))
+            if after and not after[0].replace(".", "").isdigit():  # "<worker>-<SIGNAL>" first
+                other = marker.parent / after[0]
+                deadline = time.monotonic() + 120
+                while not other.exists() and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                after = ["1.0"]  # and give that worker a second to handle its signal
             time.sleep(float(after[0]) if after else 0.2)  # the trial is RUNNING meanwhile
             os.kill(os.getpid(), getattr(signal, name))
             time.sleep(5)  # a handled SIGTERM interrupts this sleep

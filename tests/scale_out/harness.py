@@ -334,9 +334,9 @@ def multirun(store: Store, jobs: int = 4, per_study: int = 6) -> tuple[Row, Audi
         multirun=True,
     )  # fmt: skip
     t0 = time.perf_counter()
-    chaos = "1:SIGTERM:0.2,2:SIGKILL:2.0"
-    first = run(store, cmd, trial_seconds=0.3, chaos=chaos)
-    proc = run(store, cmd, trial_seconds=0.3, chaos=chaos)  # the same command: resumes
+    chaos = "1:SIGTERM:0.2,2:SIGKILL:1-SIGTERM"  # the kill waits for the SIGTERM
+    first = run(store, cmd, trial_seconds=1.0, chaos=chaos)
+    proc = run(store, cmd, trial_seconds=1.0, chaos=chaos)  # the same command: resumes
     codes = [first.returncode, proc.returncode]
     wall = time.perf_counter() - t0
     a = audit(store, "round_1")
