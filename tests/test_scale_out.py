@@ -95,3 +95,87 @@ def test_a_password_typed_into_the_url_is_in_no_log_report_or_saved_config(tmp_p
         assert leaks == [] and not any(password in out for out in outputs)
     finally:
         store.drop()
+
+
+def test_a_preemption_exit_mid_trial_fails_the_trial_queues_it_and_still_exits(
+    tmp_path, monkeypatch
+):
+    """submitit's preemption handler calls sys.exit inside the trial: without handling, the
+    trial would stay RUNNING (reliability.md 1.5); the requeued job must find it queued."""
+    import optuna
+    from optuna.trial import TrialState
+
+    from orchestrator.roles import BudgetConfig, RoundConfig, parse_round
+    from orchestrator.runner import run_round
+    from orchestrator.signals import StopSignals
+    from orchestrator.storage import StorageConfig, create_storage
+    from orchestrator.train.config import ExperimentConfig
+
+    monkeypatch.setenv("ORCHESTRATOR_TEST_CHAOS_DIR", str(tmp_path))
+    start = ExperimentConfig()
+    rnd = parse_round(
+        RoundConfig(name="p", scientific={"model.depth": [2]},
+                    nuisance={"optimizer.lr": {"low": 0.01, "high": 1.0, "log": True}},
+                    budget=BudgetConfig(trials_per_study=3)),
+        start,
+    )  # fmt: skip
+    storage = create_storage(StorageConfig(url=f"sqlite:///{tmp_path}/t.db"))
+    kwargs = dict(trainer_target="tests.trainers.exits_once", artifacts_dir=tmp_path / "a",
+                  progress=False, stop=StopSignals())  # fmt: skip
+    with pytest.raises(SystemExit):
+        run_round(rnd, start, storage, **kwargs)
+    trials = optuna.load_study(study_name="p/model.depth=2", storage=storage).trials
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.WAITING]
+    assert trials[0].user_attrs["error"].startswith("process exiting (SystemExit -1)")
+    assert trials[1].params == trials[0].params
+    run_round(rnd, start, storage, **kwargs)  # the requeued job
+    trials = optuna.load_study(study_name="p/model.depth=2", storage=storage).trials
+    assert [t.state for t in trials].count(TrialState.COMPLETE) == 3
+    assert trials[1].state == TrialState.COMPLETE and trials[1].params == trials[0].params
+
+
+def test_hydras_submitit_launcher_runs_worker_jobs_to_the_budget(tmp_path):
+    """``hydra/launcher=submitit_local``: the SLURM launcher's code path on one machine."""
+    store = h.make_store("sqlite", tmp_path)
+    proc = h.run(store, h.command(
+        store, "stage=work", "round=round_1", "worker=0,1", "round.budget.trials_per_study=3",
+        "trainer._target_=tests.trainers.timed", "hydra/launcher=submitit_local",
+        "hydra.launcher.timeout_min=5", multirun=True,
+    ))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    audit = h.audit(store, "round_1")
+    assert set(audit.budget_per_study.values()) == {3}
+    assert (audit.duplicated, audit.running, audit.lost) == (0, 0, 0)
+
+
+def test_sigterm_to_the_parent_of_local_workers_stops_them_all_with_no_trial_running(tmp_path):
+    import signal
+    import subprocess
+    import time
+
+    store = h.make_store("sqlite", tmp_path)
+    cmd = h.command(
+        store, "stage=work", "round=round_1", "round.budget.trials_per_study=10",
+        "round.budget.workers=2", "trainer._target_=tests.trainers.timed",
+    )  # fmt: skip
+    proc = subprocess.Popen(
+        cmd, cwd=h.ROOT, env=h.env_for(store, 1.0, ""), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    finished = tmp_path / "finished.jsonl"
+    deadline = time.time() + 120
+    while (not finished.exists() or len(finished.read_text().splitlines()) < 2) and (
+        time.time() < deadline
+    ):
+        time.sleep(0.2)
+    time.sleep(0.5)  # both workers are mid-trial
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err[-2000:]
+    audit = h.audit(store, "round_1")
+    assert audit.running == 0
+    reasons = {t.user_attrs.get("error") for t in audit.failed}
+    assert reasons == {"interrupted by SIGTERM; retried once"} and audit.waiting == len(
+        audit.failed
+    )
+    assert "stopped by SIGTERM" in out + err

@@ -151,3 +151,17 @@ def chaos(config: ExperimentConfig, on_eval: Any = None) -> dict[str, Any]:
             os.kill(os.getpid(), getattr(signal, name))
             time.sleep(5)  # a handled SIGTERM interrupts this sleep
     return timed(config, on_eval)
+
+
+def exits_once(config: ExperimentConfig, on_eval: Any = None) -> dict[str, Any]:
+    """Calls ``sys.exit(-1)`` in its first trial, as submitit does on preemption (SIGUSR1);
+    the marker file ``ORCHESTRATOR_TEST_CHAOS_DIR/exited`` makes later trials normal."""
+    import os
+    import sys
+    from pathlib import Path
+
+    marker = Path(os.environ["ORCHESTRATOR_TEST_CHAOS_DIR"]) / "exited"
+    if not marker.exists():
+        marker.write_text("1")
+        sys.exit(-1)
+    return noop(config, on_eval)

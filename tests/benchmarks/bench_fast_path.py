@@ -1,0 +1,279 @@
+"""The fast path, measured: the airbench-style model through ``fit``, a trial, and a worker.
+
+Prints, in one run, each against a reference measured in the same run (interleaved
+repeats, medians):
+
+1. ``fit``'s training throughput on the fast model against a plain PyTorch loop with a
+   per-example ``Dataset`` and a ``DataLoader`` (0 and 2 workers; pinned memory on CUDA);
+2. an orchestrated trial (a real round: ``run_round`` on a SQLite store, one study whose
+   trials differ only in the rate) against the same training as a standalone ``fit``
+   call in the same process; the target is at most 1.05 on a warm worker;
+3. cold against warm trials: a fresh worker process running a round, with compile off
+   and on (the first trial pays imports, data and compilation);
+4. with a GPU: trials per hour with 1, 2 and 4 worker processes on one GPU, and the fast
+   model's images/s against airbench94's 130k images/s on an A100. Without one these
+   rows say "no GPU" (``--gpu-rows-on-cpu`` runs their code path on the CPU instead).
+
+    make bench            # or: uv run python -m tests.benchmarks.bench_fast_path
+    uv run python -m tests.benchmarks.bench_fast_path --steps 100 --repeats 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from orchestrator.storage import StorageConfig, create_storage
+from orchestrator.train.config import ExperimentConfig
+from orchestrator.train.data import Split, load_split
+from orchestrator.train.loop import fit, resolve_device
+from orchestrator.train.numerics import resolve_numerics
+from tests.benchmarks.bench_fit import cpu_name, dataloader_loop
+from tests.benchmarks.fast_path_workers import fast_config, quiet, run_trials
+
+AIRBENCH_IMAGES_PER_S = 130_000  # airbench94 (eager) on an A100: performance.md 1.1
+NO_GPU = "no GPU (torch.cuda.is_available() is False)"
+
+
+def timed(run: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
+
+
+def describe(cfg: ExperimentConfig) -> str:
+    """The knobs as this device applies them, e.g. 'bf16, NHWC, fused, compiled'."""
+    n = resolve_numerics(cfg.train, resolve_device(cfg.train.device))
+    parts = [str(n.autocast_dtype).removeprefix("torch.") if n.autocast_dtype else "fp32"]
+    parts.append("NHWC" if n.memory_format == torch.channels_last else "NCHW")
+    parts += ["fused"] * n.fused_optimizer + ["compiled"] * cfg.train.compile
+    return ", ".join(parts)
+
+
+def with_train(cfg: ExperimentConfig, **train: Any) -> ExperimentConfig:
+    return dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, **train))
+
+
+def loader_rows(
+    cfg: ExperimentConfig, fast: ExperimentConfig, split: Split, args: argparse.Namespace
+) -> None:
+    """Section 1: examples/s of fit (two knob sets) and of DataLoader loops, same model."""
+    contenders: dict[str, Callable[[], float]] = {
+        f"fit ({describe(cfg)})": lambda: fit(cfg, data=split).examples_per_s,
+        f"fit ({describe(fast)})": lambda: fit(fast, data=split).examples_per_s,
+    }
+    for w in args.loader_workers:
+        contenders[f"DataLoader, {w} workers (fp32)"] = lambda w=w: dataloader_loop(cfg, split, w)
+    for run in contenders.values():  # warm-up: kernels, allocator, the compile
+        run()
+    samples: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(args.repeats):
+        for name, run in contenders.items():
+            samples[name].append(run())
+    rates = {name: statistics.median(v) for name, v in samples.items()}
+    plain, fast_rate = rates[next(iter(rates))], list(rates.values())[1]
+    print(f"  {'contender':<44}{'examples/s':>11}{'fit / this':>12}{'fast / this':>13}")
+    for name, rate in rates.items():
+        print(f"  {name:<44}{rate:>11.0f}{plain / rate:>12.2f}{fast_rate / rate:>13.2f}")
+
+
+def trial_rows(cfg: ExperimentConfig, args: argparse.Namespace) -> None:
+    """Section 2: a warm worker's trial against standalone fit calls, interleaved.
+
+    Each repeat runs two more trials in one ``run_round`` call: the first pays what a
+    round's start pays (loading the data, opening the study), the second is a warm
+    worker's trial, timed from the first one's completion to its own (everything the
+    worker does per trial: ask, sample, config, train, record, tell).
+    """
+    split = load_split(cfg.data)
+    script, preloaded, cycle, own = [], [], [], []
+    with tempfile.TemporaryDirectory() as d:
+        storage = create_storage(StorageConfig(url=f"sqlite:///{d}/bench.db"))
+        fit(cfg, data=split)  # warm-up of both sides
+        budget = len(run_trials(cfg, 1, storage, Path(d)))
+        for _ in range(args.repeats):
+            script.append(timed(lambda: fit(cfg)))
+            preloaded.append(timed(lambda: fit(cfg, data=split)))
+            budget += 2
+            done = run_trials(cfg, budget, storage, Path(d))
+            first, second = done[-2], done[-1]
+            cycle.append((second.datetime_complete - first.datetime_complete).total_seconds())
+            own.append((second.datetime_complete - second.datetime_start).total_seconds())
+            assert second.state.name == "COMPLETE" and second.user_attrs["result"]["status"] == (
+                "completed"
+            ), "a benchmark trial must train fully (no divergence) to cost what fit costs"
+    trial = statistics.median(cycle)
+    rows = (
+        ("standalone: fit(config), loads and splits data", statistics.median(script)),
+        ("standalone: fit(config, data=split)", statistics.median(preloaded)),
+        ("orchestrated trial, warm worker (cycle)", trial),
+        ("orchestrated trial, stored start->complete", statistics.median(own)),
+    )
+    print(f"  {'run':<46}{'seconds':>9}{'trial / this':>14}")
+    for name, seconds in rows:
+        print(f"  {name:<46}{seconds:>9.3f}{trial / seconds:>14.3f}")
+
+
+def spawn(mode: str, payload: dict[str, Any], log: Path) -> subprocess.Popen[str]:
+    """Start a worker child; its stderr goes to ``log`` (shown only if it fails)."""
+    payload = {**payload, "spawned": time.time()}
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.benchmarks.fast_path_workers", mode, json.dumps(payload)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=log.open("w"),
+        text=True,
+    )
+
+
+def result_of(proc: subprocess.Popen[str], log: Path) -> dict[str, Any]:
+    """The child's JSON line; its stderr is raised with it when it failed."""
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith("{"):
+            proc.wait()
+            return json.loads(line)
+    proc.wait()
+    raise RuntimeError(f"worker exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+
+
+def cold_warm_rows(cfg: ExperimentConfig, args: argparse.Namespace) -> None:
+    """Section 3: a fresh process runs a round; its first trial against its later ones."""
+    print(
+        f"  {'compile':<9}{'imports':>9}{'1st result':>12}{'1st trial':>11}"
+        f"{'warm trial':>12}{'cold/warm':>11}{'1st/warm':>10}"
+    )
+    for compile_ in (False, True):
+        config = {**args.config, "compile": compile_}
+        with tempfile.TemporaryDirectory() as d:
+            log = Path(d) / "stderr.log"
+            child = spawn("trials", {"config": config, "trials": args.worker_trials}, log)
+            out = result_of(child, log)
+        ends = [end for _, end in out["trials"]]
+        first = ends[0] - out["trials"][0][0]
+        warm = statistics.median([b - a for a, b in zip(ends, ends[1:], strict=False)])
+        print(
+            f"  {'on' if compile_ else 'off':<9}{out['imported']:>8.2f}s{ends[0]:>11.2f}s"
+            f"{first:>10.2f}s{warm:>11.2f}s{ends[0] / warm:>11.2f}{first / warm:>10.2f}"
+        )
+
+
+def workers_rows(args: argparse.Namespace, device: str) -> None:
+    """Section 4a: k worker processes training on one device at once; trials per hour."""
+    cores = os.cpu_count() or 1
+    base = None
+    print(f"  {'workers':<9}{'threads each':>13}{'trials/hour':>13}{'vs 1 worker':>13}")
+    for k in args.gpu_workers:
+        config = {**args.gpu_config, "device": device, "threads": max(1, cores // k)}
+        with tempfile.TemporaryDirectory() as d:
+            logs = [Path(d) / f"w{i}.log" for i in range(k)]
+            payload = {"config": config, "seconds": args.gpu_seconds}
+            procs = [spawn("throughput", payload, log) for log in logs]
+            for p in procs:  # every worker warm before any is timed
+                assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+            for p in procs:
+                assert p.stdin is not None
+                p.stdin.write("go\n")
+                p.stdin.flush()
+            outs = [result_of(p, log) for p, log in zip(procs, logs, strict=True)]
+        per_hour = sum(o["trials"] / o["seconds"] for o in outs) * 3600
+        base = base or per_hour
+        print(f"  {k:<9}{max(1, cores // k):>13}{per_hour:>13.0f}{per_hour / base:>13.2f}")
+
+
+def airbench_row(args: argparse.Namespace, device: str) -> None:
+    """Section 4b: the fast model's training images/s (warm, compiled) against airbench."""
+    cfg = fast_config(**{**args.gpu_config, "device": device})
+    split = load_split(cfg.data)
+    fit(cfg, data=split)  # compile and warm up
+    rate = statistics.median(fit(cfg, data=split).examples_per_s for _ in range(args.repeats))
+    name = torch.cuda.get_device_name() if device == "cuda" else cpu_name()
+    print(
+        f"  {name} ({describe(cfg)}, batch {cfg.train.batch_size}): {rate:,.0f} images/s, "
+        f"{rate / AIRBENCH_IMAGES_PER_S:.3f}x airbench94's 130k images/s (A100)"
+    )
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda (sections 1-3)")
+    p.add_argument("--width", type=int, help="airbench width (default: 64 on cuda, 16 on cpu)")
+    p.add_argument("--batch-size", type=int, help="default: 1024 on cuda, 64 on cpu")
+    p.add_argument("--steps", type=int, help="steps per run (default: 300 on cuda, 150 on cpu)")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--loader-workers", type=int, nargs="+", default=[0, 2])
+    p.add_argument("--worker-trials", type=int, default=3, help="trials per fresh worker")
+    p.add_argument("--gpu-workers", type=int, nargs="+", default=[1, 2, 4])
+    p.add_argument("--gpu-seconds", type=float, default=60.0, help="timed window per k")
+    p.add_argument("--gpu-rows-on-cpu", action="store_true", help="check section 4's code")
+    args = p.parse_args()
+    on_cuda = resolve_device(args.device).type == "cuda"
+    args.width = args.width or (64 if on_cuda else 16)
+    args.batch_size = args.batch_size or (1024 if on_cuda else 64)
+    args.steps = args.steps or (300 if on_cuda else 150)
+    args.config = {
+        "width": args.width,
+        "batch_size": args.batch_size,
+        "steps": args.steps,
+        "device": args.device,
+        "compile": on_cuda,
+        # batches of 1024 need more than the default 4,000 training images
+        "num_examples": 5000 if args.batch_size <= 256 else 11000,
+    }
+    small = args.gpu_rows_on_cpu  # the code path on a CPU: small and short
+    args.gpu_config = {
+        "width": 16 if small else 64,
+        "batch_size": 64 if small else 1024,
+        "steps": 30 if small else 300,
+        "compile": not small,
+        "num_examples": 5000 if small else 11000,
+    }
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    quiet()
+    cfg = fast_config(**args.config)
+    device = resolve_device(cfg.train.device)
+    name = torch.cuda.get_device_name() if device.type == "cuda" else cpu_name()
+    threads = torch.get_num_threads()
+    print(f"device: {device} ({name}), torch {torch.__version__}, threads {threads}")
+    print(
+        f"model: airbench width {args.width} (depth 3), batch {args.batch_size}, {args.steps} "
+        f"steps, crop+flip; median of {args.repeats} interleaved runs"
+    )
+    plain, fast = with_train(cfg, compile=False), with_train(cfg, precision="bf16", compile=True)
+    print("1. fit vs a plain DataLoader loop, same model and data")
+    loader_rows(plain, fast, load_split(cfg.data), args)
+    print(f"2. an orchestrated trial vs the same run standalone ({describe(cfg)})")
+    trial_rows(cfg, args)
+    print(f"3. cold vs warm trials: a fresh worker process runs {args.worker_trials} trials")
+    cold_warm_rows(cfg, args)
+    gpu = "cuda" if torch.cuda.is_available() else ("cpu" if args.gpu_rows_on_cpu else None)
+    print("4a. trials per hour with k workers on one GPU (ratio to 1 worker)")
+    if gpu is None:
+        print(f"  {NO_GPU}")
+    else:
+        workers_rows(args, gpu)
+    print("4b. fast-model images/s vs airbench94's 130k images/s")
+    if gpu is None:
+        print(f"  {NO_GPU}")
+    else:
+        airbench_row(args, gpu)
+
+
+if __name__ == "__main__":
+    main()
