@@ -208,10 +208,13 @@ def run_round(
     summaries = [summarise(rnd, p, s) for p, s in studies]
     maximize = start.objective.direction == "maximize"
     faults, reaped_at, refreshed = 0, 0.0, time.monotonic()
+    orphans: dict[int, tuple[optuna.Study, str]] = {}  # our trials a storage error left RUNNING
     while stop is None or stop.requested is None:
         i: int | None = None
         claim.acquire()
         try:
+            if orphans:
+                _fail_orphans(orphans, storage)
             counts = count_trials(storage, study_ids)
             if any(c.running for c in counts) and time.monotonic() - reaped_at > poll_seconds:
                 stats.reaped += _reap(studies, storage, counts)
@@ -236,9 +239,10 @@ def run_round(
         except Exception as err:  # noqa: BLE001 - never from the objective (catch= has those)
             faults += 1
             stats.storage_errors += 1
-            study = studies[i][1] if i is not None else None
-            trial_id = objectives[i].trial_id if i is not None else None
-            _storage_fault(err, faults, study, storage, trial_id)
+            _storage_fault(err, faults)
+            if i is not None and objectives[i].trial_id is not None:
+                reason = f"storage error: {describe_fault(err)}"
+                orphans[objectives[i].trial_id] = (studies[i][1], reason)
             time.sleep(min(0.2 * 2**faults, 5.0) * (0.5 + random.random()))
             continue
         finally:
@@ -296,30 +300,48 @@ def _requeue(
         retry_once(study, trial)
 
 
-def _storage_fault(
-    err: Exception,
-    faults: int,
-    study: optuna.Study | None,
-    storage: optuna.storages.BaseStorage,
-    trial_id: int | None,
-) -> None:
-    """Log a fault of the store (never silent); fail our own trial if it is left RUNNING."""
-    what = f"{type(err).__name__}: {err}".splitlines()[0][:300]
+def describe_fault(err: BaseException) -> str:
+    """The root cause of a storage fault in one line.
+
+    Optuna's ``_run_trial`` masks a failed write as ``AssertionError: Should not reach.``
+    (reliability.md 1.1); the real cause ("database is locked") is down the context chain.
+    """
+    root, seen = err, {id(err)}
+    while (nxt := root.__cause__ or root.__context__) is not None and id(nxt) not in seen:
+        root = nxt
+        seen.add(id(root))
+    text = f"{type(root).__name__}: {root}".splitlines()[0][:300]
+    return text if root is err else f"{text} (surfaced as {type(err).__name__})"
+
+
+def _storage_fault(err: Exception, faults: int) -> None:
+    """Log a fault of the store (never silent); too many in a row stop the worker."""
+    what = describe_fault(err)
     if faults >= MAX_STORAGE_FAULTS:
         raise StorageError(
             f"the store failed {faults} times in a row (last: {what}); finished trials are "
             "kept: fix the store and run the same command again to resume"
         ) from err
     log.warning("storage error (%d/%d in a row), retrying: %s", faults, MAX_STORAGE_FAULTS, what)
-    if study is None or trial_id is None:
-        return
-    try:
-        if storage.get_trial(trial_id).state == TrialState.RUNNING:
-            storage.set_trial_user_attr(trial_id, "error", f"storage error: {what}")
-            storage.set_trial_state_values(trial_id, state=TrialState.FAIL)
-            retry_once(study, storage.get_trial(trial_id))
-    except Exception as again:  # noqa: BLE001 - the store is still failing: heartbeat/reaper
-        log.warning("could not mark trial %d failed yet: %s", trial_id, type(again).__name__)
+
+
+def _fail_orphans(
+    orphans: dict[int, tuple[optuna.Study, str]], storage: optuna.storages.BaseStorage
+) -> None:
+    """Fail (with the reason) and re-queue our own trials that a storage error left RUNNING.
+
+    This process is alive, so neither the reaper nor (on the journal) a heartbeat would
+    ever release them; retried at every claim until the store takes the writes.
+    """
+    for trial_id, (study, reason) in list(orphans.items()):
+        try:
+            if storage.get_trial(trial_id).state == TrialState.RUNNING:
+                storage.set_trial_user_attr(trial_id, "error", reason)
+                storage.set_trial_state_values(trial_id, state=TrialState.FAIL)
+                retry_once(study, storage.get_trial(trial_id))
+            del orphans[trial_id]
+        except Exception as again:  # noqa: BLE001 - the store still fails: next claim
+            log.warning("trial %d not marked failed yet: %s", trial_id, type(again).__name__)
 
 
 def _account(s: StudySummary, outcome: Outcome | None, maximize: bool) -> None:

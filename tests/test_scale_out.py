@@ -179,3 +179,47 @@ def test_sigterm_to_the_parent_of_local_workers_stops_them_all_with_no_trial_run
         audit.failed
     )
     assert "stopped by SIGTERM" in out + err
+
+
+def test_a_locked_store_during_a_trial_is_logged_retried_and_the_round_finishes(
+    tmp_path, monkeypatch, caplog
+):
+    """A real "database is locked" (another connection holds SQLite's write lock for longer
+    than the busy timeout) while a trial is recorded: logged, the trial failed with the
+    reason and re-queued once, the round finishes with its budget."""
+    import logging
+
+    import optuna
+    from optuna.trial import TrialState
+
+    from orchestrator.roles import BudgetConfig, RoundConfig, parse_round
+    from orchestrator.runner import WorkerStats, run_round
+    from orchestrator.storage import StorageConfig, create_storage
+    from orchestrator.train.config import ExperimentConfig
+
+    db = tmp_path / "t.db"
+    monkeypatch.setenv("ORCHESTRATOR_TEST_CHAOS_DIR", str(tmp_path))
+    monkeypatch.setenv("ORCHESTRATOR_TEST_DB", str(db))
+    monkeypatch.setenv("ORCHESTRATOR_TEST_LOCK_SECONDS", "1.5")
+    start = ExperimentConfig()
+    rnd = parse_round(
+        RoundConfig(name="l", scientific={"model.depth": [2]},
+                    nuisance={"optimizer.lr": {"low": 0.01, "high": 1.0, "log": True}},
+                    budget=BudgetConfig(trials_per_study=3)),
+        start,
+    )  # fmt: skip
+    storage = create_storage(
+        StorageConfig(url=f"sqlite:///{db}", busy_timeout=0.2, heartbeat_interval=None)
+    )
+    stats = WorkerStats()
+    with caplog.at_level(logging.WARNING, logger="orchestrator.runner"):
+        run_round(rnd, start, storage, trainer_target="tests.trainers.locks_the_store_once",
+                  artifacts_dir=tmp_path / "a", progress=False, stats=stats)  # fmt: skip
+    assert stats.storage_errors >= 1
+    assert any("storage error (1/5 in a row)" in r.message for r in caplog.records)
+    trials = optuna.load_study(study_name="l/model.depth=2", storage=storage).trials
+    assert [t.state for t in trials].count(TrialState.COMPLETE) == 3
+    (failed,) = [t for t in trials if t.state == TrialState.FAIL]
+    assert "database is locked" in failed.user_attrs["error"]  # the cause, not Optuna's mask
+    (retry,) = [t for t in trials if t.system_attrs.get("failed_trial") == failed.number]
+    assert retry.state == TrialState.COMPLETE and retry.params == failed.params

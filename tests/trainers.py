@@ -165,3 +165,30 @@ def exits_once(config: ExperimentConfig, on_eval: Any = None) -> dict[str, Any]:
         marker.write_text("1")
         sys.exit(-1)
     return noop(config, on_eval)
+
+
+def locks_the_store_once(config: ExperimentConfig, on_eval: Any = None) -> dict[str, Any]:
+    """Returns, but first has another connection take SQLite's write lock on
+    ``ORCHESTRATOR_TEST_DB`` for ``ORCHESTRATOR_TEST_LOCK_SECONDS``, once: recording the
+    trial then meets a real "database is locked" (a store briefly unavailable)."""
+    import os
+    import sqlite3
+    import threading
+    from pathlib import Path
+
+    marker = Path(os.environ["ORCHESTRATOR_TEST_CHAOS_DIR"]) / "locked"
+    if not marker.exists():
+        marker.write_text("1")
+        held = threading.Event()
+
+        def hold() -> None:
+            conn = sqlite3.connect(os.environ["ORCHESTRATOR_TEST_DB"], isolation_level=None)
+            conn.execute("BEGIN EXCLUSIVE")
+            held.set()
+            threading.Event().wait(float(os.environ["ORCHESTRATOR_TEST_LOCK_SECONDS"]))
+            conn.execute("ROLLBACK")
+            conn.close()
+
+        threading.Thread(target=hold, daemon=True).start()
+        held.wait()
+    return noop(config, on_eval)
