@@ -112,7 +112,12 @@ class PostgresClaimLock(ClaimLock):
 
     def release(self) -> None:
         if self.held and self._conn is not None:
-            self._conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), {"k": self.key})
+            try:
+                self._conn.execute(
+                    sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), {"k": self.key}
+                )
+            except sqlalchemy.exc.DBAPIError:  # connection gone: the server released it
+                self._conn = None
         self.held = False
 
     def close(self) -> None:
