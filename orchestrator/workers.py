@@ -21,6 +21,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,6 +142,17 @@ def run_local_workers(
     reports = Path(tempfile.mkdtemp(prefix="orchestrator-workers-"))
     visible = visible_gpus()
     procs: dict[int, Any] = {}
+    received: list[str] = []
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        received.append(signal.Signals(signum).name)
+        for proc in procs.values():
+            if proc.is_alive() and proc.pid is not None:
+                os.kill(proc.pid, signal.SIGTERM)
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():  # installed before any start
+        previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
     for i in range(n):
         job = WorkerJob(
             round_config=round_config,
@@ -162,18 +174,10 @@ def run_local_workers(
             os.environ.clear()
             os.environ.update(saved)
         procs[i] = proc
+        if received:  # a stop arrived while starting: start no more
+            break
     if visible:
-        log.info("workers on GPUs: %s", {i: visible[i % len(visible)] for i in range(n)})
-
-    received: list[str] = []
-
-    def forward(signum: int, frame: FrameType | None) -> None:
-        received.append(signal.Signals(signum).name)
-        for proc in procs.values():
-            if proc.is_alive() and proc.pid is not None:
-                os.kill(proc.pid, signal.SIGTERM)
-
-    previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
+        log.info("workers on GPUs: %s", {i: visible[i % len(visible)] for i in procs})
     study_ids = _study_ids(rnd, storage)
     total = rnd.budget.trials_per_study * len(study_ids)
     bar = tqdm(total=total, disable=not progress, unit="trial", dynamic_ncols=True)

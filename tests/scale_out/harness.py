@@ -98,10 +98,10 @@ class Store:
 
 
 def make_store(kind: str, workdir: Path) -> Store:
-    """A fresh, empty store of ``kind`` with fast heartbeats (1 s, stale after 3 s)."""
+    """A fresh, empty store of ``kind`` with fast heartbeats (1 s, stale after 5 s)."""
     workdir.mkdir(parents=True, exist_ok=True)
     common = [f"paths.studies={workdir}"]
-    beat = ["storage.heartbeat_interval=1", "storage.grace_period=3"]
+    beat = ["storage.heartbeat_interval=1", "storage.grace_period=5"]
     if kind == "sqlite":
         return Store(kind, workdir, ["storage=sqlite", *common, *beat])
     if kind == "journal":
