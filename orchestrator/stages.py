@@ -38,13 +38,11 @@ from orchestrator.runner import (
     format_summary,
     open_studies,
     recorded_start,
-    run_round,
     summarise,
 )
-from orchestrator.signals import handling_stop_signals
 from orchestrator.storage import create_storage, dispose_storage, redact
 from orchestrator.train.config import ExperimentConfig, experiment_to_dict
-from orchestrator.workers import run_local_workers
+from orchestrator.workers import run_local_workers, run_worker
 
 
 def run_round_stage(root: Config, base: ExperimentConfig, round_dir: Path) -> int:
@@ -156,24 +154,16 @@ def _work(root: Config, rnd: Round, start: ExperimentConfig, storage: object) ->
         for s in outcome.stats:
             print(f"  {_stats_line(s)}")
     else:
-        stats = WorkerStats(root.worker)
-        claim = claim_lock(root.storage, root.paths.studies, f"round:{rnd.name}")
-        try:
-            with handling_stop_signals() as stop:
-                run_round(
-                    rnd,
-                    start,
-                    storage,  # type: ignore[arg-type]
-                    trainer_target=root.trainer._target_,
-                    artifacts_dir=paths.artifacts_dir(root.paths.studies),
-                    progress=sys.stderr.isatty(),
-                    worker=root.worker,
-                    claim=claim,
-                    stop=stop,
-                    stats=stats,
-                )
-        finally:
-            claim.close()
+        stats = run_worker(
+            rnd,
+            start,
+            storage,
+            storage_config=root.storage,
+            studies=root.paths.studies,
+            trainer_target=root.trainer._target_,
+            worker=root.worker,
+            progress=sys.stderr.isatty(),
+        )
         interrupted = stats.interrupted
         if root.worker is not None or stats.storage_errors or stats.reaped:
             print(f"  {_stats_line(stats)}")

@@ -74,31 +74,57 @@ def _log_to(path: str | None, worker: int) -> None:
     root.setLevel(logging.INFO)
 
 
-def work(job: WorkerJob, progress: bool = False) -> WorkerStats:
-    """One worker's life: pin, open the store, run trials until the round is done, close."""
-    configure_worker(job.worker, job.workers_on_machine)
-    rnd = parse_round(job.round_config, job.start)
-    stats = WorkerStats(job.worker)
-    storage = create_storage(job.storage)
-    claim = claim_lock(job.storage, job.studies, f"round:{rnd.name}")
+def run_worker(
+    rnd: Round,
+    start: ExperimentConfig,
+    storage: Any,
+    *,
+    storage_config: StorageConfig,
+    studies: str,
+    trainer_target: str,
+    worker: int | None,
+    progress: bool,
+) -> WorkerStats:
+    """One worker's loop in this process: the round's claim lock, SIGTERM/SIGINT handled."""
+    stats = WorkerStats(worker)
+    claim = claim_lock(storage_config, studies, f"round:{rnd.name}")
     try:
         with handling_stop_signals() as stop:
             run_round(
                 rnd,
-                job.start,
+                start,
                 storage,
-                trainer_target=job.trainer_target,
-                artifacts_dir=paths.artifacts_dir(job.studies),
+                trainer_target=trainer_target,
+                artifacts_dir=paths.artifacts_dir(studies),
                 progress=progress,
-                worker=job.worker,
+                worker=worker,
                 claim=claim,
                 stop=stop,
                 stats=stats,
             )
     finally:
         claim.close()
-        dispose_storage(storage)
     return stats
+
+
+def work(job: WorkerJob) -> WorkerStats:
+    """A spawned worker's life: pin, open its own store, run trials, close the store."""
+    configure_worker(job.worker, job.workers_on_machine)
+    rnd = parse_round(job.round_config, job.start)
+    storage = create_storage(job.storage)
+    try:
+        return run_worker(
+            rnd,
+            job.start,
+            storage,
+            storage_config=job.storage,
+            studies=job.studies,
+            trainer_target=job.trainer_target,
+            worker=job.worker,
+            progress=False,
+        )
+    finally:
+        dispose_storage(storage)
 
 
 def _worker_main(job: WorkerJob, report: str) -> None:

@@ -15,6 +15,21 @@ import pytest
 from tests.scale_out import harness as h
 
 
+def one_study_round(name: str):
+    """A round of one study (``<name>/model.depth=2``), 3 trials over the learning rate."""
+    from orchestrator.roles import BudgetConfig, RoundConfig, parse_round
+    from orchestrator.train.config import ExperimentConfig
+
+    start = ExperimentConfig()
+    raw = RoundConfig(
+        name=name,
+        scientific={"model.depth": [2]},
+        nuisance={"optimizer.lr": {"low": 0.01, "high": 1.0, "log": True}},
+        budget=BudgetConfig(trials_per_study=3),
+    )
+    return start, parse_round(raw, start)
+
+
 @pytest.fixture(params=h.STORES)
 def store(request, tmp_path):
     if request.param == "postgres":
@@ -105,20 +120,12 @@ def test_a_preemption_exit_mid_trial_fails_the_trial_queues_it_and_still_exits(
     import optuna
     from optuna.trial import TrialState
 
-    from orchestrator.roles import BudgetConfig, RoundConfig, parse_round
     from orchestrator.runner import run_round
     from orchestrator.signals import StopSignals
     from orchestrator.storage import StorageConfig, create_storage
-    from orchestrator.train.config import ExperimentConfig
 
     monkeypatch.setenv("ORCHESTRATOR_TEST_CHAOS_DIR", str(tmp_path))
-    start = ExperimentConfig()
-    rnd = parse_round(
-        RoundConfig(name="p", scientific={"model.depth": [2]},
-                    nuisance={"optimizer.lr": {"low": 0.01, "high": 1.0, "log": True}},
-                    budget=BudgetConfig(trials_per_study=3)),
-        start,
-    )  # fmt: skip
+    start, rnd = one_study_round("p")
     storage = create_storage(StorageConfig(url=f"sqlite:///{tmp_path}/t.db"))
     kwargs = dict(trainer_target="tests.trainers.exits_once", artifacts_dir=tmp_path / "a",
                   progress=False, stop=StopSignals())  # fmt: skip
@@ -192,22 +199,14 @@ def test_a_locked_store_during_a_trial_is_logged_retried_and_the_round_finishes(
     import optuna
     from optuna.trial import TrialState
 
-    from orchestrator.roles import BudgetConfig, RoundConfig, parse_round
     from orchestrator.runner import WorkerStats, run_round
     from orchestrator.storage import StorageConfig, create_storage
-    from orchestrator.train.config import ExperimentConfig
 
     db = tmp_path / "t.db"
     monkeypatch.setenv("ORCHESTRATOR_TEST_CHAOS_DIR", str(tmp_path))
     monkeypatch.setenv("ORCHESTRATOR_TEST_DB", str(db))
     monkeypatch.setenv("ORCHESTRATOR_TEST_LOCK_SECONDS", "1.5")
-    start = ExperimentConfig()
-    rnd = parse_round(
-        RoundConfig(name="l", scientific={"model.depth": [2]},
-                    nuisance={"optimizer.lr": {"low": 0.01, "high": 1.0, "log": True}},
-                    budget=BudgetConfig(trials_per_study=3)),
-        start,
-    )  # fmt: skip
+    start, rnd = one_study_round("l")
     storage = create_storage(
         StorageConfig(url=f"sqlite:///{db}", busy_timeout=0.2, heartbeat_interval=None)
     )
