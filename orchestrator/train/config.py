@@ -17,13 +17,13 @@ from typing import Any
 from orchestrator.exceptions import ConfigError
 
 DATASETS = ("synthetic", "cifar10", "cifar100", "mnist", "fashion_mnist")
-MODELS = ("mlp", "cnn", "resnet18")
+MODELS = ("mlp", "cnn", "resnet18", "airbench")
 NORMS = ("batch", "layer", "none")
 ACTIVATIONS = ("relu", "gelu", "tanh")
 INITS = ("kaiming", "xavier", "default")
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "linear", "cosine", "step", "exponential")
-PRECISIONS = ("auto", "fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "cuda")
 METRIC_DIRECTIONS = {"val_error": "minimize", "val_loss": "minimize", "val_accuracy": "maximize"}
 
@@ -53,8 +53,8 @@ class ModelConfig:
     """The network. Fields a model does not use are ignored by it (e.g. ``residual`` by mlp)."""
 
     name: str = "cnn"  # one of MODELS
-    depth: int = 2  # cnn: conv blocks; mlp: hidden layers (resnet18 ignores it)
-    width: int = 32  # cnn: channels per block; mlp: hidden units; resnet18: base channels
+    depth: int = 2  # cnn: conv blocks; mlp: hidden layers; airbench: conv groups (resnet18: -)
+    width: int = 32  # cnn: channels per block; mlp: hidden units; airbench: first group's
     norm: str = "batch"  # batch | layer | none
     activation: str = "relu"  # relu | gelu | tanh
     use_dropout: bool = False  # regularisation on/off (a scientific or fixed choice)
@@ -97,9 +97,9 @@ class TrainConfig:
     eval_every: int = 50  # evaluate on the validation split every N steps (and at the end)
     seed: int = 0  # training seed: initialisation, data order, augmentation, dropout
     device: str = "auto"  # auto (cuda when available) | cpu | cuda
-    precision: str = "auto"  # auto (bf16 autocast on cuda, fp32 on cpu) | fp32 | bf16
-    channels_last: bool = True  # memory format on cuda (ignored on cpu)
-    compile: bool = False  # torch.compile the model
+    precision: str = "auto"  # auto (bf16 autocast on cuda, fp32 on cpu) | fp32 | bf16 | fp16
+    channels_last: bool = True  # model and stored data in NHWC on cuda (ignored on cpu)
+    compile: bool = False  # torch.compile the model, once per worker process (compiled.py)
     grad_clip_norm: float | None = None  # clip the global gradient norm (None: off)
     label_smoothing: float = 0.0
     divergence_factor: float = 10.0  # loss above this multiple of the initial loss = diverged
@@ -248,6 +248,9 @@ def _validate_train(t: TrainConfig) -> None:
             raise ConfigError(f"train.{key}", f"must be an integer >= 1; got {value!r}")
     _choice("train.device", t.device, DEVICES)
     _choice("train.precision", t.precision, PRECISIONS)
+    for key in ("channels_last", "compile"):
+        if not isinstance(getattr(t, key), bool):
+            raise ConfigError(f"train.{key}", f"must be true or false; got {getattr(t, key)!r}")
     if t.grad_clip_norm is not None:
         _positive("train.grad_clip_norm", t.grad_clip_norm)
     _fraction("train.label_smoothing", t.label_smoothing)

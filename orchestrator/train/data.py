@@ -34,11 +34,22 @@ class Split:
     def input_shape(self) -> tuple[int, int, int]:
         return tuple(self.x_train.shape[1:])  # type: ignore[return-value]
 
-    def to(self, device: torch.device) -> Split:
+    def to(
+        self,
+        device: torch.device,
+        *,
+        dtype: torch.dtype | None = None,
+        memory_format: torch.memory_format = torch.preserve_format,
+    ) -> Split:
+        """On ``device``, images in ``dtype`` and ``memory_format`` (labels stay int64)."""
+
+        def images(x: torch.Tensor) -> torch.Tensor:
+            return x.to(device, dtype=dtype, memory_format=memory_format)
+
         return Split(
-            self.x_train.to(device),
+            images(self.x_train),
             self.y_train.to(device),
-            self.x_val.to(device),
+            images(self.x_val),
             self.y_val.to(device),
             self.num_classes,
         )

@@ -6,26 +6,35 @@ tensors on the device and read back only every ``train.metrics_every`` steps and
 evaluations, so a GPU is never synchronised on every step. Divergence (a non-finite
 loss, or one past ``train.divergence_factor`` times the initial loss) stops the run
 and is reported with its step and reason; it never becomes a NaN objective.
+
+The fast path is set up once per run in ``_setup``: precision, layout and fused
+optimizer from ``numerics.py``, the data set kept on the device by ``resident.py``,
+augmentation as batch ops (``loader.py``), and ``torch.compile`` once per worker
+(``compiled.py``).
 """
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 from tqdm.auto import tqdm
 
-from orchestrator.train.config import METRIC_DIRECTIONS, ExperimentConfig, validate_experiment
+from orchestrator.train.compiled import Forward, compile_key, compiled_forward
+from orchestrator.train.config import ExperimentConfig, validate_experiment
 from orchestrator.train.data import Split, load_split
 from orchestrator.train.loader import DeviceBatches
 from orchestrator.train.models import build_model
+from orchestrator.train.numerics import Numerics, resolve_numerics
 from orchestrator.train.optim import build_optimizer, lr_at
+from orchestrator.train.resident import resident_split
 from orchestrator.train.result import Curves, TrainResult, finite_or_none
+from orchestrator.train.tracker import RunTracker
 
 EvalCallback = Callable[[int, dict[str, float]], bool | None]
 """Called after each evaluation with (step, metrics); returning True stops training early.
@@ -73,73 +82,31 @@ def fit(
         config: the full experiment; validated first (``ConfigError`` names a bad key).
         on_eval: optional callback after each evaluation (see ``EvalCallback``).
         progress: show a progress bar on stderr.
-        data: an already loaded split to reuse (else ``config.data`` is loaded).
+        data: an already loaded split to reuse (else ``config.data`` is loaded); a worker
+            passes the same one to every trial, and its device copy is then made once.
     """
     validate_experiment(config)
     start = time.perf_counter()
     t = config.train
-    device = resolve_device(t.device)
-    if t.threads:
-        torch.set_num_threads(t.threads)
-    torch.manual_seed(t.seed)  # initialisation and dropout; data order has its own generator
-    split = (data or load_split(config.data)).to(device)
-
-    on_cuda = device.type == "cuda"
-    memory_format = torch.channels_last if on_cuda and t.channels_last else torch.contiguous_format
-    model = build_model(config.model, split.input_shape, split.num_classes)
-    model = model.to(device, memory_format=memory_format)
-    forward = torch.compile(model) if t.compile else model
-    optimizer = build_optimizer(config.optimizer, model.parameters(), fused=on_cuda)
-    params = [p for p in model.parameters() if p.requires_grad]
-    generator = torch.Generator(device=device).manual_seed(t.seed)
-    batches = iter(
-        DeviceBatches(
-            split.x_train,
-            split.y_train,
-            batch_size=t.batch_size,
-            generator=generator,
-            crop_padding=config.data.crop_padding,
-            hflip=config.data.hflip,
-            memory_format=memory_format,
-        )
-    )
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=t.label_smoothing)
-    use_bf16 = t.precision == "bf16" or (t.precision == "auto" and on_cuda)
-
-    def autocast() -> contextlib.AbstractContextManager[None]:
-        if not use_bf16:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
-
-    rec = _Recorder.for_steps(t.steps, device)
+    run = _setup(config, data)
+    rec = _Recorder.for_steps(t.steps, run.numerics.device)
     lrs: list[float] = []
     curves = Curves()
-    state = _Outcome(config)
+    state = RunTracker(config)
     bar = tqdm(total=t.steps, disable=not progress, unit="step", dynamic_ncols=True)
     train_time, checked = 0.0, 0
-    model.train()
+    run.model.train()
     tick = time.perf_counter()
     for i in range(t.steps):
         lr = lr_at(i, t.steps, config.optimizer.lr, config.schedule)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
         lrs.append(lr)
-        x, y = next(batches)
-        with autocast():
-            loss = loss_fn(forward(x), y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        rec.loss[i] = loss.detach()
-        rec.grad_norm[i] = _grad_norm(params, t.grad_clip_norm)
-        before = [p.detach().clone() for p in params] if i % t.metrics_every == 0 else None
-        optimizer.step()
-        if before is not None:
-            rec.update_ratio[i] = _update_ratio(params, before)
+        _step(run, rec, i, lr, t.grad_clip_norm, measure_update=i % t.metrics_every == 0)
 
         step = i + 1
         is_eval = step % t.eval_every == 0 or step == t.steps
         if step % t.metrics_every == 0 or is_eval:
-            if on_cuda:
+            # The only host syncs: every metrics_every steps and at evaluations.
+            if run.numerics.on_cuda:
                 torch.cuda.synchronize()
             train_time += time.perf_counter() - tick
             losses = rec.loss[checked:step].tolist()
@@ -148,8 +115,8 @@ def fit(
             bar.set_postfix(loss=f"{losses[-1]:.3f}", lr=f"{lr:.3g}")
             checked = step
             if not state.diverged and is_eval:
-                metrics = _evaluate(forward, split, t.eval_batch_size, autocast)
-                model.train()
+                metrics = _evaluate(run.forward, run.split, t.eval_batch_size, run.numerics)
+                run.model.train()
                 metrics["train_loss"] = _mean_finite(rec.loss[state.last_eval : step].tolist())
                 metrics["lr"] = lr
                 _record_eval(curves, step, metrics)
@@ -162,21 +129,133 @@ def fit(
     bar.close()
 
     steps_run = checked
-    curves.train_loss = [finite_or_none(v) for v in rec.loss[:steps_run].tolist()]
-    curves.grad_norm = [finite_or_none(v) for v in rec.grad_norm[:steps_run].tolist()]
-    curves.lr = lrs[:steps_run]
-    ratio = rec.update_ratio[:steps_run].tolist()
-    curves.update_ratio_step = [k + 1 for k in range(0, steps_run, t.metrics_every)]
-    curves.update_ratio = [finite_or_none(ratio[k - 1]) for k in curves.update_ratio_step]
+    _fill_step_curves(curves, rec, lrs, steps_run, t.metrics_every)
     return state.result(
         steps=steps_run,
         curves=curves,
-        device=str(device),
-        num_params=sum(p.numel() for p in params),
+        device=str(run.numerics.device),
+        num_params=sum(p.numel() for p in run.params),
         wall_time_s=time.perf_counter() - start,
         train_time_s=train_time,
         examples=steps_run * t.batch_size,
     )
+
+
+@dataclass
+class _Run:
+    """What the steps of one run use: built once by ``_setup``."""
+
+    numerics: Numerics
+    split: Split
+    model: nn.Module
+    forward: Forward
+    loss_fn: nn.Module
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    params: list[nn.Parameter]
+    batches: Iterator[tuple[torch.Tensor, torch.Tensor]]
+
+
+def _setup(config: ExperimentConfig, data: Split | None) -> _Run:
+    """Device, data, model (compiled when asked), optimizer and batches, in seed order."""
+    t = config.train
+    numerics = resolve_numerics(t, resolve_device(t.device))
+    if t.threads:
+        torch.set_num_threads(t.threads)
+    if numerics.on_cuda:
+        torch.backends.cudnn.benchmark = True  # fixed shapes: pick the fastest conv kernels
+    torch.manual_seed(t.seed)  # initialisation and dropout; data order has its own generator
+    split = resident_split(data or load_split(config.data), numerics)
+    model = build_model(
+        config.model, split.input_shape, split.num_classes, init_data=split.x_train
+    )
+    model = model.to(numerics.device, memory_format=numerics.memory_format)
+    batches = DeviceBatches(  # before compiling: a batch larger than the data fails at once
+        split.x_train,
+        split.y_train,
+        batch_size=t.batch_size,
+        generator=torch.Generator(device=numerics.device).manual_seed(t.seed),
+        crop_padding=config.data.crop_padding,
+        hflip=config.data.hflip,
+        memory_format=numerics.memory_format,
+    )
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=t.label_smoothing)
+    forward: Forward = model
+    if t.compile:
+        forward = _compiled(config, model, split, numerics, loss_fn)
+    optimizer = build_optimizer(
+        config.optimizer, model.parameters(), fused=numerics.fused_optimizer
+    )
+    params = [p for p in model.parameters() if p.requires_grad]
+    scaler = numerics.grad_scaler()
+    return _Run(numerics, split, model, forward, loss_fn, optimizer, scaler, params, iter(batches))
+
+
+def _compiled(
+    config: ExperimentConfig,
+    model: nn.Module,
+    split: Split,
+    numerics: Numerics,
+    loss_fn: nn.Module,
+) -> Forward:
+    """The compiled model; the first run of its key in this process compiles it up front.
+
+    The warm-up runs what the run will: one training step's forward and backward on a
+    batch shaped and laid out like ``DeviceBatches`` makes them, and a full evaluation.
+    """
+    t = config.train
+
+    def warmup(forward: Forward, module: nn.Module) -> None:
+        module.train()
+        x = split.x_train[: t.batch_size].contiguous(memory_format=numerics.memory_format)
+        with numerics.autocast():
+            loss = loss_fn(forward(x), split.y_train[: t.batch_size])
+        loss.backward()
+        _evaluate(forward, split, t.eval_batch_size, numerics)
+
+    key = compile_key(
+        model=dataclasses.asdict(config.model),
+        input_shape=split.input_shape,
+        num_classes=split.num_classes,
+        numerics=repr(numerics),
+        batch_size=t.batch_size,
+        eval_batch_size=t.eval_batch_size,
+        val_size=split.x_val.shape[0],
+    )
+    return compiled_forward(model, key=key, warmup=warmup)
+
+
+def _step(
+    run: _Run, rec: _Recorder, i: int, lr: float, clip: float | None, *, measure_update: bool
+) -> None:
+    """One optimizer update; its loss, gradient norm (and update ratio) stay on the device."""
+    for group in run.optimizer.param_groups:
+        group["lr"] = lr
+    x, y = next(run.batches)
+    with run.numerics.autocast():
+        loss = run.loss_fn(run.forward(x), y)
+    run.optimizer.zero_grad(set_to_none=True)
+    run.scaler.scale(loss).backward()
+    run.scaler.unscale_(run.optimizer)  # fp16: true gradients for the norm and clipping
+    rec.loss[i] = loss.detach()
+    rec.grad_norm[i] = _grad_norm(run.params, clip)
+    before = [p.detach().clone() for p in run.params] if measure_update else None
+    run.scaler.step(run.optimizer)
+    run.scaler.update()
+    if before is not None:
+        rec.update_ratio[i] = _update_ratio(run.params, before)
+
+
+def _fill_step_curves(
+    curves: Curves, rec: _Recorder, lrs: list[float], steps_run: int, every: int
+) -> None:
+    """Copy the per-step records of the steps actually run into the curves, after the loop."""
+    curves.train_loss = [finite_or_none(v) for v in rec.loss[:steps_run].tolist()]
+    curves.grad_norm = [finite_or_none(v) for v in rec.grad_norm[:steps_run].tolist()]
+    curves.lr = lrs[:steps_run]
+    ratio = rec.update_ratio[:steps_run].tolist()
+    curves.update_ratio_step = [k + 1 for k in range(0, steps_run, every)]
+    curves.update_ratio = [finite_or_none(ratio[k - 1]) for k in curves.update_ratio_step]
 
 
 def _grad_norm(params: list[nn.Parameter], clip: float | None) -> torch.Tensor:
@@ -196,10 +275,7 @@ def _update_ratio(params: list[nn.Parameter], before: list[torch.Tensor]) -> tor
 
 @torch.no_grad()
 def _evaluate(
-    forward: Callable[[torch.Tensor], torch.Tensor],
-    split: Split,
-    batch_size: int,
-    autocast: Callable[[], contextlib.AbstractContextManager[None]],
+    forward: Forward, split: Split, batch_size: int, numerics: Numerics
 ) -> dict[str, float]:
     """Validation loss (plain cross-entropy), error and accuracy over the whole split."""
     module = getattr(forward, "_orig_mod", forward)
@@ -211,7 +287,7 @@ def _evaluate(
     for start in range(0, n, batch_size):
         x = split.x_val[start : start + batch_size]
         y = split.y_val[start : start + batch_size]
-        with autocast():
+        with numerics.autocast():
             logits = forward(x).float()
         total_loss += nn.functional.cross_entropy(logits, y, reduction="sum")
         wrong += (logits.argmax(1) != y).sum()
@@ -228,81 +304,3 @@ def _record_eval(curves: Curves, step: int, metrics: dict[str, float]) -> None:
 def _mean_finite(values: list[float]) -> float:
     finite = [v for v in values if math.isfinite(v)]
     return sum(finite) / len(finite) if finite else float("nan")
-
-
-class _Outcome:
-    """Tracks the best evaluation, divergence and early stopping; builds the result."""
-
-    def __init__(self, config: ExperimentConfig) -> None:
-        self.config = config
-        self.metric = config.objective.metric
-        self.maximize = METRIC_DIRECTIONS[self.metric] == "maximize"
-        self.best: float | None = None
-        self.best_step: int | None = None
-        self.final: dict[str, float] = {}
-        self.initial_loss: float | None = None
-        self.diverged_step: int | None = None
-        self.reason: str | None = None
-        self.stopped = False
-        self.last_eval = 0
-
-    @property
-    def diverged(self) -> bool:
-        return self.diverged_step is not None
-
-    def check_divergence(self, losses: list[float], offset: int, factor: float) -> None:
-        """Mark the first step whose loss is non-finite or above factor x the initial loss."""
-        for k, loss in enumerate(losses):
-            step = offset + k + 1
-            if not math.isfinite(loss):
-                self._diverge(step, f"non-finite training loss ({loss})")
-                return
-            if self.initial_loss is None:
-                self.initial_loss = loss
-            elif loss > factor * self.initial_loss:
-                self._diverge(
-                    step,
-                    f"training loss {loss:.4g} exceeded {factor:g}x the initial loss "
-                    f"{self.initial_loss:.4g}",
-                )
-                return
-
-    def observe(self, step: int, metrics: dict[str, float]) -> None:
-        """Take an evaluation: a non-finite validation loss is divergence, else track the best."""
-        self.last_eval = step
-        if not math.isfinite(metrics["val_loss"]):
-            self._diverge(step, f"non-finite validation loss ({metrics['val_loss']})")
-            return
-        self.final = {k: v for k, v in metrics.items() if k != "lr"}
-        value = metrics[self.metric]
-        better = self.best is None or (value > self.best if self.maximize else value < self.best)
-        if better:
-            self.best, self.best_step = value, step
-
-    def _diverge(self, step: int, reason: str) -> None:
-        self.diverged_step, self.reason = step, reason
-
-    def result(
-        self, *, steps: int, examples: int, train_time_s: float, **kwargs: object
-    ) -> TrainResult:
-        if self.diverged:
-            status, objective, best_step = "diverged", None, None
-        else:
-            status = "stopped" if self.stopped else "completed"
-            objective, best_step = self.best, self.best_step
-        return TrainResult(
-            status=status,  # type: ignore[arg-type]
-            objective=objective,
-            best_step=best_step,
-            metric=self.metric,
-            direction=self.config.objective.direction,
-            steps=steps,
-            max_steps=self.config.train.steps,
-            final=self.final,
-            diverged_step=self.diverged_step,
-            divergence_reason=self.reason,
-            seed=self.config.train.seed,
-            train_time_s=train_time_s,
-            examples_per_s=examples / train_time_s if train_time_s > 0 else 0.0,
-            **kwargs,  # type: ignore[arg-type]
-        )

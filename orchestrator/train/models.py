@@ -1,4 +1,4 @@
-"""Networks built from ``ModelConfig``: MLP, a configurable CNN, and ResNet-18 for small images.
+"""Networks built from ``ModelConfig``: MLP, a configurable CNN, ResNet-18 and airbench.
 
 Architecture code only: no data, optimizer or loop logic.
 """
@@ -10,45 +10,38 @@ import math
 import torch
 import torch.nn as nn
 
+from orchestrator.train.airbench import AirbenchNet
 from orchestrator.train.config import ModelConfig
-
-_ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh}
+from orchestrator.train.layers import activation, dropout, norm1d, norm2d
 
 
 def build_model(
-    cfg: ModelConfig, input_shape: tuple[int, int, int], num_classes: int
+    cfg: ModelConfig,
+    input_shape: tuple[int, int, int],
+    num_classes: int,
+    *,
+    init_data: torch.Tensor | None = None,
 ) -> nn.Module:
-    """Build the configured network for inputs of ``input_shape`` (C, H, W)."""
+    """Build the configured network for inputs of ``input_shape`` (C, H, W).
+
+    ``init_data`` (training images) is for data-dependent initialisation: airbench's
+    whitening stem is computed from it. Other models ignore it; without it airbench's
+    stem keeps a fixed random projection (enough for throughput measurements).
+    """
     if cfg.name == "mlp":
         model: nn.Module = MLP(cfg, input_shape, num_classes)
     elif cfg.name == "cnn":
         model = CNN(cfg, input_shape[0], input_shape[1], num_classes)
     elif cfg.name == "resnet18":
         model = resnet18_small(cfg, input_shape[0], num_classes)
+    elif cfg.name == "airbench":
+        model = AirbenchNet(cfg, input_shape, num_classes)
     else:  # validate_experiment rejects this first; kept for direct callers
-        raise ValueError(f"model.name must be mlp, cnn or resnet18; got {cfg.name!r}")
+        raise ValueError(f"model.name must be mlp, cnn, resnet18 or airbench; got {cfg.name!r}")
     initialise(model, cfg.init, cfg.activation)
+    if isinstance(model, AirbenchNet):
+        model.init_from(init_data)
     return model
-
-
-def _dropout(cfg: ModelConfig) -> nn.Module:
-    return nn.Dropout(cfg.dropout) if cfg.use_dropout and cfg.dropout > 0 else nn.Identity()
-
-
-def _norm2d(kind: str, channels: int) -> nn.Module:
-    if kind == "batch":
-        return nn.BatchNorm2d(channels)
-    if kind == "layer":  # LayerNorm over (C, H, W), written as one-group GroupNorm
-        return nn.GroupNorm(1, channels)
-    return nn.Identity()
-
-
-def _norm1d(kind: str, features: int) -> nn.Module:
-    if kind == "batch":
-        return nn.BatchNorm1d(features)
-    if kind == "layer":
-        return nn.LayerNorm(features)
-    return nn.Identity()
 
 
 class MLP(nn.Module):
@@ -61,9 +54,9 @@ class MLP(nn.Module):
         for _ in range(cfg.depth):
             layers += [
                 nn.Linear(features, cfg.width),
-                _norm1d(cfg.norm, cfg.width),
-                _ACTIVATIONS[cfg.activation](),
-                _dropout(cfg),
+                norm1d(cfg.norm, cfg.width),
+                activation(cfg.activation),
+                dropout(cfg),
             ]
             features = cfg.width
         layers.append(nn.Linear(features, num_classes))
@@ -79,9 +72,9 @@ class ConvBlock(nn.Module):
     def __init__(self, cfg: ModelConfig, in_channels: int, residual: bool):
         super().__init__()
         self.conv = nn.Conv2d(in_channels, cfg.width, 3, padding=1, bias=cfg.norm == "none")
-        self.norm = _norm2d(cfg.norm, cfg.width)
-        self.act = _ACTIVATIONS[cfg.activation]()
-        self.drop = _dropout(cfg)
+        self.norm = norm2d(cfg.norm, cfg.width)
+        self.act = activation(cfg.activation)
+        self.drop = dropout(cfg)
         self.residual = residual and in_channels == cfg.width
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -110,7 +103,7 @@ class CNN(nn.Module):
                 blocks.append(nn.MaxPool2d(2))
         self.features = nn.Sequential(*blocks)
         self.head = nn.Sequential(
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(), _dropout(cfg), nn.Linear(cfg.width, num_classes)
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), dropout(cfg), nn.Linear(cfg.width, num_classes)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

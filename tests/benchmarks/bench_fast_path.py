@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -33,7 +34,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import optuna
 import torch
+from optuna.artifacts import FileSystemArtifactStore, download_artifact
 
 from orchestrator.storage import StorageConfig, create_storage
 from orchestrator.train.config import ExperimentConfig
@@ -56,7 +59,8 @@ def timed(run: Callable[[], object]) -> float:
 def describe(cfg: ExperimentConfig) -> str:
     """The knobs as this device applies them, e.g. 'bf16, NHWC, fused, compiled'."""
     n = resolve_numerics(cfg.train, resolve_device(cfg.train.device))
-    parts = [str(n.autocast_dtype).removeprefix("torch.") if n.autocast_dtype else "fp32"]
+    names = {torch.bfloat16: "bf16", torch.float16: "fp16"}
+    parts = [names[n.autocast_dtype] if n.autocast_dtype else "fp32"]
     parts.append("NHWC" if n.memory_format == torch.channels_last else "NCHW")
     parts += ["fused"] * n.fused_optimizer + ["compiled"] * cfg.train.compile
     return ", ".join(parts)
@@ -94,59 +98,101 @@ def trial_rows(cfg: ExperimentConfig, args: argparse.Namespace) -> None:
 
     Each repeat runs two more trials in one ``run_round`` call: the first pays what a
     round's start pays (loading the data, opening the study), the second is a warm
-    worker's trial, timed from the first one's completion to its own (everything the
-    worker does per trial: ask, sample, config, train, record, tell).
+    worker's trial, timed from the first one's completion to its own: everything the
+    worker does per trial (claim, sample, build the config, train, report, record, tell).
+    The order of the two sides alternates (ABBA) so drift hits both alike. On a busy
+    machine training speed varies more than the orchestrator costs, so the overhead is
+    also measured inside each trial: its cycle minus the ``fit`` call's own wall time.
     """
     split = load_split(cfg.data)
-    script, preloaded, cycle, own = [], [], [], []
+    times: dict[str, list[float]] = {"script": [], "preloaded": [], "cycle": [], "own": []}
+    overhead: list[float] = []
     with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
         storage = create_storage(StorageConfig(url=f"sqlite:///{d}/bench.db"))
         fit(cfg, data=split)  # warm-up of both sides
-        budget = len(run_trials(cfg, 1, storage, Path(d)))
-        for _ in range(args.repeats):
-            script.append(timed(lambda: fit(cfg)))
-            preloaded.append(timed(lambda: fit(cfg, data=split)))
+        budget = len(run_trials(cfg, 1, storage, tmp))
+
+        def standalone() -> None:
+            times["script"].append(timed(lambda: fit(cfg)))
+            times["preloaded"].append(timed(lambda: fit(cfg, data=split)))
+
+        for r in range(args.trial_repeats):
+            if r % 2 == 0:
+                standalone()
             budget += 2
-            done = run_trials(cfg, budget, storage, Path(d))
-            first, second = done[-2], done[-1]
-            cycle.append((second.datetime_complete - first.datetime_complete).total_seconds())
-            own.append((second.datetime_complete - second.datetime_start).total_seconds())
-            assert second.state.name == "COMPLETE" and second.user_attrs["result"]["status"] == (
-                "completed"
-            ), "a benchmark trial must train fully (no divergence) to cost what fit costs"
-    trial = statistics.median(cycle)
+            first, second = run_trials(cfg, budget, storage, tmp)[-2:]
+            if r % 2 == 1:
+                standalone()
+            cycle = (second.datetime_complete - first.datetime_complete).total_seconds()
+            times["cycle"].append(cycle)
+            times["own"].append((second.datetime_complete - second.datetime_start).total_seconds())
+            overhead.append(cycle - fit_wall_time(second, tmp / "artifacts"))
+    med = {name: statistics.median(v) for name, v in times.items()}
+    trial = med["cycle"]
     rows = (
-        ("standalone: fit(config), loads and splits data", statistics.median(script)),
-        ("standalone: fit(config, data=split)", statistics.median(preloaded)),
+        ("standalone: fit(config), loads and splits data", med["script"]),
+        ("standalone: fit(config, data=split)", med["preloaded"]),
         ("orchestrated trial, warm worker (cycle)", trial),
-        ("orchestrated trial, stored start->complete", statistics.median(own)),
+        ("orchestrated trial, stored start->complete", med["own"]),
     )
-    print(f"  {'run':<46}{'seconds':>9}{'trial / this':>14}")
+    print(f"  {'run':<48}{'seconds':>9}{'trial / this':>14}")
     for name, seconds in rows:
-        print(f"  {name:<46}{seconds:>9.3f}{trial / seconds:>14.3f}")
+        print(f"  {name:<48}{seconds:>9.3f}{trial / seconds:>14.3f}")
+    extra = statistics.median(overhead)
+    label = "  per-trial overhead outside fit (cycle - fit's own wall time):"
+    if math.isnan(extra):
+        print(f"{label} n/a (runs this short keep their result inline)")
+    else:
+        print(f"{label} {extra * 1e3:.0f} ms = {1 + extra / med['preloaded']:.3f}x standalone")
+
+
+def fit_wall_time(trial: optuna.trial.FrozenTrial, artifacts: Path) -> float:
+    """``wall_time_s`` of the fit call inside ``trial`` (from its full result, an artifact)."""
+    result = trial.user_attrs["result"]
+    if result["status"] != "completed":
+        raise RuntimeError(f"benchmark trial {trial.number} did not train fully: {result}")
+    if "curves_artifact" not in result:  # short runs keep their curves inline, not the time
+        return float("nan")
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "result.json"
+        download_artifact(
+            artifact_store=FileSystemArtifactStore(str(artifacts)),
+            file_path=str(path),
+            artifact_id=result["curves_artifact"],
+        )
+        return float(json.loads(path.read_text())["wall_time_s"])
 
 
 def spawn(mode: str, payload: dict[str, Any], log: Path) -> subprocess.Popen[str]:
     """Start a worker child; its stderr goes to ``log`` (shown only if it fails)."""
     payload = {**payload, "spawned": time.time()}
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.benchmarks.fast_path_workers", mode, json.dumps(payload)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=log.open("w"),
-        text=True,
-    )
+    command = [sys.executable, "-m", "tests.benchmarks.fast_path_workers", mode]
+    with log.open("w") as stderr:  # the child keeps its own handle
+        return subprocess.Popen(
+            [*command, json.dumps(payload)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
+
+
+def next_line(proc: subprocess.Popen[str], log: Path, *, starts: str) -> str:
+    """The child's next stdout line starting with ``starts``; its stderr if it died first."""
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith(starts):
+            return line
+    proc.wait()
+    raise RuntimeError(f"worker exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
 
 
 def result_of(proc: subprocess.Popen[str], log: Path) -> dict[str, Any]:
-    """The child's JSON line; its stderr is raised with it when it failed."""
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if line.startswith("{"):
-            proc.wait()
-            return json.loads(line)
+    """The child's JSON result line, once it has exited."""
+    line = next_line(proc, log, starts="{")
     proc.wait()
-    raise RuntimeError(f"worker exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+    return json.loads(line)
 
 
 def cold_warm_rows(cfg: ExperimentConfig, args: argparse.Namespace) -> None:
@@ -181,8 +227,8 @@ def workers_rows(args: argparse.Namespace, device: str) -> None:
             logs = [Path(d) / f"w{i}.log" for i in range(k)]
             payload = {"config": config, "seconds": args.gpu_seconds}
             procs = [spawn("throughput", payload, log) for log in logs]
-            for p in procs:  # every worker warm before any is timed
-                assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+            for p, log in zip(procs, logs, strict=True):  # all warm before any is timed
+                next_line(p, log, starts="ready")
             for p in procs:
                 assert p.stdin is not None
                 p.stdin.write("go\n")
@@ -211,18 +257,22 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--device", default="auto", help="auto | cpu | cuda (sections 1-3)")
     p.add_argument("--width", type=int, help="airbench width (default: 64 on cuda, 16 on cpu)")
     p.add_argument("--batch-size", type=int, help="default: 1024 on cuda, 64 on cpu")
-    p.add_argument("--steps", type=int, help="steps per run (default: 300 on cuda, 150 on cpu)")
+    p.add_argument("--steps", type=int, help="steps per run (default: 300 on cuda, 100 on cpu)")
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--trial-repeats", type=int, default=4, help="section 2 (even: ABBA)")
     p.add_argument("--loader-workers", type=int, nargs="+", default=[0, 2])
     p.add_argument("--worker-trials", type=int, default=3, help="trials per fresh worker")
     p.add_argument("--gpu-workers", type=int, nargs="+", default=[1, 2, 4])
     p.add_argument("--gpu-seconds", type=float, default=60.0, help="timed window per k")
+    p.add_argument("--sections", type=int, nargs="+", default=[1, 2, 3, 4])
     p.add_argument("--gpu-rows-on-cpu", action="store_true", help="check section 4's code")
     args = p.parse_args()
+    if args.worker_trials < 2:
+        p.error("--worker-trials must be at least 2 (a first trial and a warm one)")
     on_cuda = resolve_device(args.device).type == "cuda"
     args.width = args.width or (64 if on_cuda else 16)
     args.batch_size = args.batch_size or (1024 if on_cuda else 64)
-    args.steps = args.steps or (300 if on_cuda else 150)
+    args.steps = args.steps or (300 if on_cuda else 100)
     args.config = {
         "width": args.width,
         "batch_size": args.batch_size,
@@ -253,15 +303,28 @@ def main() -> None:
     print(f"device: {device} ({name}), torch {torch.__version__}, threads {threads}")
     print(
         f"model: airbench width {args.width} (depth 3), batch {args.batch_size}, {args.steps} "
-        f"steps, crop+flip; median of {args.repeats} interleaved runs"
+        f"steps, crop+flip; medians of {args.repeats} (section 2: {args.trial_repeats}) "
+        "interleaved runs"
     )
-    plain, fast = with_train(cfg, compile=False), with_train(cfg, precision="bf16", compile=True)
-    print("1. fit vs a plain DataLoader loop, same model and data")
-    loader_rows(plain, fast, load_split(cfg.data), args)
-    print(f"2. an orchestrated trial vs the same run standalone ({describe(cfg)})")
-    trial_rows(cfg, args)
-    print(f"3. cold vs warm trials: a fresh worker process runs {args.worker_trials} trials")
-    cold_warm_rows(cfg, args)
+    print(f"load average at start: {os.getloadavg()[0]:.2f} (a busy machine makes runs noisy)")
+    sections = set(args.sections)
+    if 1 in sections:
+        print("1. fit vs a plain DataLoader loop, same model and data")
+        fast = with_train(cfg, precision="bf16", compile=True)
+        loader_rows(with_train(cfg, compile=False), fast, load_split(cfg.data), args)
+    if 2 in sections:
+        print(f"2. an orchestrated trial vs the same run standalone ({describe(cfg)})")
+        trial_rows(cfg, args)
+    if 3 in sections:
+        print(f"3. cold vs warm trials: a fresh worker process runs {args.worker_trials} trials")
+        cold_warm_rows(cfg, args)
+    if 4 in sections:
+        gpu_rows(args)
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
+
+
+def gpu_rows(args: argparse.Namespace) -> None:
+    """Section 4, on the GPU (or, asked, the CPU); without one the rows say so."""
     gpu = "cuda" if torch.cuda.is_available() else ("cpu" if args.gpu_rows_on_cpu else None)
     print("4a. trials per hour with k workers on one GPU (ratio to 1 worker)")
     if gpu is None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -107,3 +109,13 @@ def test_inductor_on_cpu_trains_like_eager():
     assert len(inductor.curves.train_loss) == len(eager.curves.train_loss)
     assert abs(inductor.objective - eager.objective) < 0.1  # fused kernels round differently
     assert inductor.curves.train_loss[-1] == pytest.approx(eager.curves.train_loss[-1], abs=0.1)
+
+
+def test_the_training_library_loads_neither_optuna_nor_hydra():
+    """train/ stays usable from a plain script: compile and the fast path included."""
+    code = (
+        "import sys, orchestrator.train, orchestrator.train.compiled, orchestrator.train.airbench;"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'optuna', 'hydra', 'omegaconf'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
