@@ -16,6 +16,10 @@ from typing import Any
 
 from orchestrator.exceptions import ConfigError
 
+# The synthetic images hold two 7-pixel parts up to 9 pixels apart (train/synthetic.py:
+# PART_SIZE + the largest offset); a test keeps the two modules in step.
+SYNTHETIC_MIN_IMAGE_SIZE = 16
+
 DATASETS = ("synthetic", "cifar10", "cifar100", "mnist", "fashion_mnist")
 MODELS = ("mlp", "cnn", "resnet18", "airbench")
 NORMS = ("batch", "layer", "none")
@@ -187,6 +191,12 @@ def _validate_data(d: DataConfig) -> None:
     _positive("data.channels", d.channels)
     if d.image_size < 8:
         raise ConfigError("data.image_size", f"must be >= 8 pixels; got {d.image_size}")
+    if d.name == "synthetic" and d.image_size < SYNTHETIC_MIN_IMAGE_SIZE:
+        raise ConfigError(
+            "data.image_size",
+            f"the synthetic data set needs >= {SYNTHETIC_MIN_IMAGE_SIZE} pixels (its two"
+            f" class parts side by side); got {d.image_size}",
+        )
     _fraction("data.label_noise", d.label_noise)
     _positive("data.val_size", d.val_size)
     if d.name == "synthetic" and d.val_size >= d.num_examples:

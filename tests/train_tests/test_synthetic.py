@@ -82,3 +82,22 @@ def test_depth_and_learning_rate_visibly_matter():
     shallow, deep, too_low = error(1, 0.2), error(3, 0.2), error(3, 0.002)
     assert deep < shallow - 0.2  # a deeper CNN is much better
     assert deep < too_low - 0.2  # and the learning rate must be tuned for it
+
+
+def test_smallest_accepted_image_size_generates_and_smaller_is_refused():
+    from orchestrator.exceptions import ConfigError
+    from orchestrator.train import synthetic
+    from orchestrator.train.config import (
+        SYNTHETIC_MIN_IMAGE_SIZE,
+        ExperimentConfig,
+        validate_experiment,
+    )
+
+    largest_offset = max(max(abs(dy), abs(dx)) for dy, dx in synthetic.OFFSETS)
+    assert SYNTHETIC_MIN_IMAGE_SIZE == synthetic.PART_SIZE + largest_offset
+    cfg = DataConfig(num_examples=40, val_size=10, image_size=SYNTHETIC_MIN_IMAGE_SIZE)
+    assert load_split(cfg).x_train.shape[-1] == SYNTHETIC_MIN_IMAGE_SIZE
+    too_small = ExperimentConfig()
+    too_small.data.image_size = SYNTHETIC_MIN_IMAGE_SIZE - 1
+    with pytest.raises(ConfigError, match=r"data\.image_size.*>= 16"):
+        validate_experiment(too_small)
