@@ -240,6 +240,20 @@ def test_a_real_tiny_probe_on_cpu_measures_every_size(tiny_result):
     assert r.num_params > 0 and r.input_shape == (3, 16, 16)
 
 
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_the_probe_measures_in_the_precision_fit_trains_in(precision, tiny_split):
+    """bf16 and fp16 (with its loss scaler) run; the data is stored as ``fit`` stores it."""
+    from orchestrator.probe.measure import _context
+
+    cfg = tiny_experiment(threads=1, precision=precision)
+    ctx = _context(cfg, ProbeConfig(), torch.device("cpu"), tiny_split)
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+    assert ctx.numerics.autocast_dtype == dtype and ctx.split.x_train.dtype == dtype
+    result = run_probe(cfg, ProbeConfig(max_batch_size=4, **FAST), split=tiny_split)
+    assert [p.batch_size for p in result.points] == [1, 2, 4] and result.oom_at is None
+    assert all(p.examples_per_s > 0 for p in result.points)
+
+
 def test_the_cpu_memory_ceiling_takes_the_oom_path_with_the_real_measure(tiny_result, tiny_split):
     peak = {p.batch_size: p.peak_memory_mb for p in tiny_result.points}
     limit = (peak[4] + peak[8]) / 2  # 4 fits, 8 does not

@@ -38,6 +38,7 @@ from orchestrator.train.data import Split, load_split
 from orchestrator.train.loader import random_crop, random_hflip
 from orchestrator.train.loop import resolve_device
 from orchestrator.train.models import build_model
+from orchestrator.train.numerics import Numerics, resolve_numerics
 from orchestrator.train.optim import build_optimizer
 
 
@@ -48,18 +49,19 @@ class ProbeContext:
     config: ExperimentConfig
     probe: ProbeConfig
     device: torch.device
-    split: Split  # on ``device``
-    memory_format: torch.memory_format = torch.contiguous_format
-    use_bf16: bool = False
+    split: Split  # on ``device``, in the run's data dtype and layout, as ``fit`` keeps it
+    numerics: Numerics  # the same resolution ``fit`` makes: precision, layout, kernels
 
     @property
     def on_cuda(self) -> bool:
         return self.device.type == "cuda"
 
+    @property
+    def memory_format(self) -> torch.memory_format:
+        return self.numerics.memory_format
+
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
-        if not self.use_bf16:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
+        return self.numerics.autocast()
 
     def sync(self) -> None:
         if self.on_cuda:
@@ -89,7 +91,9 @@ def measure_batch(ctx: ProbeContext, batch_size: int) -> ProbePoint:
     model = build_model(cfg.model, ctx.split.input_shape, ctx.split.num_classes)
     model = model.to(ctx.device, memory_format=ctx.memory_format).train()
     forward = torch.compile(model) if cfg.train.compile else model
-    optimizer = build_optimizer(cfg.optimizer, model.parameters(), fused=ctx.on_cuda)
+    optimizer = build_optimizer(
+        cfg.optimizer, model.parameters(), fused=ctx.numerics.fused_optimizer
+    )
     generator = torch.Generator(device=ctx.device).manual_seed(cfg.train.seed + batch_size)
     step = _make_step(ctx, forward, model, optimizer, batch_size, generator)
 
@@ -123,6 +127,7 @@ def _make_step(
     n = x_all.shape[0]
     loss_fn = nn.CrossEntropyLoss(label_smoothing=t.label_smoothing)
     params = [p for p in model.parameters() if p.requires_grad]
+    scaler = ctx.numerics.grad_scaler()  # live with fp16 only, as in ``fit``
 
     def step() -> None:
         idx = torch.randint(n, (batch_size,), generator=generator, device=ctx.device)
@@ -133,12 +138,14 @@ def _make_step(
         with ctx.autocast():
             loss = loss_fn(forward(x), y_all[idx])
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)
         if t.grad_clip_norm is not None:
             torch.nn.utils.clip_grad_norm_(params, t.grad_clip_norm)
         else:  # fit computes the norm every step for its curves: part of the step's cost
             torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
-        optimizer.step()
+        scaler.step(optimizer)
+        scaler.update()
 
     return step
 
@@ -303,16 +310,14 @@ def _context(
     config: ExperimentConfig, probe: ProbeConfig, device: torch.device, split: Split | None
 ) -> ProbeContext:
     """Data on the device and the numerics ``fit`` would use there."""
-    on_cuda = device.type == "cuda"
-    t = config.train
-    channels_last = on_cuda and t.channels_last
+    numerics = resolve_numerics(config.train, device)
+    source = split or load_split(config.data)
     return ProbeContext(
         config=config,
         probe=probe,
         device=device,
-        split=(split or load_split(config.data)).to(device),
-        memory_format=torch.channels_last if channels_last else torch.contiguous_format,
-        use_bf16=t.precision == "bf16" or (t.precision == "auto" and on_cuda),
+        split=source.to(device, dtype=numerics.data_dtype, memory_format=numerics.memory_format),
+        numerics=numerics,
     )
 
 
