@@ -13,9 +13,10 @@ import yaml
 from hydra import compose, initialize_config_dir
 
 from orchestrator.cli import CONF_DIR
-from orchestrator.config import STAGES, experiment_from_cfg, root_from_cfg
+from orchestrator.config.round import round_from_dict
+from orchestrator.config.schema import STAGES, experiment_from_cfg, root_from_cfg
 from orchestrator.exceptions import ConfigError
-from orchestrator.roles import parse_round, round_from_dict
+from orchestrator.rounds.validate import parse_round
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = [

@@ -14,10 +14,12 @@ from pathlib import Path
 
 import optuna
 
-from orchestrator.roles import BudgetConfig, RoundConfig, parse_round
-from orchestrator.runner import run_round
-from orchestrator.storage import StorageConfig, create_storage
+from orchestrator.config.round import BudgetConfig, RoundConfig
+from orchestrator.config.sections import StorageConfig
+from orchestrator.rounds.validate import parse_round
+from orchestrator.store.storage import create_storage
 from orchestrator.train.config import ExperimentConfig
+from orchestrator.work.loop import run_round
 
 
 def free_port() -> int:
@@ -94,8 +96,8 @@ def test_dashboard_serves_the_findings_as_study_notes_and_figures(tmp_path: Path
     import plotly.graph_objects as go
 
     from orchestrator.analysis.load import load_round
-    from orchestrator.analysis.model import AnalysisConfig
     from orchestrator.analysis.run import analyze
+    from orchestrator.config.sections import AnalysisConfig
     from orchestrator.report.dashboard import push_findings
 
     url, rnd, storage = run_planted_round(tmp_path, "tests.trainers.diverges_above_1", trials=8)

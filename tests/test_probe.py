@@ -12,10 +12,9 @@ import pytest
 import torch
 import yaml
 
+from orchestrator.config.sections import ProbeConfig, validate_probe
 from orchestrator.exceptions import ConfigError
-from orchestrator.incumbent import read_incumbent
 from orchestrator.probe import (
-    ProbeConfig,
     ProbeError,
     ProbePoint,
     ProbeResult,
@@ -26,11 +25,11 @@ from orchestrator.probe import (
     probe_stage,
     recommend,
     run_probe,
-    validate_probe,
     write_probe,
 )
 from orchestrator.probe import measure as probe_measure
-from orchestrator.report.probe_chart import probe_figure
+from orchestrator.probe.chart import probe_figure
+from orchestrator.store.incumbent import read_incumbent
 from orchestrator.train.config import experiment_from_dict, experiment_to_dict
 from orchestrator.train.data import load_split
 from tests.conftest import tiny_experiment
@@ -421,9 +420,9 @@ def test_the_yaml_defaults_are_the_dataclass_defaults():
 
 
 def test_the_probe_stage_adds_a_ledger_row_when_the_ledger_exists(tmp_path):
-    from orchestrator.config import Config
-    from orchestrator.ledger import Ledger
-    from orchestrator.stages import probe_once
+    from orchestrator.config.schema import Config
+    from orchestrator.stages.probe import probe_once
+    from orchestrator.store.ledger import Ledger
 
     root = Config(stage="probe")
     root.paths.studies = str(tmp_path)

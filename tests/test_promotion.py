@@ -10,16 +10,20 @@ import pytest
 import yaml
 
 from orchestrator import promotion as promotion_module
-from orchestrator.decision import PromotionConfig, decide
+from orchestrator.config.params import with_values
+from orchestrator.config.round import BudgetConfig, RoundConfig
+from orchestrator.config.sections import StorageConfig
 from orchestrator.exceptions import ConfigError
-from orchestrator.incumbent import read_incumbent
-from orchestrator.ledger import Ledger
-from orchestrator.params import with_values
-from orchestrator.promotion import format_history, promote, rerun_values
-from orchestrator.roles import BudgetConfig, RoundConfig, parse_round
-from orchestrator.runner import run_round
-from orchestrator.storage import StorageConfig, create_storage
+from orchestrator.promotion.decision import decide
+from orchestrator.promotion.promote import format_history, promote
+from orchestrator.promotion.reruns import rerun_values
+from orchestrator.rounds.promotion_config import PromotionConfig
+from orchestrator.rounds.validate import parse_round
+from orchestrator.store.incumbent import read_incumbent
+from orchestrator.store.ledger import Ledger
+from orchestrator.store.storage import create_storage
 from orchestrator.train.config import ExperimentConfig
+from orchestrator.work.loop import run_round
 from tests import trainers
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -229,7 +233,7 @@ def test_incumbent_reruns_already_in_the_ledger_are_not_trained_again(tmp_path):
 
 
 def test_warn_findings_are_summarised_in_the_decision(tmp_path):
-    from orchestrator.promotion import blocking_findings
+    from orchestrator.promotion.promote import blocking_findings
 
     findings = [
         {"kind": "boundary", "severity": "warn", "message": "a"},
@@ -250,7 +254,7 @@ def test_atomically_written_files_get_the_usual_permissions(tmp_path):
     import os
     import stat
 
-    from orchestrator.incumbent import atomic_write
+    from orchestrator.store.files import atomic_write
 
     old = os.umask(0o022)
     try:

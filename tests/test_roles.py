@@ -8,8 +8,9 @@ import pytest
 import yaml
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
+from orchestrator.config.round import BudgetConfig, RoundConfig
 from orchestrator.exceptions import ConfigError
-from orchestrator.roles import BudgetConfig, RoundConfig, parse_round
+from orchestrator.rounds.validate import parse_round
 from orchestrator.train.config import ExperimentConfig
 
 CONF = Path(__file__).resolve().parent.parent / "conf"

@@ -15,11 +15,13 @@ import pytest
 from optuna.artifacts import FileSystemArtifactStore, download_artifact
 from optuna.trial import TrialState
 
+from orchestrator.config.round import BudgetConfig, RoundConfig
+from orchestrator.config.sections import StorageConfig
 from orchestrator.exceptions import ConfigError
-from orchestrator.roles import BudgetConfig, RoundConfig, parse_round
-from orchestrator.runner import run_round
-from orchestrator.storage import StorageConfig, create_storage
+from orchestrator.rounds.validate import parse_round
+from orchestrator.store.storage import create_storage
 from orchestrator.train.config import ExperimentConfig
+from orchestrator.work.loop import run_round
 from tests.conftest import tiny_experiment
 
 ROOT = Path(__file__).resolve().parent.parent

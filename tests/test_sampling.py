@@ -20,7 +20,7 @@ from optuna.distributions import (
 from scipy.stats import qmc
 
 from orchestrator.exceptions import ConfigError
-from orchestrator.sampling import (
+from orchestrator.rounds.sampling import (
     ADAM_PRESET_RANGES,
     SAMPLERS,
     QuasiRandomSampler,

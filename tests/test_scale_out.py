@@ -17,7 +17,8 @@ from tests.scale_out import harness as h
 
 def one_study_round(name: str):
     """A round of one study (``<name>/model.depth=2``), 3 trials over the learning rate."""
-    from orchestrator.roles import BudgetConfig, RoundConfig, parse_round
+    from orchestrator.config.round import BudgetConfig, RoundConfig
+    from orchestrator.rounds.validate import parse_round
     from orchestrator.train.config import ExperimentConfig
 
     start = ExperimentConfig()
@@ -120,9 +121,10 @@ def test_a_preemption_exit_mid_trial_fails_the_trial_queues_it_and_still_exits(
     import optuna
     from optuna.trial import TrialState
 
-    from orchestrator.runner import run_round
-    from orchestrator.signals import StopSignals
-    from orchestrator.storage import StorageConfig, create_storage
+    from orchestrator.config.sections import StorageConfig
+    from orchestrator.store.storage import create_storage
+    from orchestrator.work.loop import run_round
+    from orchestrator.work.signals import StopSignals
 
     monkeypatch.setenv("ORCHESTRATOR_TEST_CHAOS_DIR", str(tmp_path))
     start, rnd = one_study_round("p")
@@ -199,8 +201,9 @@ def test_a_locked_store_during_a_trial_is_logged_retried_and_the_round_finishes(
     import optuna
     from optuna.trial import TrialState
 
-    from orchestrator.runner import WorkerStats, run_round
-    from orchestrator.storage import StorageConfig, create_storage
+    from orchestrator.config.sections import StorageConfig
+    from orchestrator.store.storage import create_storage
+    from orchestrator.work.loop import WorkerStats, run_round
 
     db = tmp_path / "t.db"
     monkeypatch.setenv("ORCHESTRATOR_TEST_CHAOS_DIR", str(tmp_path))

@@ -7,10 +7,10 @@ import os
 import subprocess
 import sys
 
-from orchestrator.budget import StudyCounts, next_study
-from orchestrator.gpus import cpu_threads, gpu_env, visible_gpus
-from orchestrator.liveness import is_dead, owner
-from orchestrator.storage import redact_text
+from orchestrator.store.storage import redact_text
+from orchestrator.work.budget import StudyCounts, next_study
+from orchestrator.work.gpus import cpu_threads, gpu_env, visible_gpus
+from orchestrator.work.liveness import is_dead, owner
 
 
 def test_the_study_with_the_fewest_claimed_slots_is_fed_first():

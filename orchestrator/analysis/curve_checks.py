@@ -27,7 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from orchestrator.analysis.model import AnalysisConfig, Finding, StudyRecord, TrialRecord
+from orchestrator.analysis.model import StudyRecord, TrialRecord
+from orchestrator.config.sections import AnalysisConfig
+from orchestrator.store.findings import Finding
 
 EVAL_METRICS = ("val_error", "val_loss")  # the validation curves a trainer stores
 DECAYING_SCHEDULE = "linear"  # the playbook's lazy, robust default (PLAYBOOK.md 7)

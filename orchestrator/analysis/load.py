@@ -9,28 +9,26 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import optuna
 from optuna.artifacts import FileSystemArtifactStore, download_artifact
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import FrozenTrial
 
 from orchestrator.analysis.model import StudyRecord, TrialRecord
 from orchestrator.exceptions import OrchestratorError
-from orchestrator.objective import INFEASIBLE
-from orchestrator.roles import Round
-
-
-def trial_state(t: FrozenTrial) -> str:
-    """complete | infeasible | pruned | failed | running (WAITING counts as running)."""
-    if t.state == TrialState.COMPLETE:
-        return "infeasible" if t.constraints.get(INFEASIBLE, 0.0) > 0 else "complete"
-    return {TrialState.PRUNED: "pruned", TrialState.FAIL: "failed"}.get(t.state, "running")
+from orchestrator.rounds.space import Round
+from orchestrator.store.record import (
+    Direction,
+    ResultSummary,
+    StudyAttr,
+    TrialAttr,
+    trial_outcome,
+)
 
 
 def trial_record(t: FrozenTrial, artifacts: FileSystemArtifactStore | None) -> TrialRecord:
-    state = trial_state(t)
-    result: dict[str, Any] = t.user_attrs.get("result", {})
+    state = trial_outcome(t)
+    result: ResultSummary = t.user_attrs.get(TrialAttr.RESULT, {})
     return TrialRecord(
         number=t.number,
         state=state,
@@ -38,14 +36,14 @@ def trial_record(t: FrozenTrial, artifacts: FileSystemArtifactStore | None) -> T
         params=dict(t.params),
         best_step=result.get("best_step"),
         max_steps=result.get("max_steps"),
-        infeasible_reason=t.user_attrs.get("infeasible_reason"),
+        infeasible_reason=t.user_attrs.get(TrialAttr.INFEASIBLE_REASON),
         curves=_curves(result, artifacts),
         started=t.datetime_start.timestamp() if t.datetime_start else None,
         finished=t.datetime_complete.timestamp() if t.datetime_complete else None,
     )
 
 
-def _curves(result: dict[str, Any], artifacts: FileSystemArtifactStore | None) -> dict | None:
+def _curves(result: ResultSummary, artifacts: FileSystemArtifactStore | None) -> dict | None:
     """Inline curves, else the full result in the artifact store, else None."""
     if result.get("curves"):
         return result["curves"]
@@ -81,9 +79,9 @@ def load_round(
             StudyRecord(
                 name=name,
                 point=dict(point),
-                direction=study.direction.name.lower(),
-                metric=study.user_attrs.get("metric", "val_error"),
-                search_space=study.user_attrs.get("search_space", {}),
+                direction=Direction.of(study.direction),
+                metric=study.user_attrs.get(StudyAttr.METRIC, "val_error"),
+                search_space=study.user_attrs.get(StudyAttr.SEARCH_SPACE, {}),
                 trials=[trial_record(t, artifacts) for t in study.get_trials(deepcopy=False)],
             )
         )

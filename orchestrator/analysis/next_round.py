@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from orchestrator.analysis.model import Finding
+from orchestrator.store.findings import Finding
 
 
 def draft_next_round(

@@ -7,9 +7,11 @@ import textwrap
 from pathlib import Path
 
 from orchestrator.analysis.curve_checks import run_curve_checks
-from orchestrator.analysis.model import AnalysisConfig, Finding, StudyRecord, by_severity
+from orchestrator.analysis.model import StudyRecord
 from orchestrator.analysis.study_checks import run_study_checks
-from orchestrator.incumbent import atomic_write
+from orchestrator.config.sections import AnalysisConfig
+from orchestrator.store.files import atomic_write
+from orchestrator.store.findings import Finding, by_severity
 
 
 def analyze(studies: list[StudyRecord], cfg: AnalysisConfig) -> list[Finding]:

@@ -25,13 +25,9 @@ from optuna.distributions import (
 )
 from optuna.importance import BaseImportanceEvaluator, PedAnovaImportanceEvaluator
 
-from orchestrator.analysis.model import (
-    AnalysisConfig,
-    Finding,
-    StudyRecord,
-    TrialRecord,
-    by_severity,
-)
+from orchestrator.analysis.model import StudyRecord, TrialRecord
+from orchestrator.config.sections import AnalysisConfig
+from orchestrator.store.findings import Finding, by_severity
 
 _MISSING = object()
 _FINISHED = ("complete", "infeasible")
@@ -155,8 +151,8 @@ def _widened(spec: dict[str, Any], edge: str, path: str | None = None) -> float:
 
 def _accepted(path: str, value: float) -> bool:
     """Whether the experiment schema accepts ``value`` at ``path`` (all else at defaults)."""
+    from orchestrator.config.params import PARAM_TYPES, check_type, with_values
     from orchestrator.exceptions import ConfigError
-    from orchestrator.params import PARAM_TYPES, check_type, with_values
     from orchestrator.train.config import ExperimentConfig, validate_experiment
 
     if path not in PARAM_TYPES:

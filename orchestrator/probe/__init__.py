@@ -23,6 +23,7 @@ that hold the model, optimizer and batch, and nothing can be freed while it live
 This module imports neither Optuna nor Hydra: ``run_probe`` works from a plain script.
 """
 
+from orchestrator.config.sections import ProbeConfig, validate_probe
 from orchestrator.probe.measure import (
     Measure,
     ProbeContext,
@@ -36,12 +37,10 @@ from orchestrator.probe.model import (
     MB,
     TABLE_HEADER,
     MemoryCeilingExceeded,
-    ProbeConfig,
     ProbeError,
     ProbePoint,
     ProbeResult,
     Verdict,
-    validate_probe,
 )
 from orchestrator.probe.output import (
     apply_to_incumbent,

@@ -17,23 +17,18 @@ from typing import Any
 import torch
 import torch.nn as nn
 
+from orchestrator.config.sections import ProbeConfig, validate_probe
 from orchestrator.probe.model import (
     MB,
     OOM_MESSAGES,
     MemoryCeilingExceeded,
-    ProbeConfig,
     ProbeError,
     ProbePoint,
     ProbeResult,
     format_row,
-    validate_probe,
 )
 from orchestrator.probe.rule import doubling_gains, note_memory_limit, recommend
-from orchestrator.train.config import (
-    ExperimentConfig,
-    experiment_to_dict,
-    validate_experiment,
-)
+from orchestrator.train.config import ExperimentConfig, experiment_to_dict, validate_experiment
 from orchestrator.train.data import Split, load_split
 from orchestrator.train.loader import random_crop, random_hflip
 from orchestrator.train.loop import resolve_device

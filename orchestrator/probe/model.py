@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import torch
 
-from orchestrator.exceptions import ConfigError, OrchestratorError
+from orchestrator.exceptions import OrchestratorError
 
 MB = 2**20  # "MB" in this module is a mebibyte
 SMALL_DOUBLINGS = 2  # the bottleneck check looks at the first two doublings (1 -> 2 -> 4)
@@ -40,50 +39,6 @@ class MemoryCeilingExceeded(OrchestratorError, MemoryError):
             f"batch size {batch_size}: estimated peak memory {peak_mb:.1f} MB exceeds "
             f"probe.cpu_memory_limit_mb={limit_mb:g}"
         )
-
-
-@dataclass
-class ProbeConfig:
-    """What the probe measures and how it decides (``conf/probe/default.yaml``)."""
-
-    max_batch_size: int = 512  # largest size tried (a power of two); OOM may stop earlier
-    warmup_steps: int = 3  # untimed steps per size (the first also measures CPU memory)
-    timed_steps: int = 5  # at least this many steps per timed window
-    repeats: int = 3  # timed windows per size; the median is reported
-    min_repeat_seconds: float = 0.05  # a window also lasts at least this long (fast sizes)
-    min_gain: float = 1.15  # doubling must raise throughput by this factor to still count
-    bottleneck_gain: float = 1.5  # at small sizes doubling should give at least this
-    cpu_memory_limit_mb: float | None = None  # CPU only: estimated peak above this = OOM
-    apply: bool = False  # write the recommendation into the incumbent
-
-
-def validate_probe(cfg: ProbeConfig) -> None:
-    """Raise one ``ConfigError`` naming the first invalid ``probe.*`` key, or return None."""
-    m = cfg.max_batch_size
-    if not isinstance(m, int) or isinstance(m, bool) or m < 1 or m & (m - 1):
-        raise ConfigError("probe.max_batch_size", f"must be a power of two >= 1; got {m!r}")
-    for key, low in (("warmup_steps", 1), ("timed_steps", 1), ("repeats", 1)):
-        value = getattr(cfg, key)
-        if not isinstance(value, int) or isinstance(value, bool) or value < low:
-            raise ConfigError(f"probe.{key}", f"must be an integer >= {low}; got {value!r}")
-    if not _finite(cfg.min_repeat_seconds) or cfg.min_repeat_seconds < 0:
-        raise ConfigError(
-            "probe.min_repeat_seconds", f"must be a number >= 0; got {cfg.min_repeat_seconds!r}"
-        )
-    for key in ("min_gain", "bottleneck_gain"):
-        value = getattr(cfg, key)
-        if not (_finite(value) and 1 < value <= 2):
-            raise ConfigError(
-                f"probe.{key}",
-                f"must be a throughput factor in (1, 2] (ideal scaling doubles it); got {value!r}",
-            )
-    limit = cfg.cpu_memory_limit_mb
-    if limit is not None and not (_finite(limit) and limit > 0):
-        raise ConfigError("probe.cpu_memory_limit_mb", f"must be > 0 or null; got {limit!r}")
-
-
-def _finite(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 # --------------------------------------------------------------------------- results

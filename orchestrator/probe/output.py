@@ -11,18 +11,13 @@ from typing import Any
 
 import yaml
 
-from orchestrator import paths
+from orchestrator.config.sections import ProbeConfig
 from orchestrator.exceptions import ConfigError
-from orchestrator.incumbent import atomic_write
 from orchestrator.probe.measure import run_probe
-from orchestrator.probe.model import (
-    NOISY_SPREAD,
-    TABLE_HEADER,
-    ProbeConfig,
-    ProbeResult,
-    format_row,
-)
+from orchestrator.probe.model import NOISY_SPREAD, TABLE_HEADER, ProbeResult, format_row
 from orchestrator.probe.rule import noisy_sizes
+from orchestrator.store import paths
+from orchestrator.store.files import atomic_write
 from orchestrator.train.config import (
     ExperimentConfig,
     experiment_from_dict,
@@ -79,7 +74,7 @@ def probe_file(studies_dir: str | Path, result: ProbeResult) -> Path:
 
 def write_probe(result: ProbeResult, studies_dir: str | Path) -> tuple[Path, Path]:
     """Write the JSON record (atomically) and the chart next to it: (json path, html path)."""
-    from orchestrator.report.probe_chart import write_probe_html  # plotly only when writing
+    from orchestrator.probe.chart import write_probe_html  # plotly only when writing
 
     json_path = probe_file(studies_dir, result)
     text = json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n"

@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+from orchestrator.config.sections import ProbeConfig
 from orchestrator.probe.model import (
     MEMORY_HEADROOM,
     NOISY_SPREAD,
     SMALL_DOUBLINGS,
-    ProbeConfig,
     ProbePoint,
     Verdict,
 )

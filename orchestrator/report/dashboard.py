@@ -16,7 +16,8 @@ import optuna
 import plotly.graph_objects as go
 from optuna_dashboard import save_note, save_plotly_graph_object
 
-from orchestrator.analysis.model import Finding, StudyRecord
+from orchestrator.analysis.model import StudyRecord
+from orchestrator.store.findings import Finding
 
 _ICON = {"block": "BLOCK", "warn": "WARN", "info": "info"}
 

@@ -19,9 +19,10 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from orchestrator.analysis.model import Finding, StudyRecord, by_severity
-from orchestrator.incumbent import atomic_write
+from orchestrator.analysis.model import StudyRecord
 from orchestrator.report import figures
+from orchestrator.store.files import atomic_write
+from orchestrator.store.findings import Finding, by_severity
 
 SEVERITY_COLORS = {"block": "#c62828", "warn": "#ef6c00", "info": "#757575"}
 

@@ -10,24 +10,23 @@ later trial of it starts warm.
 
 What this module adds on top: each new key is compiled up front, on a throwaway copy of
 the model and with the random state restored (the warm-up), so compile time is spent
-before the timed steps and an unusable compiler fails there with one clear error; a
-per-process record of the keys already compiled with hit and miss counts; and a
-recompile limit raised to fit a round's handful of architectures.
+before the timed steps and an unusable compiler fails there with one clear error; the
+keys already compiled, with hit and miss counts, kept in the caller's ``TrainCache``;
+and a recompile limit raised to fit a round's handful of architectures.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn as nn
 
 from orchestrator.exceptions import ConfigError
+from orchestrator.train.cache import TrainCache
 
 Forward = Callable[[torch.Tensor], torch.Tensor]
 Warmup = Callable[[Forward, nn.Module], None]
@@ -40,26 +39,13 @@ BACKEND: str | Callable[..., Any] = "inductor"
 RECOMPILE_LIMIT = 64
 
 
-@dataclass
-class CompileStats:
-    """How often a trial found its key compiled already (hit) or compiled it (miss)."""
-
-    hits: int = 0
-    misses: int = 0
-
-
-_lock = threading.Lock()
-_compiled: set[str] = set()
-stats = CompileStats()
-
-
 def compile_key(**parts: Any) -> str:
     """A stable key from what decides the compiled graphs (config, shapes, dtype, layout)."""
     return json.dumps(parts, sort_keys=True, default=str)
 
 
-def compiled_forward(model: nn.Module, *, key: str, warmup: Warmup) -> Forward:
-    """``model`` compiled; on the first use of ``key`` in this process, warmed up first.
+def compiled_forward(model: nn.Module, *, key: str, warmup: Warmup, cache: TrainCache) -> Forward:
+    """``model`` compiled; on the first use of ``key`` in ``cache``, warmed up first.
 
     ``warmup(forward, module)`` must run every shape and mode the run will use (a
     training step with backward, evaluation batches) on ``module``, a copy of ``model``
@@ -73,13 +59,13 @@ def compiled_forward(model: nn.Module, *, key: str, warmup: Warmup) -> Forward:
     dynamo = torch._dynamo.config
     dynamo.recompile_limit = max(dynamo.recompile_limit, RECOMPILE_LIMIT)
     forward: Forward = torch.compile(model, backend=BACKEND)
-    with _lock:
-        if key in _compiled:
-            stats.hits += 1
+    with cache.lock:
+        if key in cache.compiled:
+            cache.compile_stats.hits += 1
             return forward
-        stats.misses += 1
+        cache.compile_stats.misses += 1
         _warm_up(model, warmup)
-        _compiled.add(key)
+        cache.compiled.add(key)
     return forward
 
 
@@ -103,8 +89,5 @@ def _warm_up(model: nn.Module, warmup: Warmup) -> None:
 
 
 def reset() -> None:
-    """Forget the keys and counts, and dynamo's compiled code (tests; a fresh worker)."""
-    with _lock:
-        _compiled.clear()
-        stats.hits = stats.misses = 0
+    """Forget dynamo's compiled code in this process (tests)."""
     torch._dynamo.reset()

@@ -25,6 +25,7 @@ import torch
 import torch.nn as nn
 from tqdm.auto import tqdm
 
+from orchestrator.train.cache import TrainCache
 from orchestrator.train.compiled import Forward, compile_key, compiled_forward
 from orchestrator.train.config import ExperimentConfig, validate_experiment
 from orchestrator.train.data import Split, load_split
@@ -75,6 +76,7 @@ def fit(
     *,
     progress: bool = False,
     data: Split | None = None,
+    cache: TrainCache | None = None,
 ) -> TrainResult:
     """Train ``config`` once and return its objective, outcome and curves.
 
@@ -84,11 +86,13 @@ def fit(
         progress: show a progress bar on stderr.
         data: an already loaded split to reuse (else ``config.data`` is loaded); a worker
             passes the same one to every trial, and its device copy is then made once.
+        cache: what to keep for the next run in this process (compiled graphs' warm-up,
+            the device copy of ``data``); a worker passes its own. None keeps nothing.
     """
     validate_experiment(config)
     start = time.perf_counter()
     t = config.train
-    run = _setup(config, data)
+    run = _setup(config, data, cache if cache is not None else TrainCache())
     rec = _Recorder.for_steps(t.steps, run.numerics.device)
     lrs: list[float] = []
     curves = Curves()
@@ -156,7 +160,7 @@ class _Run:
     batches: Iterator[tuple[torch.Tensor, torch.Tensor]]
 
 
-def _setup(config: ExperimentConfig, data: Split | None) -> _Run:
+def _setup(config: ExperimentConfig, data: Split | None, cache: TrainCache) -> _Run:
     """Device, data, model (compiled when asked), optimizer and batches, in seed order."""
     t = config.train
     numerics = resolve_numerics(t, resolve_device(t.device))
@@ -165,7 +169,7 @@ def _setup(config: ExperimentConfig, data: Split | None) -> _Run:
     if numerics.on_cuda:
         torch.backends.cudnn.benchmark = True  # fixed shapes: pick the fastest conv kernels
     torch.manual_seed(t.seed)  # initialisation and dropout; data order has its own generator
-    split = resident_split(data or load_split(config.data), numerics)
+    split = resident_split(data or load_split(config.data), numerics, cache)
     model = build_model(
         config.model, split.input_shape, split.num_classes, init_data=split.x_train
     )
@@ -182,7 +186,7 @@ def _setup(config: ExperimentConfig, data: Split | None) -> _Run:
     loss_fn = nn.CrossEntropyLoss(label_smoothing=t.label_smoothing)
     forward: Forward = model
     if t.compile:
-        forward = _compiled(config, model, split, numerics, loss_fn)
+        forward = _compiled(config, model, split, numerics, loss_fn, cache)
     optimizer = build_optimizer(
         config.optimizer, model.parameters(), fused=numerics.fused_optimizer
     )
@@ -197,8 +201,9 @@ def _compiled(
     split: Split,
     numerics: Numerics,
     loss_fn: nn.Module,
+    cache: TrainCache,
 ) -> Forward:
-    """The compiled model; the first run of its key in this process compiles it up front.
+    """The compiled model; the first run of its key in ``cache`` compiles it up front.
 
     The warm-up runs what the run will: one training step's forward and backward on a
     batch shaped and laid out like ``DeviceBatches`` makes them, and a full evaluation.
@@ -222,7 +227,7 @@ def _compiled(
         eval_batch_size=t.eval_batch_size,
         val_size=split.x_val.shape[0],
     )
-    return compiled_forward(model, key=key, warmup=warmup)
+    return compiled_forward(model, key=key, warmup=warmup, cache=cache)
 
 
 def _step(

@@ -13,8 +13,6 @@ unit-scale, so a too-high learning rate diverges as it would on real images.
 
 from __future__ import annotations
 
-import functools
-
 import torch
 import torch.nn.functional as F
 
@@ -51,7 +49,6 @@ def _class_recipes(num_classes: int, g: torch.Generator) -> list[tuple[int, int,
     return [combos[i] for i in order.tolist()]
 
 
-@functools.lru_cache(maxsize=4)
 def make_synthetic(
     *,
     num_examples: int,
@@ -63,8 +60,8 @@ def make_synthetic(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Generate ``(images float32 (N, C, S, S), labels int64 (N,))`` from ``seed``.
 
-    The same arguments always give the same tensors (cached per process, so a worker
-    running many trials generates its data once).
+    The same arguments always give the same tensors (a worker generates them once: its
+    ``WorkerCache`` keeps the loaded split).
     """
     if num_classes > NUM_PARTS * (NUM_PARTS - 1) * len(OFFSETS):
         raise ValueError(f"at most {NUM_PARTS * (NUM_PARTS - 1) * len(OFFSETS)} classes")

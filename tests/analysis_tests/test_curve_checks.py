@@ -21,7 +21,9 @@ from orchestrator.analysis.curve_checks import (
     training_loss_rising,
     update_ratio,
 )
-from orchestrator.analysis.model import AnalysisConfig, Finding, StudyRecord, TrialRecord
+from orchestrator.analysis.model import StudyRecord, TrialRecord
+from orchestrator.config.sections import AnalysisConfig
+from orchestrator.store.findings import Finding
 
 CFG = AnalysisConfig()
 STEPS = 300

@@ -8,10 +8,12 @@ import optuna
 import pytest
 
 from orchestrator.analysis.load import load_round
+from orchestrator.config.round import BudgetConfig, RoundConfig
+from orchestrator.config.sections import StorageConfig
 from orchestrator.exceptions import OrchestratorError
-from orchestrator.roles import BudgetConfig, RoundConfig, parse_round
-from orchestrator.runner import run_round
-from orchestrator.storage import StorageConfig, create_storage
+from orchestrator.rounds.validate import parse_round
+from orchestrator.store.storage import create_storage
+from orchestrator.work.loop import run_round
 from tests.conftest import tiny_experiment
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)

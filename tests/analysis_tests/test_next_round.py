@@ -7,10 +7,11 @@ import dataclasses
 import pytest
 import yaml
 
-from orchestrator.analysis.model import Finding
 from orchestrator.analysis.next_round import draft_next_round, render
+from orchestrator.config.round import RoundConfig, round_from_dict
 from orchestrator.exceptions import ConfigError
-from orchestrator.roles import RoundConfig, parse_round, round_from_dict
+from orchestrator.rounds.validate import parse_round
+from orchestrator.store.findings import Finding
 from orchestrator.train.config import ExperimentConfig
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator.analysis.model import AnalysisConfig, Finding, StudyRecord, TrialRecord
+from orchestrator.analysis.model import StudyRecord, TrialRecord
 from orchestrator.analysis.study_checks import (
     active_spec,
     boundary,
@@ -25,6 +25,8 @@ from orchestrator.analysis.study_checks import (
     run_study_checks,
     step_budget,
 )
+from orchestrator.config.sections import AnalysisConfig
+from orchestrator.store.findings import Finding
 
 CFG = AnalysisConfig()
 LR_SPACE = {"optimizer.lr": [{"low": 1e-5, "high": 1e-1, "log": True}]}

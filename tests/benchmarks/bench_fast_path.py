@@ -38,7 +38,8 @@ import optuna
 import torch
 from optuna.artifacts import FileSystemArtifactStore, download_artifact
 
-from orchestrator.storage import StorageConfig, create_storage
+from orchestrator.config.sections import StorageConfig
+from orchestrator.store.storage import create_storage
 from orchestrator.train.config import ExperimentConfig
 from orchestrator.train.data import Split, load_split
 from orchestrator.train.loop import fit, resolve_device

@@ -24,11 +24,13 @@ from pathlib import Path
 
 import optuna
 
-from orchestrator.claims import FileClaimLock
-from orchestrator.roles import BudgetConfig, RoundConfig, parse_round
-from orchestrator.runner import run_round
-from orchestrator.storage import StorageConfig, create_storage
+from orchestrator.config.round import BudgetConfig, RoundConfig
+from orchestrator.config.sections import StorageConfig
+from orchestrator.rounds.validate import parse_round
+from orchestrator.store.storage import create_storage
 from orchestrator.train.config import ExperimentConfig
+from orchestrator.work.claims import FileClaimLock
+from orchestrator.work.loop import run_round
 
 NUISANCE = {
     "optimizer.lr": {"low": 1e-3, "high": 1.0, "log": True},

@@ -22,12 +22,15 @@ from typing import Any
 
 import optuna
 
-from orchestrator.roles import BudgetConfig, Round, RoundConfig, parse_round
-from orchestrator.runner import run_round
-from orchestrator.storage import StorageConfig, create_storage
+from orchestrator.config.round import BudgetConfig, RoundConfig
+from orchestrator.config.sections import StorageConfig
+from orchestrator.rounds.space import Round
+from orchestrator.rounds.validate import parse_round
+from orchestrator.store.storage import create_storage
 from orchestrator.train.config import ExperimentConfig, ModelConfig
 from orchestrator.train.data import load_split
 from orchestrator.train.loop import fit
+from orchestrator.work.loop import run_round
 
 TRAINER = "orchestrator.train.fit"
 # Every trial trains the same network for the same steps; only the rate varies, in a

@@ -12,9 +12,10 @@ from typing import Any
 import plotly.graph_objects as go
 import pytest
 
-from orchestrator.analysis.model import Finding, StudyRecord, TrialRecord
+from orchestrator.analysis.model import StudyRecord, TrialRecord
 from orchestrator.report import figures
 from orchestrator.report.round_report import build_report_html, write_report
+from orchestrator.store.findings import Finding
 
 LR = {"low": 0.01, "high": 3.0, "log": True}
 MOMENTUM = {"low": 0.5, "high": 0.98, "log": False}

@@ -6,12 +6,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from orchestrator.train.airbench import (
-    AirbenchBatchNorm,
-    AirbenchNet,
-    ConvGroup,
-    WhiteningStem,
-)
+from orchestrator.train.airbench import AirbenchBatchNorm, AirbenchNet, ConvGroup, WhiteningStem
 from orchestrator.train.config import ModelConfig
 from orchestrator.train.loop import fit
 from orchestrator.train.models import build_model

@@ -1,26 +1,28 @@
-"""Hydra's view of the config: the schema registered in the ConfigStore, and the way out.
+"""Hydra's view of the config: the root schema registered in the ConfigStore, and the way out.
 
 The YAML files under ``conf/`` extend the dataclass schema registered here, so a typo or
-a wrong type fails when Hydra composes the config. ``experiment_from_cfg`` then turns the
-composed ``DictConfig`` into a plain, validated ``ExperimentConfig``: nothing beyond this
-module and ``cli.py`` ever sees a ``DictConfig``.
+a wrong type fails when Hydra composes the config. ``root_from_cfg`` and
+``experiment_from_cfg`` turn the composed ``DictConfig`` into plain, validated
+dataclasses: nothing beyond this module and ``cli.py`` ever sees a ``DictConfig``.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import cast
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 
-from orchestrator.analysis.model import AnalysisConfig
+from orchestrator.config.round import RoundConfig
+from orchestrator.config.sections import (
+    AnalysisConfig,
+    PathsConfig,
+    ProbeConfig,
+    StorageConfig,
+    TrainerConfig,
+)
 from orchestrator.exceptions import ConfigError
-from orchestrator.probe import ProbeConfig
-from orchestrator.roles import RoundConfig
-from orchestrator.storage import StorageConfig
 from orchestrator.train.config import (
     DataConfig,
     ExperimentConfig,
@@ -33,20 +35,6 @@ from orchestrator.train.config import (
 )
 
 STAGES = ("run", "work", "analyze", "promote", "history", "probe", "train")
-
-
-@dataclass
-class TrainerConfig:
-    """Which function trains a trial: ``fn(config, on_eval=None) -> TrainResult``."""
-
-    _target_: str = "orchestrator.train.fit"
-
-
-@dataclass
-class PathsConfig:
-    """Where outputs go; ``paths.studies=DIR`` moves the whole workspace."""
-
-    studies: str = "studies"
 
 
 @dataclass
@@ -80,12 +68,11 @@ def root_from_cfg(cfg: DictConfig) -> Config:
         raise ConfigError("stage", f"must be one of {', '.join(STAGES)}; got {cfg.stage!r}")
     if cfg.get("worker") is not None and cfg.worker < 0:
         raise ConfigError("worker", f"must be an integer >= 0 (a worker index); got {cfg.worker}")
-    return OmegaConf.to_object(cfg)  # type: ignore[return-value]
+    return cast(Config, OmegaConf.to_object(cfg))  # the schema above makes it one
 
 
-def experiment_from_cfg(cfg: DictConfig) -> ExperimentConfig:
-    """The composed config's experiment part as validated dataclasses."""
-    root = root_from_cfg(cfg)
+def experiment_of(root: Config) -> ExperimentConfig:
+    """The root config's experiment part, validated."""
     experiment = ExperimentConfig(
         data=root.data,
         model=root.model,
@@ -98,21 +85,6 @@ def experiment_from_cfg(cfg: DictConfig) -> ExperimentConfig:
     return experiment
 
 
-def resolve_trainer(target: str) -> Callable[..., Any]:
-    """Import ``package.module.function`` named by ``trainer._target_``.
-
-    Plain importlib rather than ``hydra.utils`` so the rounds can resolve a trainer from a
-    stored config without Hydra being initialised.
-    """
-    module_name, _, attr = target.rpartition(".")
-    if not module_name:
-        raise ConfigError(
-            "trainer._target_", f"must be a dotted path module.function; got {target!r}"
-        )
-    try:
-        fn = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as err:
-        raise ConfigError("trainer._target_", f"cannot import {target!r}: {err}") from None
-    if not callable(fn):
-        raise ConfigError("trainer._target_", f"{target!r} is not callable")
-    return fn
+def experiment_from_cfg(cfg: DictConfig) -> ExperimentConfig:
+    """The composed config's experiment part as validated dataclasses."""
+    return experiment_of(root_from_cfg(cfg))

@@ -27,6 +27,21 @@ def round_dir(studies: str | Path, round_name: str) -> Path:
     return Path(studies) / round_name
 
 
+def findings_file(studies: str | Path, round_name: str) -> Path:
+    """``studies/<round>/findings.json``: the analysis stage's findings."""
+    return round_dir(studies, round_name) / "findings.json"
+
+
+def next_round_file(studies: str | Path, round_name: str) -> Path:
+    """``studies/<round>/next_round.yaml``: the next-round draft from the findings."""
+    return round_dir(studies, round_name) / "next_round.yaml"
+
+
+def report_file(studies: str | Path, round_name: str) -> Path:
+    """``studies/<round>/report.html``: the round's self-contained report."""
+    return round_dir(studies, round_name) / "report.html"
+
+
 def incumbent_file(studies: str | Path) -> Path:
     """``studies/incumbent.yaml``: the current best full configuration."""
     return Path(studies) / "incumbent.yaml"

@@ -22,7 +22,7 @@ import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
-OWNER_ATTR = "worker"
+from orchestrator.store.record import TrialAttr
 
 
 @cache
@@ -81,7 +81,7 @@ def reap_dead_trials(
     """Fail the RUNNING trials of dead local owners, each retried once; returns how many."""
     reaped = 0
     for trial in running:
-        record = trial.user_attrs.get(OWNER_ATTR)
+        record = trial.user_attrs.get(TrialAttr.OWNER) or {}
         if trial.state != TrialState.RUNNING or not is_dead(record):
             continue
         reason = (
@@ -89,7 +89,7 @@ def reap_dead_trials(
             "died while running this trial (killed?); retried once with the same parameters"
         )
         try:
-            storage.set_trial_user_attr(trial._trial_id, "error", reason)
+            storage.set_trial_user_attr(trial._trial_id, TrialAttr.ERROR, reason)
             if not storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL):
                 continue
         except UpdateFinishedTrialError:

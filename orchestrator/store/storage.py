@@ -12,29 +12,18 @@ import logging
 import re
 import sqlite3
 import warnings
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import optuna
+from optuna.storages.journal import JournalFileBackend
 from sqlalchemy.engine import make_url
 
+from orchestrator.config.sections import StorageConfig
 from orchestrator.exceptions import ConfigError
 
 KINDS = ("sqlite", "journal", "rdb")
-
-
-@dataclass
-class StorageConfig:
-    """Where studies live. ``url`` for sqlite/rdb, ``path`` for the journal file."""
-
-    kind: str = "sqlite"  # sqlite | journal | rdb (e.g. a PostgreSQL URL)
-    url: str = "sqlite:///studies/tuning.db"
-    path: str = "studies/journal.log"
-    heartbeat_interval: int | None = 10  # seconds; None turns heartbeats off
-    grace_period: int | None = 30  # seconds without a heartbeat before a trial is stale
-    busy_timeout: float = 60.0  # sqlite: seconds a writer waits for the lock
-    pool_size: int = 2  # rdb: connections per worker (the trial and its heartbeat thread)
-    max_overflow: int = 2  # rdb: extra connections per worker under load
 
 
 def redact(url: str) -> str:
@@ -70,11 +59,11 @@ def create_storage(cfg: StorageConfig) -> optuna.storages.BaseStorage:
         raise ConfigError("storage.kind", f"must be one of {', '.join(KINDS)}; got {cfg.kind!r}")
     if cfg.kind == "journal":
         Path(cfg.path).parent.mkdir(parents=True, exist_ok=True)
-        backend = optuna.storages.journal.JournalFileBackend(cfg.path)
+        backend = JournalFileBackend(cfg.path)
         return optuna.storages.JournalStorage(backend)
     # Pre-ping: PostgreSQL drops idle connections (optuna#5600) and Optuna sets it only for
     # MySQL. One small pool per worker: connections = workers x (pool_size + max_overflow).
-    engine_kwargs: dict = {
+    engine_kwargs: dict[str, object] = {
         "pool_pre_ping": True,
         "pool_size": cfg.pool_size,
         "max_overflow": cfg.max_overflow,
@@ -107,6 +96,16 @@ def dispose_storage(storage: optuna.storages.BaseStorage) -> None:
     engine = getattr(storage, "engine", None)
     if engine is not None:
         engine.dispose()
+
+
+@contextmanager
+def opened_storage(cfg: StorageConfig) -> Iterator[optuna.storages.BaseStorage]:
+    """``with opened_storage(cfg) as storage:``: its connections closed on every way out."""
+    storage = create_storage(cfg)
+    try:
+        yield storage
+    finally:
+        dispose_storage(storage)
 
 
 def _prepare_sqlite_file(path: Path) -> None:

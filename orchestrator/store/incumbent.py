@@ -7,15 +7,14 @@ of one. Each promoted configuration is also kept as ``studies/history/<round>.ya
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from orchestrator import paths
+from orchestrator.store import paths
+from orchestrator.store.files import atomic_write
 from orchestrator.train.config import (
     ExperimentConfig,
     experiment_from_dict,
@@ -42,28 +41,6 @@ def read_incumbent(studies: str | Path) -> Incumbent | None:
     config = experiment_from_dict(raw.get("experiment", raw))
     validate_experiment(config)
     return Incumbent(config, raw.get("promoted_by"), path)
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old or the new file, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; keep the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def write_incumbent(

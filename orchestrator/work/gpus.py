@@ -47,11 +47,19 @@ def cpu_threads(workers_on_machine: int) -> int:
 
 
 def configure_worker(
-    worker: int, workers_on_machine: int | None, environ: MutableMapping[str, str] | None = None
+    worker: int,
+    workers_on_machine: int | None,
+    environ: MutableMapping[str, str] | None = None,
+    *,
+    visible: list[str] | None = None,
 ) -> str | None:
-    """Pin this process (a worker) to its GPU and its share of the cores; returns the GPU."""
+    """Pin this process (a worker) to its GPU and its share of the cores; returns the GPU.
+
+    ``visible``: the GPUs to choose from, as the parent saw them (local workers); by
+    default those this process's environment lists.
+    """
     env = os.environ if environ is None else environ
-    pinned = gpu_env(worker, visible_gpus(env))
+    pinned = gpu_env(worker, visible if visible is not None else visible_gpus(env))
     import torch
 
     if pinned and torch.cuda.is_initialized():  # a reused process: CUDA already started

@@ -25,11 +25,17 @@ from types import TracebackType
 import sqlalchemy
 from sqlalchemy.engine import make_url
 
-from orchestrator.storage import StorageConfig, redact
+from orchestrator.config.sections import StorageConfig
+from orchestrator.store.storage import redact
 
 
 class ClaimLock:
-    """A reentrant-free mutex across processes; ``release`` is idempotent."""
+    """A reentrant-free mutex across processes; ``release`` is idempotent.
+
+    ``with claim_lock(...):`` holds it once, then gives back what it holds open. A lock
+    taken many times (the worker loop's, per claim) is acquired and released by hand and
+    closed with ``contextlib.closing``.
+    """
 
     def acquire(self) -> None:
         raise NotImplementedError
@@ -39,6 +45,7 @@ class ClaimLock:
 
     def close(self) -> None:
         """Give back what the lock holds open (a file, a database connection)."""
+        self.release()
 
     def __enter__(self) -> ClaimLock:
         self.acquire()
@@ -50,7 +57,7 @@ class ClaimLock:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.release()
+        self.close()
 
 
 class FileClaimLock(ClaimLock):

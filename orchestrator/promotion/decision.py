@@ -1,61 +1,20 @@
 """The promotion rule, pure: paired per-seed values in, a verdict with its evidence out.
 
-Kept apart from the orchestration (``promotion.py``) so it is tested on numbers alone and
-so a round's ``promotion:`` section is validated with the rest of the round.
+Kept apart from the orchestration (``promote.py``) so it is tested on numbers alone; the
+round's ``promotion:`` section is validated with the rest of the round
+(``rounds/promotion_config.py``).
 """
 
 from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from scipy import stats
 
-from orchestrator.exceptions import ConfigError
-
-RULES = ("paired_t", "se_multiple")
-
-
-@dataclass
-class PromotionConfig:
-    """``round.promotion``: how much evidence a candidate needs."""
-
-    seeds: int | list[int] = 5  # paired reruns: a count (seeds 1..n) or explicit seeds
-    rule: str = "paired_t"  # paired_t: one-sided paired t-test | se_multiple
-    alpha: float = 0.05  # paired_t: significance level
-    se_multiple: float = 2.0  # se_multiple: mean improvement > this x its standard error
-    min_improvement: float = 0.0  # in objective units: smaller gains are not worth adopting
-    candidate: dict[str, Any] | None = None  # a scientific point, e.g. {model.depth: 3}
-    force: bool = False  # promote despite block findings
-
-    @property
-    def seed_list(self) -> list[int]:
-        return list(range(1, self.seeds + 1)) if isinstance(self.seeds, int) else self.seeds
-
-
-def parse_promotion(raw: Mapping[str, Any]) -> PromotionConfig:
-    """Validate ``round.promotion``; one ConfigError naming the key."""
-    names = set(PromotionConfig.__dataclass_fields__)
-    for key in raw:
-        if key not in names:
-            raise ConfigError(f"round.promotion.{key}", f"unknown key; valid: {sorted(names)}")
-    cfg = PromotionConfig(**raw)
-    seeds = cfg.seed_list
-    if len(seeds) < 2 or len(set(seeds)) != len(seeds):
-        raise ConfigError(
-            "round.promotion.seeds",
-            f"needs at least 2 distinct seeds to measure noise; got {cfg.seeds!r}",
-        )
-    if cfg.rule not in RULES:
-        raise ConfigError("round.promotion.rule", f"must be one of {RULES}; got {cfg.rule!r}")
-    if not 0 < cfg.alpha < 0.5:
-        raise ConfigError("round.promotion.alpha", f"must lie in (0, 0.5); got {cfg.alpha}")
-    if cfg.se_multiple <= 0 or cfg.min_improvement < 0:
-        raise ConfigError("round.promotion", "se_multiple must be > 0, min_improvement >= 0")
-    return cfg
+from orchestrator.rounds.promotion_config import PromotionConfig
 
 
 @dataclass(frozen=True)

@@ -1,200 +1,27 @@
 """A round's roles, checked: scientific grid, nuisance search space, fixed values, budget.
 
-``parse_round`` turns the round config as Hydra composed it into a ``Round`` or raises
-one ``ConfigError`` naming the offending key, before any store is touched. A ``Round``
-then knows its studies (one per scientific point), each study's search space, how to
-sample a trial's nuisance values (``suggest``) and how to build the trial's config
-(``trial_config``). Conditions (``when:``) are plain equality data; nothing is eval-ed.
+``parse_round`` turns the round config as Hydra composed it into a ``Round``
+(``space.py``) or raises one ``ConfigError`` naming the offending key, before any store
+is touched.
 """
 
 from __future__ import annotations
 
-import itertools
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
-from optuna.distributions import (
-    BaseDistribution,
-    CategoricalDistribution,
-    FloatDistribution,
-    IntDistribution,
-)
-
-from orchestrator.decision import PromotionConfig, parse_promotion
+from orchestrator.config.params import PARAM_TYPES, check_path, check_type, get_value, with_values
+from orchestrator.config.round import BudgetConfig, RoundConfig
 from orchestrator.exceptions import ConfigError
-from orchestrator.params import PARAM_TYPES, check_path, check_type, get_value, with_values
-from orchestrator.sampling import SAMPLERS, adam_budget_nuisance, make_sampler
+from orchestrator.rounds.promotion_config import parse_promotion
+from orchestrator.rounds.sampling import SAMPLERS, adam_budget_nuisance
+from orchestrator.rounds.space import ParamSpec, Round, scientific_points
 from orchestrator.train.config import ExperimentConfig, validate_experiment
 
 START_FROM = ("incumbent", "base")
 SPEC_KEYS = ("low", "high", "log", "step", "choices", "when")
 PRESETS = ("adam_budget",)
-
-
-@dataclass
-class BudgetConfig:
-    """How much each study gets and how it is searched."""
-
-    trials_per_study: int = 10
-    sampler: str = "qmc"  # qmc | random | tpe | gp | grid
-    seed: int = 0  # sampler seed, shared by the round's studies (paired nuisance points)
-    workers: int = 1
-    max_failures: int | None = None  # per study, before giving up (None: trials_per_study)
-    grid: dict[str, list[Any]] = field(default_factory=dict)  # sampler=grid: path -> values
-
-
-@dataclass
-class RoundConfig:
-    """The schema of ``conf/round/*.yaml`` (see DESIGN.md and the README)."""
-
-    name: str = ""
-    goal: str = ""
-    start_from: str = "incumbent"  # incumbent (studies/incumbent.yaml, else base) | base
-    scientific: dict[str, list[Any]] = field(default_factory=dict)
-    nuisance: dict[str, Any] = field(default_factory=dict)
-    fixed: dict[str, Any] = field(default_factory=dict)
-    presets: dict[str, Any] = field(default_factory=dict)  # adam_budget: {when: {...}}
-    budget: BudgetConfig = field(default_factory=BudgetConfig)
-    promotion: dict[str, Any] = field(default_factory=dict)
-
-
-def round_from_dict(raw: Mapping[str, Any]) -> RoundConfig:
-    """A round config from plain data (a YAML file such as a next-round draft)."""
-    fields = dict(raw)
-    budget = BudgetConfig(**(fields.pop("budget", None) or {}))
-    unknown = set(fields) - set(RoundConfig.__dataclass_fields__)
-    if unknown:
-        raise ConfigError("round", f"unknown keys {sorted(unknown)}")
-    return RoundConfig(**fields, budget=budget)
-
-
-@dataclass(frozen=True)
-class ParamSpec:
-    """One nuisance alternative: a range or choices, active when every ``when`` pair holds."""
-
-    path: str
-    low: float | None = None
-    high: float | None = None
-    log: bool = False
-    step: float | None = None
-    choices: tuple[Any, ...] | None = None
-    when: tuple[tuple[str, Any], ...] = ()
-
-    def distribution(self) -> BaseDistribution:
-        if self.choices is not None:
-            return CategoricalDistribution(self.choices)
-        if PARAM_TYPES[self.path][0] is int:
-            step = int(self.step) if self.step is not None else 1
-            return IntDistribution(int(self.low), int(self.high), log=self.log, step=step)
-        return FloatDistribution(self.low, self.high, log=self.log, step=self.step)
-
-    def active(self, lookup: Callable[[str], Any]) -> bool:
-        return all(lookup(path) == value for path, value in self.when)
-
-    def describe(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if self.choices is not None:
-            out["choices"] = list(self.choices)
-        else:
-            out.update(low=self.low, high=self.high, log=self.log)
-            if self.step is not None:
-                out["step"] = self.step
-        if self.when:
-            out["when"] = dict(self.when)
-        return out
-
-
-@dataclass(frozen=True)
-class Round:
-    """A validated round."""
-
-    name: str
-    goal: str
-    start_from: str
-    scientific: dict[str, tuple[Any, ...]]
-    nuisance: dict[str, tuple[ParamSpec, ...]]
-    fixed: dict[str, Any]
-    budget: BudgetConfig
-    promotion: PromotionConfig
-
-    def points(self) -> list[dict[str, Any]]:
-        """The scientific points: the cartesian product of the value lists (one if none)."""
-        return _points(self.scientific)
-
-    def study_name(self, point: Mapping[str, Any]) -> str:
-        if not point:
-            return self.name
-        return f"{self.name}/" + ",".join(f"{p}={_fmt(v)}" for p, v in point.items())
-
-    def search_space(self) -> dict[str, BaseDistribution]:
-        """Each nuisance path with its first alternative's distribution (one QMC dimension)."""
-        return {path: alts[0].distribution() for path, alts in self.nuisance.items()}
-
-    def sampler(self) -> Any:
-        b = self.budget
-        return make_sampler(
-            b.sampler, seed=b.seed, search_space=self.search_space(), grid=b.grid or None
-        )
-
-    def suggest(self, trial: Any, start: ExperimentConfig, point: Mapping[str, Any]) -> dict:
-        """Sample the nuisance values active for this trial, in declaration order."""
-        base = with_values(start, {**self.fixed, **point})
-        sampled: dict[str, Any] = {}
-
-        def lookup(path: str) -> Any:
-            return sampled[path] if path in sampled else get_value(base, path)
-
-        for path, alternatives in self.nuisance.items():
-            spec = next((s for s in alternatives if s.active(lookup)), None)
-            if spec is None:
-                continue
-            dist = spec.distribution()
-            if isinstance(dist, CategoricalDistribution):
-                sampled[path] = trial.suggest_categorical(path, dist.choices)
-            elif isinstance(dist, IntDistribution):
-                sampled[path] = trial.suggest_int(
-                    path, dist.low, dist.high, step=dist.step, log=dist.log
-                )
-            else:
-                sampled[path] = trial.suggest_float(
-                    path, dist.low, dist.high, step=dist.step, log=dist.log
-                )
-        return sampled
-
-    def trial_config(
-        self, start: ExperimentConfig, point: Mapping[str, Any], sampled: Mapping[str, Any]
-    ) -> ExperimentConfig:
-        """Start config, then fixed, then the scientific point, then the sampled values."""
-        cfg = with_values(start, {**self.fixed, **point, **sampled})
-        validate_experiment(cfg)
-        return cfg
-
-    def roles(self) -> dict[str, Any]:
-        """Plain-data description (study user attributes, round.yaml, reports)."""
-        return {
-            "scientific": {p: list(v) for p, v in self.scientific.items()},
-            "nuisance": {p: [s.describe() for s in alts] for p, alts in self.nuisance.items()},
-            "fixed": dict(self.fixed),
-        }
-
-
-def _points(scientific: Mapping[str, tuple[Any, ...]]) -> list[dict[str, Any]]:
-    paths = list(scientific)
-    return [
-        dict(zip(paths, combo, strict=True)) for combo in itertools.product(*scientific.values())
-    ]
-
-
-def _points(scientific: Mapping[str, tuple[Any, ...]]) -> list[dict[str, Any]]:
-    names = list(scientific)
-    combos = itertools.product(*scientific.values())
-    return [dict(zip(names, combo, strict=True)) for combo in combos]
-
-
-def _fmt(value: Any) -> str:
-    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def parse_round(raw: RoundConfig, start: ExperimentConfig) -> Round:
@@ -212,11 +39,13 @@ def parse_round(raw: RoundConfig, start: ExperimentConfig) -> Round:
     nuisance = _parse_nuisance(raw, scientific, fixed)
     budget = _parse_budget(raw.budget, nuisance)
     promotion = parse_promotion(raw.promotion)
-    if promotion.candidate is not None and dict(promotion.candidate) not in _points(scientific):
+    if promotion.candidate is not None and dict(promotion.candidate) not in scientific_points(
+        scientific
+    ):
         raise ConfigError(
             "round.promotion.candidate",
             f"{dict(promotion.candidate)} is not a scientific point of this round; "
-            f"points: {_points(scientific)}",
+            f"points: {scientific_points(scientific)}",
         )
     parsed = Round(
         raw.name, raw.goal, raw.start_from, scientific, nuisance, fixed, budget, promotion

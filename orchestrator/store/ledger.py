@@ -9,11 +9,14 @@ crash in between is finished by re-running and a round never gets two decisions.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -30,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from orchestrator.storage import StorageConfig
+from orchestrator.config.sections import StorageConfig
 
 
 class Base(DeclarativeBase):
@@ -89,6 +92,27 @@ class ProbeRow(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
+@dataclass(frozen=True)
+class PendingDecision:
+    """A decision with all its evidence, as promotion records it before the incumbent file."""
+
+    round_name: str
+    candidate_study: str
+    candidate_trial: int
+    candidate_config: dict[str, Any]
+    candidate_hash: str
+    incumbent_hash: str
+    seeds: list[int]
+    candidate_values: list[float]
+    incumbent_values: list[float]
+    effect: float
+    ci_low: float
+    ci_high: float
+    rule: dict[str, Any]
+    verdict: str  # promoted | rejected | blocked
+    reason: str
+
+
 def ledger_url(storage: StorageConfig, studies: str | Path) -> str:
     """The studies' own database; a journal store gets ``studies/ledger.db`` beside it."""
     if storage.kind == "journal":
@@ -97,7 +121,10 @@ def ledger_url(storage: StorageConfig, studies: str | Path) -> str:
 
 
 class Ledger:
-    """A handle on the ledger tables (created on first use, idempotently)."""
+    """A handle on the ledger tables (created on first use, idempotently).
+
+    ``with Ledger(url) as ledger:`` disposes its engine on every way out.
+    """
 
     def __init__(self, url: str) -> None:
         kwargs: dict[str, Any] = {"pool_pre_ping": True}
@@ -105,6 +132,17 @@ class Ledger:
             kwargs = {"connect_args": {"timeout": 60}}
         self.engine: Engine = create_engine(url, **kwargs)
         Base.metadata.create_all(self.engine)
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.dispose()
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -134,9 +172,9 @@ class Ledger:
                 s.expunge(row)
             return row
 
-    def record_pending(self, **fields: Any) -> None:
+    def record_pending(self, decision: PendingDecision) -> None:
         with self.session() as s:
-            s.add(DecisionRow(state="pending", **_jsonable(fields)))
+            s.add(DecisionRow(state="pending", **_jsonable(dataclasses.asdict(decision))))
 
     def finalise(self, round_name: str) -> None:
         with self.session() as s:
@@ -147,7 +185,8 @@ class Ledger:
     def _all(self, table: type[RowT]) -> list[RowT]:
         """Every row of ``table``, oldest first, detached so it outlives the session."""
         with Session(self.engine) as s:
-            rows = list(s.scalars(select(table).order_by(table.created_at)))  # type: ignore[attr-defined]
+            created_at = table.created_at  # every ledger table has one
+            rows = list(s.scalars(select(table).order_by(created_at)))
             s.expunge_all()
             return rows
 

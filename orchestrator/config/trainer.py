@@ -1,0 +1,31 @@
+"""The trainer named by ``trainer._target_``, imported and checked.
+
+Plain importlib rather than ``hydra.utils`` so a worker, a promotion rerun or a test can
+resolve a trainer from a stored config without Hydra being initialised.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from orchestrator.exceptions import ConfigError
+
+Trainer = Callable[..., Any]
+
+
+def resolve_trainer(target: str) -> Trainer:
+    """Import ``package.module.function``; one ConfigError naming ``trainer._target_``."""
+    module_name, _, attr = target.rpartition(".")
+    if not module_name:
+        raise ConfigError(
+            "trainer._target_", f"must be a dotted path module.function; got {target!r}"
+        )
+    try:
+        fn = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as err:
+        raise ConfigError("trainer._target_", f"cannot import {target!r}: {err}") from None
+    if not callable(fn):
+        raise ConfigError("trainer._target_", f"{target!r} is not callable")
+    return fn

@@ -1,0 +1,44 @@
+"""The round's candidate: its best feasible trial, as a full configuration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+
+from orchestrator.config.params import with_values
+from orchestrator.exceptions import OrchestratorError
+from orchestrator.rounds.promotion_config import PromotionConfig
+from orchestrator.rounds.space import Round
+from orchestrator.store.record import Direction, feasible_value
+from orchestrator.train.config import ExperimentConfig
+
+
+@dataclass(frozen=True)
+class Candidate:
+    study: str
+    trial: int
+    value: float
+    config: ExperimentConfig
+
+
+def find_candidate(
+    rnd: Round, start: ExperimentConfig, storage: Any, cfg: PromotionConfig
+) -> Candidate:
+    """The best feasible trial of the round (or of the named scientific point's study)."""
+    direction = Direction(start.objective.direction)
+    points = rnd.points()
+    if cfg.candidate is not None:  # parse_round made sure it is one of the points
+        points = [p for p in points if p == dict(cfg.candidate)]
+    best: Candidate | None = None
+    for point in points:
+        name = rnd.study_name(point)
+        for t in optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False):
+            value = feasible_value(t)
+            if value is not None and direction.better(value, best.value if best else None):
+                config = with_values(start, {**rnd.fixed, **point, **t.params})
+                best = Candidate(name, t.number, value, config)
+    if best is None:
+        raise OrchestratorError(f"{rnd.name} has no feasible finished trial to promote; run it")
+    return best

@@ -1,0 +1,166 @@
+"""Promotion on evidence: adopt the round's best configuration only if it beats the
+incumbent by more than seed noise, and keep the trail.
+
+The candidate (the round's best feasible trial) and the incumbent are re-trained with the
+same fresh seeds (paired, ``reruns.py``). The rule (``decision.py``) is a pure function of
+the two value lists. Findings of severity ``block`` (``studies/<round>/findings.json``,
+from the analysis stage) stop promotion unless ``force``. The decision goes to the ledger
+as ``pending``, the incumbent file is replaced, then the decision is made ``final``:
+re-running finishes an interrupted job and never decides a round twice.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from orchestrator.promotion.candidate import find_candidate
+from orchestrator.promotion.decision import decide
+from orchestrator.promotion.reruns import rerun_values
+from orchestrator.rounds.space import Round
+from orchestrator.store import paths
+from orchestrator.store.findings import read_findings
+from orchestrator.store.incumbent import write_incumbent
+from orchestrator.store.ledger import DecisionRow, Ledger, PendingDecision
+from orchestrator.store.record import Direction, config_hash
+from orchestrator.train.config import ExperimentConfig, experiment_from_dict, experiment_to_dict
+from orchestrator.work.cache import WorkerCache
+
+
+@dataclass(frozen=True)
+class PromotionJob:
+    """What a promotion needs besides the round: where things are, and who trains."""
+
+    storage: Any
+    ledger: Ledger
+    studies: str | Path
+    trainer_target: str
+
+
+def promote(
+    rnd: Round, start: ExperimentConfig, incumbent: ExperimentConfig, job: PromotionJob
+) -> DecisionRow:
+    """Decide on the round's candidate; write the incumbent on promotion; return the record."""
+    existing = job.ledger.decision(rnd.name)
+    if existing is None:
+        job.ledger.record_pending(gather_evidence(rnd, start, incumbent, job))
+        existing = job.ledger.decision(rnd.name)
+        assert existing is not None
+    if existing.state != "final":
+        commit(existing, rnd, job)
+    final = job.ledger.decision(rnd.name)
+    assert final is not None
+    return final
+
+
+def gather_evidence(
+    rnd: Round, start: ExperimentConfig, incumbent: ExperimentConfig, job: PromotionJob
+) -> PendingDecision:
+    """Candidate, paired reruns of both, findings, and the rule's verdict."""
+    cfg = rnd.promotion
+    candidate = find_candidate(rnd, start, job.storage, cfg)
+    study = optuna.create_study(
+        study_name=f"{rnd.name}/promotion",
+        storage=job.storage,
+        direction=Direction(start.objective.direction).value,
+        load_if_exists=True,
+    )
+    study.set_user_attr("round", rnd.name)
+    seeds, steps, cache = cfg.seed_list, incumbent.train.steps, WorkerCache()
+    known = job.ledger.reruns(config_hash(incumbent), steps)
+    inc_values = rerun_values(
+        study, "incumbent", incumbent, seeds, job.trainer_target, known, cache
+    )
+    cand_values = rerun_values(
+        study, "candidate", candidate.config, seeds, job.trainer_target, {}, cache
+    )
+    block, warn = blocking_findings(job.studies, rnd.name)
+    decision = decide(
+        cand_values,
+        inc_values,
+        maximize=Direction(start.objective.direction).maximize,
+        cfg=cfg,
+        blocking=block,
+        warnings=warn,
+    )
+    return PendingDecision(
+        round_name=rnd.name,
+        candidate_study=candidate.study,
+        candidate_trial=candidate.trial,
+        candidate_config=experiment_to_dict(candidate.config),
+        candidate_hash=config_hash(candidate.config),
+        incumbent_hash=config_hash(incumbent),
+        seeds=seeds,
+        candidate_values=cand_values,
+        incumbent_values=inc_values,
+        effect=decision.effect,
+        ci_low=decision.ci_low,
+        ci_high=decision.ci_high,
+        rule={**decision.rule, "steps": steps},
+        verdict=decision.verdict,
+        reason=decision.reason,
+    )
+
+
+def commit(decision: DecisionRow, rnd: Round, job: PromotionJob) -> None:
+    """The second step: the incumbent file (on promotion), then the decision made final."""
+    if decision.verdict == "promoted":
+        evidence = {
+            "decision": decision.reason,
+            "seeds": decision.seeds,
+            "candidate_values": decision.candidate_values,
+            "incumbent_values": decision.incumbent_values,
+            "candidate": f"{decision.candidate_study} trial {decision.candidate_trial}",
+        }
+        config = experiment_from_dict(decision.candidate_config)
+        write_incumbent(job.studies, config, rnd.name, evidence)
+        _after_incumbent_written()
+    job.ledger.finalise(rnd.name)
+    job.ledger.set_round_status(rnd.name, "decided")
+
+
+def _after_incumbent_written() -> None:
+    """A seam for the crash test: nothing happens here in a real run."""
+
+
+def blocking_findings(studies: str | Path, round_name: str) -> tuple[list[str], list[str]]:
+    """(block messages, a one-line summary of warnings) from ``findings.json``, when present."""
+    path = paths.findings_file(studies, round_name)
+    findings = read_findings(path) or []
+    block = [f.message for f in findings if f.severity == "block"]
+    kinds = Counter(f.kind for f in findings if f.severity == "warn")
+    if not kinds:
+        return block, []
+    listed = ", ".join(f"{k} x{n}" for k, n in kinds.most_common())
+    return block, [f"{sum(kinds.values())} warn findings ({listed}) in {path}"]
+
+
+def format_decision(row: DecisionRow) -> str:
+    lines = [
+        f"promotion of {row.round_name}: {row.verdict.upper()}",
+        f"  candidate: {row.candidate_study} trial {row.candidate_trial}",
+        f"  {'seed':>6}  {'candidate':>10}  {'incumbent':>10}",
+    ]
+    for seed, c, i in zip(row.seeds, row.candidate_values, row.incumbent_values, strict=True):
+        lines.append(f"  {seed:>6}  {c:>10.4f}  {i:>10.4f}")
+    lines.append(f"  {row.reason}")
+    return "\n".join(lines)
+
+
+def format_history(rows: list[DecisionRow]) -> str:
+    """The lineage of incumbents, round by round."""
+    if not rows:
+        return "no promotion decisions yet: run a round (make round-1)"
+    lines = ["lineage of incumbents (base config first):", "  base config"]
+    for row in rows:
+        mark = "->" if row.verdict == "promoted" else "  "
+        lines.append(
+            f"  {mark} {row.round_name}: {row.verdict} ({row.candidate_study} trial "
+            f"{row.candidate_trial}; effect {row.effect:+.4g} "
+            f"[{row.ci_low:+.4g}, {row.ci_high:+.4g}]) {row.created_at:%Y-%m-%d %H:%M}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,93 @@
+"""Paired seed reruns: a configuration trained once per seed, each a trial of the round's
+``<round>/promotion`` study (so they show in optuna-dashboard), reused when already there.
+
+Reruns are a worker's trials too: they share one ``WorkerCache`` (the data set and the
+compiled graphs are made once for all of them). They never prune.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Mapping
+
+import optuna
+from optuna.trial import TrialState
+
+from orchestrator.config.params import with_values
+from orchestrator.store.record import INFEASIBLE, TrialAttr, config_hash, infeasible_value
+from orchestrator.train.config import ExperimentConfig
+from orchestrator.train.result import as_train_result
+from orchestrator.work.cache import WorkerCache
+
+log = logging.getLogger(__name__)
+
+
+def rerun_values(
+    study: optuna.Study,
+    role: str,
+    config: ExperimentConfig,
+    seeds: list[int],
+    trainer_target: str,
+    known: Mapping[int, float],
+    cache: WorkerCache,
+) -> list[float]:
+    """The objective of ``config`` trained with each seed, reusing what is stored already."""
+    digest = config_hash(config)
+    done: dict[int, float] = {
+        t.user_attrs[TrialAttr.SEED]: t.value
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if t.user_attrs.get(TrialAttr.CONFIG_HASH) == digest and t.value is not None
+    }
+    values = []
+    for seed in seeds:
+        if seed in done:
+            values.append(done[seed])
+        elif seed in known:
+            log.info(
+                "%s seed %d: %.4g from the ledger (already measured)", role, seed, known[seed]
+            )
+            values.append(known[seed])
+        else:
+            seeded = with_values(config, {"train.seed": seed})
+            values.append(_train(study, role, seeded, digest, trainer_target, cache))
+    return values
+
+
+def _train(
+    study: optuna.Study,
+    role: str,
+    config: ExperimentConfig,
+    digest: str,
+    trainer_target: str,
+    cache: WorkerCache,
+) -> float:
+    """Train ``config`` (its seed set) as one trial of ``study``; its stored value."""
+    seed = config.train.seed
+    with warnings.catch_warnings():  # ask/tell on a heartbeat store: reruns are supervised here
+        warnings.simplefilter("ignore", UserWarning)
+        trial = study.ask()
+    for key, value in {
+        TrialAttr.ROLE: role,
+        TrialAttr.SEED: seed,
+        TrialAttr.CONFIG_HASH: digest,
+    }.items():
+        trial.set_user_attr(key, value)
+    trainer = cache.trainer(trainer_target)
+    try:
+        result = as_train_result(trainer(config, **cache.trainer_kwargs(trainer, config)))
+    except Exception:
+        study.tell(trial, state=TrialState.FAIL)
+        raise
+    if result.diverged:  # recorded like a round's infeasible trial, valued at the worst
+        value = infeasible_value(config.objective.metric, result)
+        trial.set_user_attr(TrialAttr.INFEASIBLE_REASON, result.divergence_reason)
+        trial.set_constraint(INFEASIBLE, 1.0)
+        study.tell(trial, value)
+        log.info("%s seed %d diverged: %s", role, seed, result.divergence_reason)
+        return value
+    assert result.objective is not None
+    trial.set_constraint(INFEASIBLE, 0.0)
+    study.tell(trial, result.objective)
+    log.info("%s seed %d: %s=%.4g", role, seed, config.objective.metric, result.objective)
+    return result.objective

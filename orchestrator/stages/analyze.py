@@ -1,0 +1,51 @@
+"""stage=analyze: the playbook's checks on the stored round, without training.
+
+Then the next-round draft (validated as a round before it is written), the findings in
+optuna-dashboard, and the HTML report. Reads only what the work stage left in the store,
+so it runs on an old round or a killed one exactly as on a fresh one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from orchestrator.analysis.load import load_round
+from orchestrator.analysis.model import StudyRecord
+from orchestrator.analysis.next_round import draft_next_round, render
+from orchestrator.analysis.run import analyze, format_findings
+from orchestrator.config.round import round_from_dict
+from orchestrator.report.dashboard import push_findings
+from orchestrator.report.figures import axis_plot
+from orchestrator.rounds.validate import parse_round
+from orchestrator.stages.report import write_round_report
+from orchestrator.stages.round import RoundContext
+from orchestrator.store import paths
+from orchestrator.store.files import atomic_write
+from orchestrator.store.findings import write_findings
+
+
+def analyze_round(ctx: RoundContext) -> int:
+    """Findings, draft, dashboard notes and report of the opened round."""
+    assert ctx.root.round is not None
+    rnd = ctx.rnd
+    studies = load_round(rnd, ctx.storage, paths.artifacts_dir(ctx.studies))
+    findings = analyze(studies, ctx.root.analysis)
+    path = write_findings(findings, paths.findings_file(ctx.studies, rnd.name))
+    print(format_findings(findings))
+    draft, reasons = draft_next_round(dataclasses.asdict(ctx.root.round), findings, len(studies))
+    parse_round(round_from_dict(draft), ctx.start)  # a draft that would not load is a bug here
+    draft_path = paths.next_round_file(ctx.studies, rnd.name)
+    atomic_write(draft_path, render(draft, reasons, f"{rnd.name}'s findings"))
+    push_findings(ctx.storage, studies, rnd.goal, findings, _dashboard_figures)
+    report = write_round_report(ctx, studies, findings)
+    print(
+        f"  written to {path}; next-round draft ({len(reasons)} changes): "
+        f"{draft_path}; report: {report}"
+    )
+    return 0
+
+
+def _dashboard_figures(study: StudyRecord) -> dict[str, Any]:
+    """The axis plot of each nuisance param, for the study's page in optuna-dashboard."""
+    return {f"axis-{param}": axis_plot(study, param) for param in study.search_space}

@@ -1,0 +1,143 @@
+"""What every round stage (work, analyze, promote, run) starts from: the round opened.
+
+Every check that can fail (the round, its promotion section, the storage URL) runs
+before the store or any file is written. When resuming, the round keeps the config it
+started from. The schema, the round's studies and the ledger exist before any worker
+claims a trial; workers started together (multirun, several machines) take turns
+creating them under the ``schema`` claim lock.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+import yaml
+
+from orchestrator.config.schema import Config
+from orchestrator.exceptions import ConfigError
+from orchestrator.rounds.space import Round
+from orchestrator.rounds.validate import parse_round
+from orchestrator.store import paths
+from orchestrator.store.incumbent import starting_config
+from orchestrator.store.ledger import Ledger, ledger_url
+from orchestrator.store.record import config_hash
+from orchestrator.store.storage import opened_storage, redact
+from orchestrator.train.config import ExperimentConfig, experiment_to_dict
+from orchestrator.work.claims import claim_lock
+from orchestrator.work.studies import open_studies, recorded_start
+
+ROUNDS_DIR = Path(__file__).resolve().parents[2] / "conf" / "round"
+
+
+@dataclass(frozen=True)
+class RoundContext:
+    """An opened round: its config, the validated round, its start config, store and ledger."""
+
+    root: Config
+    rnd: Round
+    start: ExperimentConfig
+    storage: optuna.storages.BaseStorage
+    ledger: Ledger
+
+    @property
+    def studies(self) -> str:
+        return self.root.paths.studies
+
+
+RoundStep = Callable[[RoundContext], int]
+
+
+def run_round_steps(
+    root: Config, base: ExperimentConfig, steps: list[RoundStep], *, starts_work: bool
+) -> int:
+    """Open the round, run ``steps`` in order while each returns 0; the first other code.
+
+    ``starts_work``: the round's studies and ledger row are created (work, run).
+    """
+    with opened_round(root, base, starts_work=starts_work) as ctx:
+        for step in steps:
+            code = step(ctx)
+            if code:
+                return code
+    return 0
+
+
+@contextmanager
+def opened_round(
+    root: Config, base: ExperimentConfig, *, starts_work: bool
+) -> Iterator[RoundContext]:
+    """The round checked and its store open (closed on every way out)."""
+    if root.round is None:
+        rounds = sorted(p.stem for p in ROUNDS_DIR.glob("*.yaml"))
+        raise ConfigError(
+            "round", f"stage={root.stage} needs a round: round=<name>, one of {', '.join(rounds)}"
+        )
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with ExitStack() as stack:
+        with claim_lock(root.storage, root.paths.studies, "schema"):
+            rnd, start, origin = _checked_round(root, base)
+            storage = stack.enter_context(opened_storage(root.storage))
+            rnd, start, origin = _resumed(root, storage, rnd, start, origin)
+            _announce(root, rnd, start, origin)
+            ledger = stack.enter_context(Ledger(ledger_url(root.storage, root.paths.studies)))
+            if starts_work:
+                open_studies(rnd, start, storage)
+                ledger.start_round(rnd.name, rnd.goal, round_record(rnd, start, ""))
+        yield RoundContext(root, rnd, start, storage, ledger)
+
+
+def _checked_round(root: Config, base: ExperimentConfig) -> tuple[Round, ExperimentConfig, str]:
+    """The start config (incumbent or base) and the round validated against it."""
+    assert root.round is not None
+    start, origin = starting_config(root.round.start_from, base, root.paths.studies)
+    return parse_round(root.round, start), start, origin
+
+
+def _resumed(
+    root: Config, storage: Any, rnd: Round, start: ExperimentConfig, origin: str
+) -> tuple[Round, ExperimentConfig, str]:
+    """When the round was started before, it keeps the config it started from."""
+    assert root.round is not None
+    recorded = recorded_start(storage, rnd.name)
+    if recorded is None:
+        return rnd, start, origin
+    if config_hash(recorded) != config_hash(start):
+        origin = f"the config this round started from (now {origin}; a new round would use it)"
+    else:
+        origin = f"{origin}, as when this round started"
+    return parse_round(root.round, recorded), recorded, origin
+
+
+def _announce(root: Config, rnd: Round, start: ExperimentConfig, origin: str) -> None:
+    """``studies/<round>/round.yaml`` (the round as run) and the round's header."""
+    rdir = paths.round_dir(root.paths.studies, rnd.name)
+    rdir.mkdir(parents=True, exist_ok=True)
+    (rdir / "round.yaml").write_text(
+        yaml.safe_dump(round_record(rnd, start, origin), sort_keys=False)
+    )
+    where = root.storage.path if root.storage.kind == "journal" else redact(root.storage.url)
+    print(f"round {rnd.name}: {rnd.goal}")
+    print(f"  starting from {origin}")
+    print(
+        f"  {len(rnd.points())} studies x {rnd.budget.trials_per_study} trials, sampler "
+        f"{rnd.budget.sampler} (seed {rnd.budget.seed}), store {where}"
+    )
+
+
+def round_record(rnd: Round, start: ExperimentConfig, origin: str) -> dict[str, Any]:
+    """The round as plain data (``round.yaml``, the ledger's round row)."""
+    return {
+        "name": rnd.name,
+        "goal": rnd.goal,
+        "start_from": origin,
+        **rnd.roles(),
+        "budget": dataclasses.asdict(rnd.budget),
+        "promotion": dataclasses.asdict(rnd.promotion),
+        "start_config": experiment_to_dict(start),
+    }

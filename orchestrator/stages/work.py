@@ -1,0 +1,95 @@
+"""stage=work: this process's share of the round's trials, then the round's answer.
+
+In-process (one worker, or one Hydra multirun job) or ``budget.workers`` local worker
+processes. Returns the exit code: 0 when every study has its budget, 128+signal when
+stopped by one, 1 when a study was given up (too many failures, or workers died).
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+
+from orchestrator.stages.round import RoundContext
+from orchestrator.work.local_workers import run_local_workers, worker_jobs
+from orchestrator.work.loop import WorkerStats
+from orchestrator.work.studies import format_summary, open_studies, summarise_all
+from orchestrator.work.worker import run_worker
+
+
+def work(ctx: RoundContext) -> int:
+    """Run the trials; the round is ``finished`` in the ledger when they all are."""
+    interrupted = _run_workers(ctx)
+    summaries = summarise_all(ctx.rnd, open_studies(ctx.rnd, ctx.start, ctx.storage))
+    print(format_summary(ctx.rnd, summaries, ctx.start.objective.metric))
+    if interrupted:
+        print(
+            f"stopped by {interrupted}: the running trial is FAIL with the reason and queued "
+            "for one retry; run the same command again to resume",
+            file=sys.stderr,
+        )
+        return 128 + getattr(signal, interrupted, signal.SIGTERM).value
+    gave_up = [s.name for s in summaries if s.finished < s.budget]
+    if gave_up:
+        print(
+            f"unfinished: {', '.join(gave_up)} (too many failed trials, or workers died: see "
+            "the log; run the same command again to resume)",
+            file=sys.stderr,
+        )
+        return 1
+    ctx.ledger.set_round_status(ctx.rnd.name, "finished")
+    return 0
+
+
+def _run_workers(ctx: RoundContext) -> str | None:
+    """Run the workers; the signal that stopped them, if one did."""
+    root, rnd = ctx.root, ctx.rnd
+    assert root.round is not None
+    if root.worker is None and rnd.budget.workers > 1:
+        print(f"  {rnd.budget.workers} worker processes on this machine")
+        jobs = worker_jobs(
+            root.round,
+            ctx.start,
+            storage=root.storage,
+            studies=root.paths.studies,
+            trainer_target=root.trainer._target_,
+            n=rnd.budget.workers,
+            log_dir=_log_dir(),
+        )
+        outcome = run_local_workers(rnd, ctx.storage, jobs, progress=sys.stderr.isatty())
+        for s in outcome.stats:
+            print(f"  {_stats_line(s)}")
+        return outcome.interrupted
+    stats = run_worker(
+        rnd,
+        ctx.start,
+        ctx.storage,
+        storage_config=root.storage,
+        studies=root.paths.studies,
+        trainer_target=root.trainer._target_,
+        worker=root.worker,
+        progress=sys.stderr.isatty(),
+    )
+    if root.worker is not None or stats.storage_errors or stats.reaped:
+        print(f"  {_stats_line(stats)}")
+    return stats.interrupted
+
+
+def _stats_line(s: WorkerStats) -> str:
+    who = "worker" if s.worker is None else f"worker {s.worker}"
+    return (
+        f"{who}: {s.trials} trials, {s.reaped} dead workers' trials re-queued, "
+        f"{s.storage_errors} storage errors retried"
+        + (f", stopped by {s.interrupted}" if s.interrupted else "")
+    )
+
+
+def _log_dir() -> Path | None:
+    """The run's Hydra output directory when there is one (worker logs go there)."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        return Path(HydraConfig.get().runtime.output_dir)
+    except (ImportError, ValueError):
+        return None

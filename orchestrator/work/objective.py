@@ -1,0 +1,208 @@
+"""One trial: sample the nuisance values, build the trial config, train, record the outcome.
+
+Outcomes (DESIGN.md): COMPLETE with the objective; infeasible (the trainer says the run
+diverged) is COMPLETE with the constraint ``diverged`` = 1 and the reason and step as
+user attributes, so samplers avoid the region and analysis marks it; PRUNED when the
+evaluation callback stopped the run; FAIL for exceptions, with the error kept as the
+``error`` user attribute (the round goes on). Intermediate values are reported at each
+evaluation, and the full curves go to the artifact store when too large to keep inline.
+
+``TrialObjective.run`` returns the trial's ``Outcome``; ``optuna_objective`` turns it
+into what ``study.optimize`` expects (a value, ``TrialPruned``, or the trainer's error).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import optuna
+from optuna.artifacts import FileSystemArtifactStore, upload_artifact
+
+from orchestrator.exceptions import TrainerContractError
+from orchestrator.rounds.space import Round
+from orchestrator.store.record import (
+    INFEASIBLE,
+    ResultSummary,
+    TrialAttr,
+    infeasible_value,
+    result_summary,
+)
+from orchestrator.train.config import ExperimentConfig
+from orchestrator.train.result import TrainResult, as_train_result
+from orchestrator.work.cache import WorkerCache
+from orchestrator.work.liveness import owner
+from orchestrator.work.signals import Interrupted, StopSignals
+
+INLINE_CURVES_BYTES = 4096  # larger curves go to the artifact store, not the database
+
+OutcomeKind = Literal["complete", "infeasible", "pruned", "failed"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one trial ended, with what Optuna stores and a line for the log."""
+
+    kind: OutcomeKind
+    value: float | None  # the objective (complete) or the stored placeholder (infeasible)
+    params: dict[str, Any]
+    number: int | None
+    line: str  # how it ended, for the worker's log
+    error: Exception | None = None  # failed: the trainer's exception
+
+    def for_optuna(self) -> float:
+        """The value ``study.optimize`` stores; raises to mark PRUNED or FAIL."""
+        if self.kind == "failed":
+            assert self.error is not None
+            raise self.error
+        if self.kind == "pruned":
+            raise optuna.TrialPruned(self.line)
+        assert self.value is not None
+        return self.value
+
+
+class TrialObjective:
+    """Runs the trials of one study (one scientific point) for as long as the worker lives."""
+
+    def __init__(
+        self,
+        rnd: Round,
+        start: ExperimentConfig,
+        point: Mapping[str, Any],
+        *,
+        trainer_target: str,
+        artifacts_dir: Path,
+        cache: WorkerCache,
+        worker: int | None = None,
+        stop: StopSignals | None = None,
+    ) -> None:
+        self.rnd, self.start, self.point = rnd, start, dict(point)
+        self.cache = cache
+        self.trainer = cache.trainer(trainer_target)
+        artifacts_dir.mkdir(parents=True, exist_ok=True)
+        self.artifacts = FileSystemArtifactStore(str(artifacts_dir))
+        self.prunes = False  # no pruner yet: asking one would read every trial, each report
+        self.owner = owner(worker)  # who runs the trial: a dead owner's trial is retried
+        self.stop = stop
+
+    def run(self, trial: optuna.Trial) -> Outcome:
+        """Train one trial and record it; only a stop signal (``Interrupted``) escapes."""
+        started = time.perf_counter()
+        trial.set_user_attr(TrialAttr.OWNER, self.owner)
+        window = self.stop.trial_window() if self.stop is not None else nullcontext()
+        try:
+            config = self.rnd.trial_config(
+                self.start, self.point, self.rnd.suggest(trial, self.start, self.point)
+            )
+            with window:
+                result = as_train_result(
+                    self.trainer(config, **self._trainer_kwargs(trial, config))
+                )
+        except Interrupted as err:  # SIGTERM/SIGINT: Optuna marks it FAIL, the loop stops
+            trial.set_user_attr(TrialAttr.ERROR, f"interrupted by {err.signame}; retried once")
+            raise
+        except SystemExit as err:  # e.g. submitit's preemption exit: fail it, not a zombie
+            trial.set_user_attr(
+                TrialAttr.ERROR, f"process exiting (SystemExit {err.code}); retried once"
+            )
+            raise Interrupted("SystemExit") from err
+        except Exception as err:  # noqa: BLE001 - the trial fails (recorded), the round goes on
+            error = f"{type(err).__name__}: {err}"[:2000]
+            trial.set_user_attr(TrialAttr.ERROR, error)
+            line = _line(trial, f"FAILED: {error}", time.perf_counter() - started)
+            return Outcome("failed", None, dict(trial.params), trial.number, line, err)
+        seconds = time.perf_counter() - started
+        self._record(trial, result, seconds)
+        return self._outcome(trial, result, config.objective.metric, seconds)
+
+    def _outcome(
+        self, trial: optuna.Trial, result: TrainResult, metric: str, seconds: float
+    ) -> Outcome:
+        params, n = dict(trial.params), trial.number
+        if result.diverged:
+            trial.set_constraint(INFEASIBLE, 1.0)
+            line = _line(trial, f"infeasible: {result.divergence_reason}", seconds)
+            return Outcome("infeasible", infeasible_value(metric, result), params, n, line)
+        trial.set_constraint(INFEASIBLE, 0.0)
+        if result.status == "stopped":
+            line = _line(trial, f"pruned at step {result.steps}", seconds)
+            return Outcome("pruned", None, params, n, line)
+        assert result.objective is not None  # the contract: only diverged runs lack one
+        line = _line(
+            trial, f"{metric}={result.objective:.4g} best_step={result.best_step}", seconds
+        )
+        return Outcome("complete", result.objective, params, n, line)
+
+    def _trainer_kwargs(self, trial: optuna.Trial, config: ExperimentConfig) -> dict[str, Any]:
+        metric = config.objective.metric
+
+        def report(step: int, metrics: dict[str, float]) -> bool:
+            if metric not in metrics:
+                raise TrainerContractError(f"on_eval got no {metric!r} in {sorted(metrics)}")
+            trial.report(metrics[metric], step)
+            return self.prunes and trial.should_prune()
+
+        return {"on_eval": report, **self.cache.trainer_kwargs(self.trainer, config)}
+
+    def _record(self, trial: optuna.Trial, result: TrainResult, seconds: float) -> None:
+        """One ``result`` attribute (one write), the curves inline when small, else an artifact."""
+        summary: ResultSummary = result_summary(result, seconds)
+        curves = json.dumps(dataclasses.asdict(result.curves))
+        if len(curves) <= INLINE_CURVES_BYTES:
+            summary["curves"] = json.loads(curves)
+        else:
+            summary["curves_artifact"] = self._upload(trial, result)
+        if result.diverged:
+            trial.set_user_attr(TrialAttr.INFEASIBLE_REASON, result.divergence_reason)
+        trial.set_user_attr(TrialAttr.RESULT, summary)
+
+    def _upload(self, trial: optuna.Trial, result: TrainResult) -> str:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / f"trial-{trial.number}-result.json"
+            path.write_text(json.dumps(result.to_dict()))
+            return upload_artifact(
+                artifact_store=self.artifacts,
+                file_path=str(path),
+                study_or_trial=trial,
+                mimetype="application/json",
+            )
+
+
+@dataclass
+class TrialRun:
+    """One claimed trial as the worker loop sees it: its id once it exists, its outcome."""
+
+    trial_id: int | None = None
+    outcome: Outcome | None = None
+
+
+def optuna_objective(
+    objective: TrialObjective, run: TrialRun, on_start: Callable[[], None]
+) -> Callable[[optuna.Trial], float]:
+    """The callable for ``study.optimize(n_trials=1)``: runs one trial into ``run``.
+
+    ``on_start`` is called as soon as the trial exists (the claim lock's release: other
+    workers may claim theirs now).
+    """
+
+    def call(trial: optuna.Trial) -> float:
+        on_start()
+        run.trial_id = trial._trial_id
+        run.outcome = objective.run(trial)
+        return run.outcome.for_optuna()
+
+    return call
+
+
+def _line(trial: optuna.Trial, outcome: str, seconds: float) -> str:
+    params = " ".join(
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in trial.params.items()
+    )
+    return f"trial {trial.number}: {outcome} [{params}] ({seconds:.1f}s)"

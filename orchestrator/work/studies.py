@@ -1,0 +1,175 @@
+"""A round's studies in the store: created or resumed with their provenance, and summarised.
+
+One study per scientific point, stamped with the round's provenance (roles, search space,
+sampler, the config it started from). A study that exists but was started from another
+config is refused: mixing trials of two starting points would make the comparison
+meaningless. Summaries are read from the store, so they include other workers' trials.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from orchestrator.exceptions import ConfigError
+from orchestrator.rounds.space import Round
+from orchestrator.store.record import (
+    Direction,
+    StudyAttr,
+    config_hash,
+    feasible_value,
+    trial_outcome,
+)
+from orchestrator.train.config import ExperimentConfig, experiment_from_dict, experiment_to_dict
+from orchestrator.work.objective import Outcome
+
+Study = tuple[dict[str, Any], optuna.Study]  # a scientific point and its study
+
+
+@dataclass
+class StudySummary:
+    """Where one study stands: counts, and its best feasible trial."""
+
+    name: str
+    point: dict[str, Any]
+    budget: int
+    finished: int = 0
+    infeasible: int = 0
+    pruned: int = 0
+    failed: int = 0
+    running: int = 0
+    best_value: float | None = None
+    best_params: dict[str, Any] = field(default_factory=dict)
+    best_number: int | None = None
+
+    def account(self, outcome: Outcome | None, direction: Direction) -> None:
+        """Count a trial this worker just ran, without reading the store again."""
+        if outcome is None or outcome.kind == "failed":
+            self.failed += 1
+            return
+        self.finished += 1
+        self.infeasible += outcome.kind == "infeasible"
+        self.pruned += outcome.kind == "pruned"
+        if outcome.kind == "complete" and outcome.value is not None:
+            self._offer(outcome.value, outcome.params, outcome.number, direction)
+
+    def _offer(
+        self, value: float, params: dict[str, Any], number: int | None, direction: Direction
+    ) -> None:
+        if direction.better(value, self.best_value):
+            self.best_value, self.best_params, self.best_number = value, dict(params), number
+
+
+def provenance(rnd: Round, start: ExperimentConfig, point: Mapping[str, Any]) -> dict[str, Any]:
+    """The study attributes that say where its trials came from."""
+    return {
+        StudyAttr.ROUND: rnd.name,
+        StudyAttr.GOAL: rnd.goal,
+        StudyAttr.SCIENTIFIC_POINT: dict(point),
+        StudyAttr.ROLES: rnd.roles(),
+        StudyAttr.SEARCH_SPACE: {p: [s.describe() for s in a] for p, a in rnd.nuisance.items()},
+        StudyAttr.SAMPLER: rnd.budget.sampler,
+        StudyAttr.SEED: rnd.budget.seed,
+        StudyAttr.TRIALS_PER_STUDY: rnd.budget.trials_per_study,
+        StudyAttr.START_FROM: rnd.start_from,
+        StudyAttr.START_CONFIG_HASH: config_hash(start),
+        StudyAttr.START_CONFIG: experiment_to_dict(start),
+        StudyAttr.METRIC: start.objective.metric,
+    }
+
+
+def open_studies(
+    rnd: Round, start: ExperimentConfig, storage: optuna.storages.BaseStorage
+) -> list[Study]:
+    """Create or load one study per scientific point, stamped with the round's provenance."""
+    digest = config_hash(start)
+    out = []
+    for point in rnd.points():
+        name = rnd.study_name(point)
+        study = optuna.create_study(
+            study_name=name,
+            storage=storage,
+            sampler=rnd.sampler(),
+            pruner=optuna.pruners.NopPruner(),
+            direction=Direction(start.objective.direction).value,
+            load_if_exists=True,
+        )
+        previous = study.user_attrs.get(StudyAttr.START_CONFIG_HASH)
+        if previous is not None and previous != digest:
+            raise ConfigError(
+                "round.start_from",
+                f"study {name} was started from another config (hash {previous}, now {digest});"
+                " finish it with the same starting config, or name the round anew",
+            )
+        for key, value in provenance(rnd, start, point).items():
+            if study.user_attrs.get(key) != value:
+                study.set_user_attr(key, value)
+        out.append((point, study))
+    return out
+
+
+def recorded_start(
+    storage: optuna.storages.BaseStorage, round_name: str
+) -> ExperimentConfig | None:
+    """The start config stored with the round's studies, if the round was started before."""
+    for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
+        name = summary.study_name
+        if (name == round_name or name.startswith(f"{round_name}/")) and (
+            StudyAttr.START_CONFIG in summary.user_attrs
+        ):
+            return experiment_from_dict(summary.user_attrs[StudyAttr.START_CONFIG])
+    return None
+
+
+def summarise(rnd: Round, point: Mapping[str, Any], study: optuna.Study) -> StudySummary:
+    """The study's counts and best feasible trial, from the store."""
+    s = StudySummary(rnd.study_name(point), dict(point), rnd.budget.trials_per_study)
+    direction = Direction.of(study.direction)
+    for t in study.get_trials(deepcopy=False):
+        kind = trial_outcome(t)
+        s.finished += kind in ("complete", "infeasible", "pruned")
+        s.infeasible += kind == "infeasible"
+        s.pruned += kind == "pruned"
+        s.failed += kind == "failed"
+        s.running += t.state in (TrialState.RUNNING, TrialState.WAITING)
+        value = feasible_value(t)
+        if value is not None:
+            s._offer(value, t.params, t.number, direction)
+    return s
+
+
+def summarise_all(rnd: Round, studies: list[Study]) -> list[StudySummary]:
+    return [summarise(rnd, point, study) for point, study in studies]
+
+
+def best_so_far(summaries: list[StudySummary], direction: Direction) -> str:
+    values = [s.best_value for s in summaries if s.best_value is not None]
+    if not values:
+        return "no feasible trial yet"
+    return f"best {direction.best(values):.4g}"
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def format_summary(rnd: Round, summaries: list[StudySummary], metric: str) -> str:
+    """The round's answer: per study, the best objective and its nuisance values."""
+    lines = [f"round {rnd.name}: {rnd.goal}".rstrip(": ")]
+    width = max(len(s.name) for s in summaries)
+    lines.append(
+        f"  {'study':<{width}}  {'trials':>7}  {'best ' + metric:>14}  "
+        f"{'infeasible':>10}  {'failed':>6}  best nuisance values"
+    )
+    for s in summaries:
+        best = f"{s.best_value:.4f}" if s.best_value is not None else "-"
+        params = " ".join(f"{k}={_short(v)}" for k, v in s.best_params.items())
+        lines.append(
+            f"  {s.name:<{width}}  {s.finished:>3}/{s.budget:<3}  {best:>14}  "
+            f"{s.infeasible:>10}  {s.failed:>6}  {params}"
+        )
+    return "\n".join(lines)
