@@ -58,7 +58,7 @@ multirun: setup ## Round N as Hydra multirun jobs on this box, then analyze+prom
 
 stress: setup ## Fault and load scenarios on SQLite, journal, PostgreSQL: one table
 	@bash scripts/postgres-local.sh || echo "no PostgreSQL here: its rows are skipped"
-	$(RUN) python -m tests.scale_out.stress
+	$(RUN) python -m tests.benchmarks.stress
 
 postgres: ## Install (Debian) and start a loopback PostgreSQL for the tests and make stress
 	bash scripts/postgres-local.sh

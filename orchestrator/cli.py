@@ -21,7 +21,7 @@ from omegaconf import DictConfig
 from orchestrator.config.schema import experiment_of, register_configs, root_from_cfg
 from orchestrator.exceptions import OrchestratorError
 from orchestrator.store.files import atomic_write
-from orchestrator.store.storage import redact_text
+from orchestrator.store.redaction import redact_text
 
 log = logging.getLogger("orchestrator")
 

@@ -9,7 +9,8 @@ problems matter, and checking every trial would drown those findings in noise.
 The default training is short (300 steps, an evaluation every 50), so the rules are built
 for few, noisy points: they compare means over windows or over several evaluations rather
 than single points, remove the linear trend before measuring variation, and ask for a
-minimum number of points before they say anything.
+minimum number of points before they say anything (the series, windows and units they
+share are in ``curve_series.py``).
 
 Units: a validation *error* is a fraction in [0, 1], so its changes are measured in
 absolute points (0.05 = five percentage points); a relative change of a small error rate
@@ -27,112 +28,36 @@ from typing import Any
 
 import numpy as np
 
+from orchestrator.analysis.curve_series import (
+    EVAL_METRICS,
+    MIN_LATE_POINTS,
+    detrended_rel_std,
+    eval_series,
+    excess,
+    finite,
+    is_error,
+    lr_decays,
+    n_steps,
+    step_series,
+    unit_name,
+    window,
+    window_mean,
+)
 from orchestrator.analysis.model import StudyRecord, TrialRecord
 from orchestrator.config.sections import AnalysisConfig
 from orchestrator.store.findings import Finding
 
-EVAL_METRICS = ("val_error", "val_loss")  # the validation curves a trainer stores
 DECAYING_SCHEDULE = "linear"  # the playbook's lazy, robust default (PLAYBOOK.md 7)
 MIN_EVALS = 3  # fewer evaluations than this cannot show a trend or a plateau
-MIN_LATE_POINTS = 3  # fewer late points than this cannot show variation around a trend
 
 CurveCheck = Callable[[TrialRecord, str, AnalysisConfig], list[Finding]]
 
 
-# --------------------------------------------------------------------------- helpers
-
-
-def _finite(value: Any) -> bool:
-    return value is not None and math.isfinite(float(value))
-
-
-def _eval_series(curves: dict[str, Any], metric: str) -> tuple[str, np.ndarray, np.ndarray]:
-    """(metric, steps, values) of the finite evaluations; the other metric if ``metric`` has none.
-
-    Both stored metrics (error, loss) are lower-is-better, whatever the study optimises.
-    """
-    steps = curves.get("eval_step") or []
-    order = [metric] + [m for m in EVAL_METRICS if m != metric]
-    for name in order:
-        values = curves.get(name) or []
-        pairs = [(s, float(v)) for s, v in zip(steps, values, strict=False) if _finite(v)]
-        if pairs:
-            xs, ys = zip(*pairs, strict=True)
-            return name, np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
-    return metric, np.empty(0), np.empty(0)
-
-
-def _step_series(curves: dict[str, Any], key: str) -> tuple[np.ndarray, np.ndarray]:
-    """(steps, values) of a per-step curve (index k-1 is step k), non-finite entries dropped."""
-    values = curves.get(key) or []
-    pairs = [(k + 1, float(v)) for k, v in enumerate(values) if _finite(v)]
-    if not pairs:
-        return np.empty(0), np.empty(0)
-    xs, ys = zip(*pairs, strict=True)
-    return np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
-
-
-def _n_steps(trial: TrialRecord, curves: dict[str, Any]) -> int:
-    """Steps the run trained: per-step curve length or last evaluation step, else the budget."""
-    n = len(curves.get("train_loss") or [])
-    evals = curves.get("eval_step") or []
-    if evals:
-        n = max(n, int(max(evals)))
-    return n or int(trial.max_steps or 0)
-
-
-def _is_error(metric: str) -> bool:
-    return metric == "val_error"
-
-
-def _excess(value: float, ref: float, absolute: bool) -> float:
-    """How far ``value`` lies above ``ref``: in absolute points, or relative to ``|ref|``."""
-    if absolute:
-        return value - ref
-    if ref == 0.0:
-        return math.inf if value > ref else 0.0
-    return (value - ref) / abs(ref)
-
-
-def _unit(absolute: bool) -> str:
-    return "points" if absolute else "relative"
-
-
-def _window(n: int) -> int:
-    """The smoothing window for per-step curves: a tenth of training, at least one step."""
-    return max(1, n // 10)
-
-
-def _window_mean(steps: np.ndarray, values: np.ndarray, end: float, width: int) -> float:
-    """Mean of the values at steps in (end - width, end]; NaN when none are finite there."""
-    mask = (steps > end - width) & (steps <= end)
-    return float(values[mask].mean()) if mask.any() else math.nan
-
-
-def _detrended_rel_std(values: np.ndarray) -> float:
-    """Std of the residuals around a least-squares line, relative to the mean level.
-
-    The trend is removed so that a curve still falling smoothly is not counted as noise;
-    ``ddof=2`` because the line used two degrees of freedom. NaN when the level is ~0.
-    """
-    if len(values) < MIN_LATE_POINTS:
-        return math.nan
-    mean = float(values.mean())
-    if abs(mean) < 1e-12:
-        return math.nan
-    x = np.arange(len(values), dtype=float)
-    slope, intercept = np.polyfit(x, values, 1)
-    residuals = values - (slope * x + intercept)
-    return float(np.sqrt(np.sum(residuals**2) / (len(values) - 2)) / abs(mean))
-
-
-def _lr_decays(curves: dict[str, Any]) -> bool:
-    """Whether the learning rate ended at or below half its peak (a decaying schedule)."""
-    lrs = [float(v) for v in curves.get("lr") or [] if _finite(v)]
-    return bool(lrs) and lrs[-1] <= 0.5 * max(lrs)
+# --------------------------------------------------------------------------- the checks
 
 
 def _finding(kind: str, severity: str, study: str, message: str, **suggestion: Any) -> Finding:
+    """A curve finding: about a study's trial, not one param, so ``param`` is None."""
     return Finding(
         kind=kind,
         severity=severity,
@@ -141,9 +66,6 @@ def _finding(kind: str, severity: str, study: str, message: str, **suggestion: A
         param=None,
         suggestion=dict(suggestion),
     )
-
-
-# --------------------------------------------------------------------------- the checks
 
 
 def overfitting(
@@ -162,39 +84,45 @@ def overfitting(
     curves = trial.curves
     if not curves:
         return []
-    name, steps, values = _eval_series(curves, metric)
+    name, steps, values = eval_series(curves, metric)
     if len(values) < MIN_EVALS:
         return []
     i_min = int(np.argmin(values))
     if len(values) - 1 - i_min < 2:
         return []
     best, end = float(values[i_min]), float(values[-2:].mean())
-    absolute = _is_error(name)
-    rise = _excess(end, best, absolute)
+    absolute = is_error(name)
+    rise = excess(end, best, absolute)
     if rise <= cfg.overfit_rise:
         return []
-    t_steps, t_loss = _step_series(curves, "train_loss")
-    width = _window(_n_steps(trial, curves))
-    loss_then = _window_mean(t_steps, t_loss, float(steps[i_min]), width)
-    loss_end = _window_mean(t_steps, t_loss, float(t_steps[-1]) if len(t_steps) else 0.0, width)
+    loss_then, loss_end = _train_loss_then_and_end(trial, curves, float(steps[i_min]))
     if not (loss_end < loss_then):  # also False when either is NaN (no training loss)
         return []
     message = (
         f"trial {trial.number}: {name} rose from its minimum {best:.4g} at step "
-        f"{int(steps[i_min])} to {end:.4g} at the end (+{rise:.3g} {_unit(absolute)} > "
+        f"{int(steps[i_min])} to {end:.4g} at the end (+{rise:.3g} {unit_name(absolute)} > "
         f"{cfg.overfit_rise:g}) while the training loss fell from {loss_then:.4g} to "
         f"{loss_end:.4g}: the model overfits."
     )
-    return [
-        _finding(
-            "overfitting",
-            "warn",
-            study,
-            message,
-            regularisation="add or strengthen (dropout, weight decay, augmentation)",
-            **{"or": "fewer steps"},
-        )
-    ]
+    suggestion = {
+        "regularisation": "add or strengthen (dropout, weight decay, augmentation)",
+        "or": "fewer steps",
+    }
+    return [_finding("overfitting", "warn", study, message, **suggestion)]
+
+
+def _train_loss_then_and_end(
+    trial: TrialRecord, curves: dict[str, Any], then: float
+) -> tuple[float, float]:
+    """The training loss, averaged over a tenth of training, at step ``then`` and at the end.
+
+    NaN where no finite training loss falls in the window (or none is stored at all).
+    """
+    t_steps, t_loss = step_series(curves, "train_loss")
+    width = window(n_steps(trial, curves))
+    loss_then = window_mean(t_steps, t_loss, then, width)
+    loss_end = window_mean(t_steps, t_loss, float(t_steps[-1]) if len(t_steps) else 0.0, width)
+    return loss_then, loss_end
 
 
 def late_variance(
@@ -213,15 +141,15 @@ def late_variance(
     curves = trial.curves
     if not curves:
         return []
-    n = _n_steps(trial, curves)
+    n = n_steps(trial, curves)
     late_start = (1.0 - cfg.late_fraction) * n
-    name, steps, values = _eval_series(curves, metric)
+    name, steps, values = eval_series(curves, metric)
     late = values[steps > late_start]
     if len(late) < MIN_LATE_POINTS:
         name = "per-step training loss"
-        t_steps, t_loss = _step_series(curves, "train_loss")
+        t_steps, t_loss = step_series(curves, "train_loss")
         late = t_loss[t_steps > late_start]
-    rel = _detrended_rel_std(late)
+    rel = detrended_rel_std(late)
     if not rel > cfg.late_variance_warn:  # also False for NaN (too few points, zero level)
         return []
     message = (
@@ -231,7 +159,7 @@ def late_variance(
         "comparisons between trials become luck."
     )
     remedy = "a larger validation set or batch size"
-    if _lr_decays(curves):
+    if lr_decays(curves):
         return [_finding("late_variance", "warn", study, message, remedy=remedy)]
     suggestion = {"schedule.name": DECAYING_SCHEDULE, "or": remedy}
     return [_finding("late_variance", "warn", study, message, **suggestion)]
@@ -251,25 +179,25 @@ def still_improving(
     curves = trial.curves
     if not curves:
         return []
-    name, steps, values = _eval_series(curves, metric)
+    name, steps, values = eval_series(curves, metric)
     if len(values) < 2 or values[-1] > values[:-1].min():
         return []
-    n = _n_steps(trial, curves)
+    n = n_steps(trial, curves)
     earlier = values[:-1][steps[:-1] > (1.0 - cfg.late_fraction) * n]
     if len(earlier) == 0:
         earlier = values[-2:-1]
     ref, last = float(earlier.mean()), float(values[-1])
-    absolute = _is_error(name)
-    gain = _excess(ref, last, absolute)
+    absolute = is_error(name)
+    gain = excess(ref, last, absolute)
     if gain <= cfg.improving_tolerance:
         return []
     message = (
         f"trial {trial.number}: the last {name} {last:.4g} (step {int(steps[-1])}) is the best "
-        f"and beats the earlier late mean {ref:.4g} by {gain:.3g} {_unit(absolute)} "
+        f"and beats the earlier late mean {ref:.4g} by {gain:.3g} {unit_name(absolute)} "
         f"(> {cfg.improving_tolerance:g}): training was still improving."
     )
     suggestion: dict[str, Any] = {"train.steps": 2 * n}
-    if not _lr_decays(curves):
+    if not lr_decays(curves):
         suggestion["or"] = {"schedule.name": DECAYING_SCHEDULE}
     return [_finding("still_improving", "info", study, message, **suggestion)]
 
@@ -290,24 +218,24 @@ def saturated_early(
     curves = trial.curves
     if not curves:
         return []
-    name, steps, values = _eval_series(curves, metric)
+    name, steps, values = eval_series(curves, metric)
     if len(values) < MIN_EVALS:
         return []
     best = float(values.min())
-    absolute = _is_error(name)
+    absolute = is_error(name)
     i_sat = next(
         i
         for i, v in enumerate(values)
-        if _excess(float(v), best, absolute) <= cfg.improving_tolerance
+        if excess(float(v), best, absolute) <= cfg.improving_tolerance
     )
-    n = _n_steps(trial, curves)
+    n = n_steps(trial, curves)
     sat_step = int(steps[i_sat])
     if sat_step >= cfg.saturation_fraction * n:
         return []
     message = (
         f"trial {trial.number}: {name} reached {float(values[i_sat]):.4g} at step {sat_step} "
         f"of {n} ({sat_step / n:.0%}, before {cfg.saturation_fraction:.0%}) and nothing later "
-        f"beat it by more than {cfg.improving_tolerance:g} {_unit(absolute)}: "
+        f"beat it by more than {cfg.improving_tolerance:g} {unit_name(absolute)}: "
         "fewer steps would do."
     )
     return [_finding("saturated_early", "info", study, message, **{"train.steps": 2 * sat_step})]
@@ -326,13 +254,13 @@ def training_loss_rising(
     curves = trial.curves
     if not curves:
         return []
-    t_steps, t_loss = _step_series(curves, "train_loss")
+    t_steps, t_loss = step_series(curves, "train_loss")
     if len(t_loss) < 2:
         return []
-    width = _window(len(curves.get("train_loss") or []))
+    width = window(len(curves.get("train_loss") or []))
     last = float(t_steps[-1])
     means = [
-        _window_mean(t_steps, t_loss, end, width)
+        window_mean(t_steps, t_loss, end, width)
         for end in np.arange(last, width - 1, -width)  # whole windows only
     ]
     means = [m for m in means if not math.isnan(m)]
@@ -371,14 +299,14 @@ def instability(
     curves = trial.curves
     if not curves:
         return []
-    g_steps, norms = _step_series(curves, "grad_norm")
+    g_steps, norms = step_series(curves, "grad_norm")
     if len(norms) < 10:
         return []
     median = float(np.median(norms))
     spikes = g_steps[norms > cfg.grad_spike_factor * median]
     if len(spikes) == 0:
         return []
-    n = _n_steps(trial, curves)
+    n = n_steps(trial, curves)
     early = spikes[spikes <= early_fraction * n]
     low, high = (max(1, round(f * n)) for f in warmup_fraction)
     warmup = min(high, max(low, int(early.max()))) if len(early) else low
@@ -416,7 +344,7 @@ def update_ratio(
     curves = trial.curves
     if not curves:
         return []
-    ratios = [float(v) for v in curves.get("update_ratio") or [] if _finite(v)]
+    ratios = [float(v) for v in curves.get("update_ratio") or [] if finite(v)]
     if not ratios:
         return []
     median = float(np.median(ratios))

@@ -7,11 +7,28 @@ import textwrap
 from pathlib import Path
 
 from orchestrator.analysis.curve_checks import run_curve_checks
+from orchestrator.analysis.importance import importance
 from orchestrator.analysis.model import StudyRecord
-from orchestrator.analysis.study_checks import run_study_checks
+from orchestrator.analysis.round_checks import comparison, step_budget
+from orchestrator.analysis.space_checks import boundary, density, infeasible
 from orchestrator.config.sections import AnalysisConfig
 from orchestrator.store.files import atomic_write
 from orchestrator.store.findings import Finding, by_severity
+
+
+def run_study_checks(studies: list[StudyRecord], cfg: AnalysisConfig) -> list[Finding]:
+    """Every study check on a round's studies, most severe first.
+
+    Per study: boundary, infeasible, density, importance; then, across the round, the step
+    budget and the comparison of scientific values.
+    """
+    findings: list[Finding] = []
+    for study in studies:
+        for check in (boundary, infeasible, density, importance):
+            findings.extend(check(study, cfg))
+    findings.extend(step_budget(studies, cfg))
+    findings.extend(comparison(studies, cfg))
+    return by_severity(findings)
 
 
 def analyze(studies: list[StudyRecord], cfg: AnalysisConfig) -> list[Finding]:

@@ -72,9 +72,9 @@ def _marked_sizes(result: ProbeResult) -> list[tuple[str, int, str, str | None]]
     v = result.verdict
     values = {"recommended": v.recommended, "saturation": v.saturation, "OOM": result.oom_at}
     return [
-        (name, values[name], color, dash)
+        (name, size, color, dash)
         for name, color, dash in _MARKS
-        if values[name] is not None
+        if (size := values[name]) is not None
     ]
 
 

@@ -84,7 +84,7 @@ def measure_batch(ctx: ProbeContext, batch_size: int) -> ProbePoint:
     if ctx.on_cuda:
         torch.cuda.reset_peak_memory_stats(ctx.device)
     model = build_model(cfg.model, ctx.split.input_shape, ctx.split.num_classes)
-    model = model.to(ctx.device, memory_format=ctx.memory_format).train()
+    model = model.to(ctx.device).to(memory_format=ctx.memory_format).train()
     forward = torch.compile(model) if cfg.train.compile else model
     optimizer = build_optimizer(
         cfg.optimizer, model.parameters(), fused=ctx.numerics.fused_optimizer

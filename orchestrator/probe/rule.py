@@ -88,7 +88,8 @@ def _walk(
     """Steps 1-3 of ``recommend``: (recommended, saturation, tolerated dips, reason)."""
     sizes = [p.batch_size for p in points]
     thr = [p.examples_per_s for p in points]
-    accepted, dips, i = 0, [], 1
+    accepted, i = 0, 1
+    dips: list[int] = []
     while i < len(points):
         gain = gains[i]
         assert gain is not None

@@ -149,18 +149,3 @@ def format_decision(row: DecisionRow) -> str:
         lines.append(f"  {seed:>6}  {c:>10.4f}  {i:>10.4f}")
     lines.append(f"  {row.reason}")
     return "\n".join(lines)
-
-
-def format_history(rows: list[DecisionRow]) -> str:
-    """The lineage of incumbents, round by round."""
-    if not rows:
-        return "no promotion decisions yet: run a round (make round-1)"
-    lines = ["lineage of incumbents (base config first):", "  base config"]
-    for row in rows:
-        mark = "->" if row.verdict == "promoted" else "  "
-        lines.append(
-            f"  {mark} {row.round_name}: {row.verdict} ({row.candidate_study} trial "
-            f"{row.candidate_trial}; effect {row.effect:+.4g} "
-            f"[{row.ci_low:+.4g}, {row.ci_high:+.4g}]) {row.created_at:%Y-%m-%d %H:%M}"
-        )
-    return "\n".join(lines)

@@ -16,8 +16,9 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
+from orchestrator.analysis.importance import param_importances
 from orchestrator.analysis.model import StudyRecord, TrialRecord
-from orchestrator.analysis.study_checks import active_spec, param_importances
+from orchestrator.analysis.search_space import active_spec
 
 STATE_COLORS = {
     "complete": "#1f77b4",
@@ -59,6 +60,12 @@ def _note(fig: go.Figure, text: str) -> go.Figure:
     return fig
 
 
+def _objective(t: TrialRecord) -> float:
+    """A complete trial's objective value."""
+    assert t.value is not None  # ranked() holds complete trials only, and they have a value
+    return float(t.value)
+
+
 def _hover(t: TrialRecord) -> str:
     params = "<br>".join(
         f"{k} = {v:.4g}" if _is_number(v) else f"{k} = {v}" for k, v in t.params.items()
@@ -83,7 +90,7 @@ def axis_plot(study: StudyRecord, param: str) -> go.Figure:
     infeasible = [t for t in study.trials if t.state == "infeasible" and param in t.params]
     spec = _axis_spec(study, param, complete or infeasible)
     categorical = spec is not None and "choices" in spec
-    values = [float(t.value) for t in complete]  # type: ignore[arg-type]
+    values = [_objective(t) for t in complete]
     bottom, top = _y_span(values)
 
     def xs(trials: list[TrialRecord]) -> list[Any]:
@@ -306,26 +313,30 @@ def timeline(studies: list[StudyRecord]) -> go.Figure:
     Times are seconds since the round's first trial started; trials without both times
     (still running, never started) are left out.
     """
-    timed = [(s, t) for s in studies for t in s.trials if t.started and t.finished]
+    timed = [
+        (s, t, t.started, t.finished)
+        for s in studies
+        for t in s.trials
+        if t.started and t.finished
+    ]
     fig = go.Figure()
     if not timed:
         return _note(fig, "no trial times stored")
-    t0 = min(t.started for _, t in timed)  # type: ignore[type-var]
+    t0 = min(start for _, _, start, _ in timed)
     for state, color in STATE_COLORS.items():
-        rows = [(s, t) for s, t in timed if t.state == state]
+        rows = [row for row in timed if row[1].state == state]
         if not rows:
             continue
         fig.add_trace(
             go.Bar(
-                y=[study_label(s) for s, _ in rows],
-                x=[t.finished - t.started for _, t in rows],  # type: ignore[operator]
-                base=[t.started - t0 for _, t in rows],  # type: ignore[operator]
+                y=[study_label(s) for s, _, _, _ in rows],
+                x=[end - start for _, _, start, end in rows],
+                base=[start - t0 for _, _, start, _ in rows],
                 orientation="h",
                 name=state,
                 marker={"color": color, "line": {"color": "white", "width": 1}},
                 hovertext=[
-                    f"trial {t.number} ({state}): {t.finished - t.started:.1f} s"  # type: ignore[operator]
-                    for _, t in rows
+                    f"trial {t.number} ({state}): {end - start:.1f} s" for _, t, start, end in rows
                 ],
                 hoverinfo="text",
             )

@@ -39,6 +39,7 @@ class ParamSpec:
     def distribution(self) -> BaseDistribution:
         if self.choices is not None:
             return CategoricalDistribution(self.choices)
+        assert self.low is not None and self.high is not None  # a range: parse_round made sure
         if PARAM_TYPES[self.path][0] is int:
             step = int(self.step) if self.step is not None else 1
             return IntDistribution(int(self.low), int(self.high), log=self.log, step=step)
@@ -112,6 +113,7 @@ class Round:
                     path, dist.low, dist.high, step=dist.step, log=dist.log
                 )
             else:
+                assert isinstance(dist, FloatDistribution)
                 sampled[path] = trial.suggest_float(
                     path, dist.low, dist.high, step=dist.step, log=dist.log
                 )

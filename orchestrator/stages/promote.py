@@ -1,15 +1,12 @@
-"""stage=promote: decide on the round's candidate; stage=history: the lineage of incumbents."""
+"""stage=promote: decide on the round's candidate, with the report's decision section."""
 
 from __future__ import annotations
 
-from orchestrator.config.schema import Config
-from orchestrator.promotion.promote import PromotionJob, format_decision, format_history, promote
+from orchestrator.promotion.promote import PromotionJob, format_decision, promote
 from orchestrator.stages.report import rewrite_report_with_decision
 from orchestrator.stages.round import RoundContext
 from orchestrator.store import paths
 from orchestrator.store.incumbent import read_incumbent
-from orchestrator.store.ledger import Ledger, ledger_url
-from orchestrator.train.config import ExperimentConfig
 
 
 def promote_round(ctx: RoundContext) -> int:
@@ -22,11 +19,4 @@ def promote_round(ctx: RoundContext) -> int:
     rewrite_report_with_decision(ctx)
     if row.verdict == "promoted":
         print(f"  the next round starts from {paths.incumbent_file(ctx.studies)}")
-    return 0
-
-
-def history(root: Config, base: ExperimentConfig) -> int:
-    """Print every decision, oldest first."""
-    with Ledger(ledger_url(root.storage, root.paths.studies)) as ledger:
-        print(format_history(ledger.decisions()))
     return 0

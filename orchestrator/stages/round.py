@@ -27,7 +27,8 @@ from orchestrator.store import paths
 from orchestrator.store.incumbent import starting_config
 from orchestrator.store.ledger import Ledger, ledger_url
 from orchestrator.store.record import config_hash
-from orchestrator.store.storage import opened_storage, redact
+from orchestrator.store.redaction import redact
+from orchestrator.store.storage import opened_storage
 from orchestrator.train.config import ExperimentConfig, experiment_to_dict
 from orchestrator.work.claims import claim_lock
 from orchestrator.work.studies import open_studies, recorded_start

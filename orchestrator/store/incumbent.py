@@ -38,7 +38,7 @@ def read_incumbent(studies: str | Path) -> Incumbent | None:
     if not path.exists():
         return None
     raw = yaml.safe_load(path.read_text()) or {}
-    config = experiment_from_dict(raw.get("experiment", raw))
+    config = experiment_from_dict(raw.get("experiment") or raw)
     validate_experiment(config)
     return Incumbent(config, raw.get("promoted_by"), path)
 

@@ -40,11 +40,17 @@ class Base(DeclarativeBase):
     pass
 
 
-RowT = TypeVar("RowT", bound=Base)
-
-
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+class Created:
+    """A row that knows when it was written (its table is listed oldest first)."""
+
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+RowT = TypeVar("RowT", bound=Created)
 
 
 class RoundRow(Base):
@@ -58,7 +64,7 @@ class RoundRow(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class DecisionRow(Base):
+class DecisionRow(Created, Base):
     __tablename__ = "orchestrator_decisions"
     __table_args__ = (UniqueConstraint("round_name", name="one_decision_per_round"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -78,10 +84,9 @@ class DecisionRow(Base):
     verdict: Mapped[str] = mapped_column(String(32))  # promoted | rejected | blocked
     reason: Mapped[str] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(16))  # pending | final
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
-class ProbeRow(Base):
+class ProbeRow(Created, Base):
     __tablename__ = "orchestrator_probes"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     model: Mapped[str] = mapped_column(String(64))
@@ -89,7 +94,6 @@ class ProbeRow(Base):
     device: Mapped[str] = mapped_column(String(255))
     recommended: Mapped[int] = mapped_column(Integer)
     result: Mapped[dict] = mapped_column(JSON)  # every measured point and the verdict
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
 @dataclass(frozen=True)

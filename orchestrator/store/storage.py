@@ -3,13 +3,11 @@
 SQLite is set up for several processes (WAL journal, a long busy timeout) and its schema
 is created once, before any worker starts. Heartbeats are on for RDB storages, so a trial
 left RUNNING by a killed process is failed after the grace period and retried once with
-the same parameters. Passwords in URLs are never printed: use ``redact``.
+the same parameters. Passwords in URLs are never printed (``redaction.py``).
 """
 
 from __future__ import annotations
 
-import logging
-import re
 import sqlite3
 import warnings
 from collections.abc import Iterator
@@ -18,39 +16,12 @@ from pathlib import Path
 
 import optuna
 from optuna.storages.journal import JournalFileBackend
-from sqlalchemy.engine import make_url
 
 from orchestrator.config.sections import StorageConfig
 from orchestrator.exceptions import ConfigError
+from orchestrator.store.redaction import redact
 
 KINDS = ("sqlite", "journal", "rdb")
-
-
-def redact(url: str) -> str:
-    """The URL with any password replaced by ***, safe for logs, reports and attributes."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - a malformed URL must still never be echoed whole
-        return "<unparseable storage url>"
-
-
-_URL_PASSWORD = re.compile(r"(\b[a-zA-Z][\w+.-]*\\?://[^:/@\s'\"\\]+\\?:)([^\s'\"]+)(@)")
-_QUERY_PASSWORD = re.compile(r"([?&]password=)([^&\s'\"]+)", re.IGNORECASE)
-
-
-def redact_text(text: str) -> str:
-    """Any text (a log line, a saved Hydra config) with passwords in URLs replaced by ***.
-
-    Hydra escapes ``:`` as ``\\:`` in the overrides it saves for multirun jobs; both match.
-    """
-    return _QUERY_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"\1***\3", text))
-
-
-class RedactingFormatter(logging.Formatter):
-    """A log formatter that replaces passwords in URLs by *** (Hydra's logging uses it)."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        return redact_text(super().format(record))
 
 
 def create_storage(cfg: StorageConfig) -> optuna.storages.BaseStorage:

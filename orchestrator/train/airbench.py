@@ -145,6 +145,7 @@ class AirbenchNet(nn.Module):
         initialisation the signal passes through; with ``images`` the stem whitens them.
         """
         for group in self.groups:
+            assert isinstance(group, ConvGroup)
             for conv in (group.conv1, group.conv2):
                 nn.init.dirac_(conv.weight[: conv.in_channels])
         if images is not None:

@@ -173,7 +173,7 @@ def _setup(config: ExperimentConfig, data: Split | None, cache: TrainCache) -> _
     model = build_model(
         config.model, split.input_shape, split.num_classes, init_data=split.x_train
     )
-    model = model.to(numerics.device, memory_format=numerics.memory_format)
+    model = model.to(numerics.device).to(memory_format=numerics.memory_format)
     batches = DeviceBatches(  # before compiling: a batch larger than the data fails at once
         split.x_train,
         split.y_train,

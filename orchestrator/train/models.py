@@ -6,6 +6,7 @@ Architecture code only: no data, optimizer or loop logic.
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
 import torch.nn as nn
@@ -135,7 +136,7 @@ def initialise(model: nn.Module, scheme: str, activation: str) -> None:
     """
     if scheme == "default":
         return
-    nonlinearity = "relu" if activation in ("relu", "gelu") else "tanh"
+    nonlinearity: Literal["relu", "tanh"] = "relu" if activation in ("relu", "gelu") else "tanh"
     for module in model.modules():
         if isinstance(module, nn.Conv2d | nn.Linear):
             if scheme == "kaiming":

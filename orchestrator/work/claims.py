@@ -26,7 +26,7 @@ import sqlalchemy
 from sqlalchemy.engine import make_url
 
 from orchestrator.config.sections import StorageConfig
-from orchestrator.store.storage import redact
+from orchestrator.store.redaction import redact
 
 
 class ClaimLock:

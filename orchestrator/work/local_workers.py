@@ -37,7 +37,8 @@ from orchestrator.config.round import RoundConfig
 from orchestrator.config.sections import StorageConfig
 from orchestrator.rounds.space import Round
 from orchestrator.rounds.validate import parse_round
-from orchestrator.store.storage import RedactingFormatter, opened_storage
+from orchestrator.store.redaction import RedactingFormatter
+from orchestrator.store.storage import opened_storage
 from orchestrator.train.config import ExperimentConfig
 from orchestrator.work.budget import count_trials
 from orchestrator.work.gpus import configure_worker, visible_gpus

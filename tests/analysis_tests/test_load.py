@@ -13,8 +13,8 @@ from orchestrator.config.sections import StorageConfig
 from orchestrator.exceptions import OrchestratorError
 from orchestrator.rounds.validate import parse_round
 from orchestrator.store.storage import create_storage
-from orchestrator.work.loop import run_round
-from tests.conftest import tiny_experiment
+from orchestrator.work.loop import WorkerOptions, run_round
+from tests.support.experiments import tiny_experiment
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -30,13 +30,16 @@ def run(tmp_path: Path, trainer: str, trials: int, steps: int = 20):
     rnd = parse_round(raw, start)
     storage = create_storage(StorageConfig(url=f"sqlite:///{tmp_path}/tuning.db"))
     run_round(
-        rnd, start, storage, trainer_target=trainer, artifacts_dir=tmp_path / "a", progress=False
+        rnd,
+        start,
+        storage,
+        WorkerOptions(trainer_target=trainer, artifacts_dir=tmp_path / "a", progress=False),
     )
     return rnd, storage
 
 
 def test_states_values_and_search_space_come_from_the_store(tmp_path):
-    rnd, storage = run(tmp_path, "tests.trainers.diverges_above_1", trials=8)
+    rnd, storage = run(tmp_path, "tests.support.trainers.diverges_above_1", trials=8)
     records = load_round(rnd, storage, tmp_path / "a")
     assert [r.name for r in records] == ["r/model.depth=1", "r/model.depth=2"]
     rec = records[0]
@@ -54,7 +57,7 @@ def test_states_values_and_search_space_come_from_the_store(tmp_path):
 
 
 def test_failed_trials_are_failed(tmp_path):
-    rnd, storage = run(tmp_path, "tests.trainers.raises_above_1", trials=8)
+    rnd, storage = run(tmp_path, "tests.support.trainers.raises_above_1", trials=8)
     states = [t.state for t in load_round(rnd, storage, None)[0].trials]
     assert "failed" in states and states.count("complete") == 8
 

@@ -12,18 +12,17 @@ from typing import Any
 
 import pytest
 
+from orchestrator.analysis.importance import importance
 from orchestrator.analysis.model import StudyRecord, TrialRecord
-from orchestrator.analysis.study_checks import (
-    active_spec,
+from orchestrator.analysis.round_checks import comparison, step_budget
+from orchestrator.analysis.run import run_study_checks
+from orchestrator.analysis.search_space import active_spec
+from orchestrator.analysis.space_checks import (
     boundary,
-    comparison,
     density,
     good_tolerance,
-    importance,
     infeasible,
     infeasible_cluster,
-    run_study_checks,
-    step_budget,
 )
 from orchestrator.config.sections import AnalysisConfig
 from orchestrator.store.findings import Finding
@@ -380,7 +379,7 @@ def test_run_study_checks_runs_every_check_most_severe_first() -> None:
 
 def test_boundary_suggestions_stay_inside_the_schema():
     """A momentum range cannot be widened past 1: the suggestion stops just below the limit."""
-    from orchestrator.analysis.study_checks import _widened
+    from orchestrator.analysis.search_space import widened as _widened
 
     assert _widened({"low": 0.5, "high": 0.98}, "high", "optimizer.momentum") == 0.999
     assert _widened({"low": 0.0, "high": 0.4}, "low", "model.dropout") == 0.0  # at the limit

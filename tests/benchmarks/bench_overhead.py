@@ -30,7 +30,7 @@ from orchestrator.rounds.validate import parse_round
 from orchestrator.store.storage import create_storage
 from orchestrator.train.config import ExperimentConfig
 from orchestrator.work.claims import FileClaimLock
-from orchestrator.work.loop import run_round
+from orchestrator.work.loop import WorkerOptions, run_round
 
 NUISANCE = {
     "optimizer.lr": {"low": 1e-3, "high": 1.0, "log": True},
@@ -79,15 +79,13 @@ def orchestrated(storage: optuna.storages.BaseStorage, trials: int, tmp: Path) -
     start_cfg = ExperimentConfig()
     rnd = parse_round(raw, start_cfg)
     start = time.perf_counter()
-    run_round(
-        rnd,
-        start_cfg,
-        storage,
-        trainer_target="tests.trainers.noop",
+    options = WorkerOptions(
+        trainer_target="tests.support.trainers.noop",
         artifacts_dir=tmp / "artifacts",
         progress=False,
         claim=FileClaimLock(tmp / "claim.lock"),  # what the CLI uses: each claim re-counts
     )
+    run_round(rnd, start_cfg, storage, options)
     return (time.perf_counter() - start) / trials
 
 

@@ -1,7 +1,7 @@
 """Parallel efficiency of local workers: N workers' trials/s over N x one worker's.
 
 Each run is the real command (``orchestrator stage=work round.budget.workers=N``) on a
-fresh store with 0.5 s trials (``tests.trainers.timed``), 12 trials per worker. Two
+fresh store with 0.5 s trials (``tests.support.trainers.timed``), 12 trials per worker. Two
 figures per row: steady state (read from the store: trials per second once every worker
 has started, see ``steady_rate``) and end to end (wall time of the command, including
 starting N Python processes that each import torch; one worker runs in-process).
@@ -21,7 +21,7 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from tests.scale_out import harness as h
+from tests.support import scale_out as h
 
 
 def one_run(kind: str, workers: int, per_worker: int, seconds: float) -> tuple[float, float]:
@@ -32,7 +32,7 @@ def one_run(kind: str, workers: int, per_worker: int, seconds: float) -> tuple[f
         total = workers * per_worker
         t0 = time.perf_counter()
         proc = h.run(store, h.command(
-            store, "stage=work", "round=round_2", "trainer._target_=tests.trainers.timed",
+            store, "stage=work", "round=round_2", "trainer._target_=tests.support.trainers.timed",
             f"round.budget.trials_per_study={total // 2}", f"round.budget.workers={workers}",
         ), trial_seconds=seconds)  # fmt: skip
         wall = time.perf_counter() - t0

@@ -30,7 +30,7 @@ from orchestrator.store.storage import create_storage
 from orchestrator.train.config import ExperimentConfig, ModelConfig
 from orchestrator.train.data import load_split
 from orchestrator.train.loop import fit
-from orchestrator.work.loop import run_round
+from orchestrator.work.loop import WorkerOptions, run_round
 
 TRAINER = "orchestrator.train.fit"
 # Every trial trains the same network for the same steps; only the rate varies, in a
@@ -82,9 +82,7 @@ def run_trials(
         lr_round(start, trials),
         start,
         storage,
-        trainer_target=TRAINER,
-        artifacts_dir=tmp / "artifacts",
-        progress=False,
+        WorkerOptions(trainer_target=TRAINER, artifacts_dir=tmp / "artifacts", progress=False),
     )
     study = optuna.load_study(study_name=summaries[0].name, storage=storage)
     done = [t for t in study.get_trials(deepcopy=False) if t.datetime_complete is not None]

@@ -10,7 +10,7 @@ from orchestrator.train.airbench import AirbenchBatchNorm, AirbenchNet, ConvGrou
 from orchestrator.train.config import ModelConfig
 from orchestrator.train.loop import fit
 from orchestrator.train.models import build_model
-from tests.conftest import tiny_experiment
+from tests.support.experiments import tiny_experiment
 
 
 def airbench(width: int = 8, depth: int = 3, **fields: object) -> ModelConfig:

@@ -12,9 +12,10 @@ from torch._dynamo.utils import counters
 
 from orchestrator.exceptions import ConfigError
 from orchestrator.train import compiled
+from orchestrator.train.cache import TrainCache
 from orchestrator.train.config import ModelConfig
 from orchestrator.train.loop import fit
-from tests.conftest import tiny_experiment
+from tests.support.experiments import tiny_experiment
 
 
 class CountingBackend:
@@ -47,46 +48,54 @@ def backend(monkeypatch) -> CountingBackend:
     compiled.reset()
 
 
-def run(seed: int = 0, depth: int = 2, compile: bool = True, **model: object):
+@pytest.fixture
+def cache() -> TrainCache:
+    """One worker's cache: what the second trial finds of the first."""
+    return TrainCache()
+
+
+def run(cache: TrainCache, seed: int = 0, depth: int = 2, compile: bool = True, **model: object):
     cfg = tiny_experiment(steps=20, eval_every=10, compile=compile, seed=seed)
     cfg.model = ModelConfig(name="airbench", width=8, depth=depth, activation="gelu", **model)
     cfg.optimizer.lr = 0.2
-    return fit(cfg)
+    return fit(cfg, cache=cache)
 
 
-def test_a_second_trial_with_a_new_model_reuses_the_compiled_graphs(backend):
-    run(seed=0)
+def test_a_second_trial_with_a_new_model_reuses_the_compiled_graphs(backend, cache):
+    run(cache, seed=0)
     assert backend.compiles >= 2  # training and evaluation graphs
-    assert (compiled.stats.hits, compiled.stats.misses) == (0, 1)
+    assert (cache.compile_stats.hits, cache.compile_stats.misses) == (0, 1)
     compiles, graphs = backend.compiles, counters["stats"]["unique_graphs"]
     calls = backend.calls
 
-    run(seed=1)  # a new model instance, new weights, same architecture and shapes
+    run(cache, seed=1)  # a new model instance, new weights, same architecture and shapes
     assert backend.compiles == compiles  # no recompile...
     assert counters["stats"]["unique_graphs"] == graphs
     assert backend.calls - calls == 20 + 2  # ...and the compiled graphs ran: steps + evals
-    assert (compiled.stats.hits, compiled.stats.misses) == (1, 1)
+    assert (cache.compile_stats.hits, cache.compile_stats.misses) == (1, 1)
 
-    run(seed=0, depth=3)  # another architecture is compiled on its own
-    assert backend.compiles > compiles and compiled.stats.misses == 2
+    run(cache, seed=0, depth=3)  # another architecture is compiled on its own
+    assert backend.compiles > compiles and cache.compile_stats.misses == 2
 
 
-def test_compiling_changes_no_number_and_the_warm_up_leaves_the_seeded_streams_alone(backend):
-    eager = run(compile=False, use_dropout=True)  # dropout draws from the global stream
-    first = run(use_dropout=True)  # compiles, warming up on a copy first
-    again = run(use_dropout=True)  # finds it compiled
-    assert compiled.stats.misses == 1 and compiled.stats.hits == 1
+def test_compiling_changes_no_number_and_the_warm_up_leaves_the_seeded_streams_alone(
+    backend, cache
+):
+    eager = run(cache, compile=False, use_dropout=True)  # dropout draws from the global stream
+    first = run(cache, use_dropout=True)  # compiles, warming up on a copy first
+    again = run(cache, use_dropout=True)  # finds it compiled
+    assert cache.compile_stats.misses == 1 and cache.compile_stats.hits == 1
     assert first.curves == eager.curves == again.curves
 
 
-def test_a_missing_cxx_compiler_is_one_clear_error_naming_the_knob():
+def test_a_missing_cxx_compiler_is_one_clear_error_naming_the_knob(cache):
     import torch._inductor.config as inductor
 
     compiled.reset()
     broken = {"cpp.cxx": (None, "no-such-c++"), "fx_graph_cache": False}  # no cached kernels
     try:
         with inductor.patch(broken), pytest.raises(ConfigError) as info:
-            run()
+            run(cache)
     finally:
         compiled.reset()
     message = str(info.value)
@@ -98,11 +107,11 @@ def test_a_missing_cxx_compiler_is_one_clear_error_naming_the_knob():
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("g++") is None, reason="inductor on a CPU needs g++")
-def test_inductor_on_cpu_trains_like_eager():
+def test_inductor_on_cpu_trains_like_eager(cache):
     compiled.reset()
     try:
-        eager = run(compile=False)
-        inductor = run()
+        eager = run(cache, compile=False)
+        inductor = run(cache)
     finally:
         compiled.reset()
     assert inductor.status == "completed" and inductor.steps == eager.steps

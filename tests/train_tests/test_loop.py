@@ -9,7 +9,7 @@ import pytest
 
 from orchestrator.train.loop import fit
 from orchestrator.train.result import TrainResult
-from tests.conftest import tiny_experiment
+from tests.support.experiments import tiny_experiment
 
 
 def test_same_seed_gives_identical_numbers_and_another_seed_does_not():

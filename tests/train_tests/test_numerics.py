@@ -11,7 +11,7 @@ from orchestrator.train import loop
 from orchestrator.train.config import ModelConfig, TrainConfig
 from orchestrator.train.loop import fit
 from orchestrator.train.numerics import Numerics, resolve_numerics
-from tests.conftest import tiny_experiment
+from tests.support.experiments import tiny_experiment
 
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")  # a CUDA *device name* needs no GPU
 

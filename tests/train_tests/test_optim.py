@@ -10,7 +10,7 @@ import torch
 from orchestrator.train.config import OptimizerConfig, ScheduleConfig
 from orchestrator.train.loop import fit
 from orchestrator.train.optim import build_optimizer, lr_at
-from tests.conftest import tiny_experiment
+from tests.support.experiments import tiny_experiment
 
 PEAK, T = 0.4, 100
 

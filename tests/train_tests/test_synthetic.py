@@ -9,11 +9,10 @@ from orchestrator.train.config import DataConfig
 from orchestrator.train.data import load_split
 from orchestrator.train.loop import fit
 from orchestrator.train.synthetic import make_synthetic
-from tests.conftest import tiny_experiment
+from tests.support.experiments import tiny_experiment
 
 
 def generate(seed: int, n: int = 300) -> tuple[torch.Tensor, torch.Tensor]:
-    make_synthetic.cache_clear()  # prove regeneration, not the per-process cache
     return make_synthetic(
         num_examples=n, num_classes=10, channels=3, image_size=32, label_noise=0.05, seed=seed
     )

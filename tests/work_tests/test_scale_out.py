@@ -1,6 +1,6 @@
 """Scale-out under faults, against real stores: SQLite, the journal file and PostgreSQL.
 
-Each scenario drives the real command line in subprocesses (tests/scale_out/harness.py;
+Each scenario drives the real command line in subprocesses (tests/support/scale_out.py;
 ``make stress`` prints the same scenarios as a table). PostgreSQL runs against the server
 ``scripts/postgres-local.sh`` starts (``.ci/run`` runs it); without one those cases skip
 locally, and fail in CI, where ``ORCHESTRATOR_REQUIRE_POSTGRES=1``.
@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from tests.scale_out import harness as h
+from tests.support import scale_out as h
 
 
 def one_study_round(name: str):
@@ -95,9 +95,9 @@ def test_a_password_typed_into_the_url_is_in_no_log_report_or_saved_config(tmp_p
         outputs = []
         for args, multirun in (
             (["round=round_1", "round.budget.trials_per_study=2", "worker=0,1",
-              "trainer._target_=tests.trainers.timed", "stage=work"], True),
+              "trainer._target_=tests.support.trainers.timed", "stage=work"], True),
             (["round=round_1", "round.budget.trials_per_study=2",
-              "trainer._target_=tests.trainers.timed"], False),  # analyze + promote + report
+              "trainer._target_=tests.support.trainers.timed"], False),  # analyze, promote
         ):  # fmt: skip
             proc = h.run(store, h.command(store, *args, multirun=multirun))
             assert proc.returncode == 0, proc.stderr[-2000:]
@@ -123,21 +123,25 @@ def test_a_preemption_exit_mid_trial_fails_the_trial_queues_it_and_still_exits(
 
     from orchestrator.config.sections import StorageConfig
     from orchestrator.store.storage import create_storage
-    from orchestrator.work.loop import run_round
+    from orchestrator.work.loop import WorkerOptions, run_round
     from orchestrator.work.signals import StopSignals
 
     monkeypatch.setenv("ORCHESTRATOR_TEST_CHAOS_DIR", str(tmp_path))
     start, rnd = one_study_round("p")
     storage = create_storage(StorageConfig(url=f"sqlite:///{tmp_path}/t.db"))
-    kwargs = dict(trainer_target="tests.trainers.exits_once", artifacts_dir=tmp_path / "a",
-                  progress=False, stop=StopSignals())  # fmt: skip
+    options = WorkerOptions(
+        trainer_target="tests.support.trainers.exits_once",
+        artifacts_dir=tmp_path / "a",
+        progress=False,
+        stop=StopSignals(),
+    )
     with pytest.raises(SystemExit):
-        run_round(rnd, start, storage, **kwargs)
+        run_round(rnd, start, storage, options)
     trials = optuna.load_study(study_name="p/model.depth=2", storage=storage).trials
     assert [t.state for t in trials] == [TrialState.FAIL, TrialState.WAITING]
     assert trials[0].user_attrs["error"].startswith("process exiting (SystemExit -1)")
     assert trials[1].params == trials[0].params
-    run_round(rnd, start, storage, **kwargs)  # the requeued job
+    run_round(rnd, start, storage, options)  # the requeued job
     trials = optuna.load_study(study_name="p/model.depth=2", storage=storage).trials
     assert [t.state for t in trials].count(TrialState.COMPLETE) == 3
     assert trials[1].state == TrialState.COMPLETE and trials[1].params == trials[0].params
@@ -148,7 +152,7 @@ def test_hydras_submitit_launcher_runs_worker_jobs_to_the_budget(tmp_path):
     store = h.make_store("sqlite", tmp_path)
     proc = h.run(store, h.command(
         store, "stage=work", "round=round_1", "worker=0,1", "round.budget.trials_per_study=3",
-        "trainer._target_=tests.trainers.timed", "hydra/launcher=submitit_local",
+        "trainer._target_=tests.support.trainers.timed", "hydra/launcher=submitit_local",
         "hydra.launcher.timeout_min=5", multirun=True,
     ))  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -165,7 +169,7 @@ def test_sigterm_to_the_parent_of_local_workers_stops_them_all_with_no_trial_run
     store = h.make_store("sqlite", tmp_path)
     cmd = h.command(
         store, "stage=work", "round=round_1", "round.budget.trials_per_study=10",
-        "round.budget.workers=2", "trainer._target_=tests.trainers.timed",
+        "round.budget.workers=2", "trainer._target_=tests.support.trainers.timed",
     )  # fmt: skip
     proc = subprocess.Popen(
         cmd, cwd=h.ROOT, env=h.env_for(store, 1.0, ""), stdout=subprocess.PIPE,
@@ -203,7 +207,7 @@ def test_a_locked_store_during_a_trial_is_logged_retried_and_the_round_finishes(
 
     from orchestrator.config.sections import StorageConfig
     from orchestrator.store.storage import create_storage
-    from orchestrator.work.loop import WorkerStats, run_round
+    from orchestrator.work.loop import WorkerOptions, WorkerStats, run_round
 
     db = tmp_path / "t.db"
     monkeypatch.setenv("ORCHESTRATOR_TEST_CHAOS_DIR", str(tmp_path))
@@ -214,9 +218,13 @@ def test_a_locked_store_during_a_trial_is_logged_retried_and_the_round_finishes(
         StorageConfig(url=f"sqlite:///{db}", busy_timeout=0.2, heartbeat_interval=None)
     )
     stats = WorkerStats()
-    with caplog.at_level(logging.WARNING, logger="orchestrator.runner"):
-        run_round(rnd, start, storage, trainer_target="tests.trainers.locks_the_store_once",
-                  artifacts_dir=tmp_path / "a", progress=False, stats=stats)  # fmt: skip
+    options = WorkerOptions(
+        trainer_target="tests.support.trainers.locks_the_store_once",
+        artifacts_dir=tmp_path / "a",
+        progress=False,
+    )
+    with caplog.at_level(logging.WARNING, logger="orchestrator.work.faults"):
+        run_round(rnd, start, storage, options, stats=stats)
     assert stats.storage_errors >= 1
     assert any("storage error (1/5 in a row)" in r.message for r in caplog.records)
     trials = optuna.load_study(study_name="l/model.depth=2", storage=storage).trials

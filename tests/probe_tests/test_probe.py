@@ -32,9 +32,9 @@ from orchestrator.probe.chart import probe_figure
 from orchestrator.store.incumbent import read_incumbent
 from orchestrator.train.config import experiment_from_dict, experiment_to_dict
 from orchestrator.train.data import load_split
-from tests.conftest import tiny_experiment
+from tests.support.experiments import tiny_experiment
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FAST = {"warmup_steps": 1, "timed_steps": 2, "repeats": 1, "min_repeat_seconds": 0.0}
 
 
@@ -421,7 +421,7 @@ def test_the_yaml_defaults_are_the_dataclass_defaults():
 
 def test_the_probe_stage_adds_a_ledger_row_when_the_ledger_exists(tmp_path):
     from orchestrator.config.schema import Config
-    from orchestrator.stages.probe import probe_once
+    from orchestrator.stages.probe import probe
     from orchestrator.store.ledger import Ledger
 
     root = Config(stage="probe")
@@ -430,10 +430,10 @@ def test_the_probe_stage_adds_a_ledger_row_when_the_ledger_exists(tmp_path):
     root.probe = ProbeConfig(
         max_batch_size=4, warmup_steps=1, timed_steps=1, repeats=1, min_repeat_seconds=0.0
     )
-    assert probe_once(root, tiny_experiment()) == 0
+    assert probe(root, tiny_experiment()) == 0
     assert not (tmp_path / "tuning.db").exists()  # no ledger yet: none is created for a probe
     Ledger(root.storage.url).dispose()
-    assert probe_once(root, tiny_experiment()) == 0
+    assert probe(root, tiny_experiment()) == 0
     (row,) = Ledger(root.storage.url).probes()
     assert (row.model, row.data, row.device) == ("cnn", "synthetic", "cpu")
     assert row.recommended in (1, 2, 4) and len(row.result["points"]) == 3

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,11 +11,12 @@ from hydra import compose, initialize_config_dir
 
 from orchestrator.cli import CONF_DIR
 from orchestrator.config.round import round_from_dict
-from orchestrator.config.schema import STAGES, experiment_from_cfg, root_from_cfg
+from orchestrator.config.schema import STAGES, experiment_from_cfg, register_configs, root_from_cfg
 from orchestrator.exceptions import ConfigError
 from orchestrator.rounds.validate import parse_round
+from tests.support.cli import run_cli
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TINY = [
     "data.num_examples=600",
     "data.val_size=200",
@@ -30,6 +28,7 @@ TINY = [
 
 
 def compose_cfg(*overrides: str):
+    register_configs()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         return compose(config_name="config", overrides=list(overrides))
 
@@ -70,18 +69,6 @@ def test_the_default_composition_is_the_playbook_initial_configuration():
 def test_invalid_value_after_composition_names_the_key():
     with pytest.raises(ConfigError, match=r"^optimizer.lr: must be a finite number > 0"):
         experiment_from_cfg(compose_cfg("optimizer.lr=-1"))
-
-
-def run_cli(tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "orchestrator", f"paths.studies={tmp_path}", *overrides],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
 
 
 def run_dirs(tmp_path: Path) -> list[Path]:
@@ -134,16 +121,21 @@ def test_unknown_keys_and_wrong_types_are_refused_by_the_schema(tmp_path, overri
 
 def test_a_plugged_in_trainer_returning_a_dict_is_accepted(tmp_path):
     proc = run_cli(
-        tmp_path, "stage=train", "trainer._target_=tests.trainers.analytic", "optimizer.lr=0.3"
+        tmp_path,
+        "stage=train",
+        "trainer._target_=tests.support.trainers.analytic",
+        "optimizer.lr=0.3",
     )
     assert proc.returncode == 0, proc.stderr
     assert "best_val_error=0.22 " in proc.stdout  # |0.3 - 0.1| + 0.01 * depth 2
 
 
 def test_a_trainer_breaking_the_contract_fails_loudly(tmp_path):
-    proc = run_cli(tmp_path, "stage=train", "trainer._target_=tests.trainers.broken")
+    proc = run_cli(tmp_path, "stage=train", "trainer._target_=tests.support.trainers.broken")
     assert proc.returncode == 2
-    assert proc.stderr.startswith("error: trainer tests.trainers.broken: trainer result objective")
+    assert proc.stderr.startswith(
+        "error: trainer tests.support.trainers.broken: trainer result objective"
+    )
     assert "Traceback" not in proc.stderr and run_dirs(tmp_path) == []
 
 
@@ -163,7 +155,7 @@ def test_a_round_stage_without_a_round_names_the_choices(tmp_path):
 
 ANALYTIC_ROUND = [
     "round=round_1",
-    "trainer._target_=tests.trainers.analytic",
+    "trainer._target_=tests.support.trainers.analytic",
     "round.budget.trials_per_study=2",
 ]
 
@@ -218,7 +210,7 @@ def test_a_bad_round_is_one_error_and_the_store_is_untouched(tmp_path, override,
 
 def test_round_1_promotes_and_round_2_starts_from_its_incumbent(tmp_path):
     story = [
-        "trainer._target_=tests.trainers.analytic",
+        "trainer._target_=tests.support.trainers.analytic",
         "round.budget.trials_per_study=3",
         "round.promotion.seeds=2",
         "optimizer.lr=0.9",

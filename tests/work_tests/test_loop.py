@@ -21,10 +21,10 @@ from orchestrator.exceptions import ConfigError
 from orchestrator.rounds.validate import parse_round
 from orchestrator.store.storage import create_storage
 from orchestrator.train.config import ExperimentConfig
-from orchestrator.work.loop import run_round
-from tests.conftest import tiny_experiment
+from orchestrator.work.loop import WorkerOptions, run_round
+from tests.support.experiments import tiny_experiment
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
@@ -48,9 +48,9 @@ def run(tmp_path: Path, raw: RoundConfig, trainer: str, start: ExperimentConfig 
         parse_round(raw, start),
         start,
         storage,
-        trainer_target=trainer,
-        artifacts_dir=tmp_path / "artifacts",
-        progress=False,
+        WorkerOptions(
+            trainer_target=trainer, artifacts_dir=tmp_path / "artifacts", progress=False
+        ),
     )
     return summaries, storage
 
@@ -60,7 +60,7 @@ def trials_of(storage, name: str) -> list[optuna.trial.FrozenTrial]:
 
 
 def test_each_study_gets_its_budget_with_provenance_and_intermediate_values(tmp_path):
-    summaries, storage = run(tmp_path, a_round(), "tests.trainers.analytic")
+    summaries, storage = run(tmp_path, a_round(), "tests.support.trainers.analytic")
     assert [s.name for s in summaries] == ["r1/model.depth=1", "r1/model.depth=2"]
     for s in summaries:
         trials = trials_of(storage, s.name)
@@ -82,7 +82,9 @@ def test_each_study_gets_its_budget_with_provenance_and_intermediate_values(tmp_
 
 
 def test_a_diverging_trial_is_infeasible_with_its_reason_and_the_round_goes_on(tmp_path):
-    summaries, storage = run(tmp_path, a_round(trials=8), "tests.trainers.diverges_above_1")
+    summaries, storage = run(
+        tmp_path, a_round(trials=8), "tests.support.trainers.diverges_above_1"
+    )
     trials = trials_of(storage, "r1/model.depth=1")
     infeasible = [t for t in trials if t.constraints.get("diverged", 0) > 0]
     feasible = [t for t in trials if t.constraints.get("diverged") == 0.0]
@@ -98,7 +100,7 @@ def test_a_diverging_trial_is_infeasible_with_its_reason_and_the_round_goes_on(t
 
 
 def test_an_exception_in_one_trial_is_recorded_and_the_round_goes_on(tmp_path):
-    summaries, storage = run(tmp_path, a_round(trials=6), "tests.trainers.raises_above_1")
+    summaries, storage = run(tmp_path, a_round(trials=6), "tests.support.trainers.raises_above_1")
     for s in summaries:
         trials = trials_of(storage, s.name)
         failed = [t for t in trials if t.state == TrialState.FAIL]
@@ -109,29 +111,29 @@ def test_an_exception_in_one_trial_is_recorded_and_the_round_goes_on(tmp_path):
 
 
 def test_a_study_whose_trials_always_fail_is_given_up_on_not_looped(tmp_path):
-    summaries, storage = run(tmp_path, a_round(trials=3), "tests.trainers.always_raises")
+    summaries, storage = run(tmp_path, a_round(trials=3), "tests.support.trainers.always_raises")
     assert all(s.finished == 0 and s.failed == 3 for s in summaries)
 
 
 def test_rerunning_runs_nothing_twice_and_a_bigger_budget_continues_the_sequence(tmp_path):
-    run(tmp_path, a_round(trials=3), "tests.trainers.analytic")
-    summaries, storage = run(tmp_path, a_round(trials=3), "tests.trainers.analytic")
+    run(tmp_path, a_round(trials=3), "tests.support.trainers.analytic")
+    summaries, storage = run(tmp_path, a_round(trials=3), "tests.support.trainers.analytic")
     assert all(len(trials_of(storage, s.name)) == 3 for s in summaries)
-    run(tmp_path, a_round(trials=5), "tests.trainers.analytic")
+    run(tmp_path, a_round(trials=5), "tests.support.trainers.analytic")
     fresh = tmp_path / "fresh"
     fresh.mkdir()
-    _, straight = run(fresh, a_round(trials=5), "tests.trainers.analytic")
+    _, straight = run(fresh, a_round(trials=5), "tests.support.trainers.analytic")
     for s in summaries:
         resumed = [t.params for t in trials_of(storage, s.name)]
         assert resumed == [t.params for t in trials_of(straight, s.name)]  # same sequence
 
 
 def test_resuming_from_another_starting_config_is_refused(tmp_path):
-    run(tmp_path, a_round(trials=2), "tests.trainers.analytic")
+    run(tmp_path, a_round(trials=2), "tests.support.trainers.analytic")
     other = ExperimentConfig()
     other.model.width = 64
     with pytest.raises(ConfigError, match="round.start_from: study r1/model.depth=1 was started"):
-        run(tmp_path, a_round(trials=2), "tests.trainers.analytic", start=other)
+        run(tmp_path, a_round(trials=2), "tests.support.trainers.analytic", start=other)
 
 
 def test_real_training_stores_curves_as_artifacts(tmp_path):
@@ -171,7 +173,7 @@ def completed(db: Path, name: str) -> int:
 def round_command(tmp_path: Path) -> list[str]:
     return [
         sys.executable, "-m", "orchestrator", "round=round_1",
-        f"paths.studies={tmp_path}", "trainer._target_=tests.trainers.slow",
+        f"paths.studies={tmp_path}", "trainer._target_=tests.support.trainers.slow",
         "round.budget.trials_per_study=3",
         "storage.heartbeat_interval=1", "storage.grace_period=2",
     ]  # fmt: skip

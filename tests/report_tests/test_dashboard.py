@@ -19,7 +19,7 @@ from orchestrator.config.sections import StorageConfig
 from orchestrator.rounds.validate import parse_round
 from orchestrator.store.storage import create_storage
 from orchestrator.train.config import ExperimentConfig
-from orchestrator.work.loop import run_round
+from orchestrator.work.loop import WorkerOptions, run_round
 
 
 def free_port() -> int:
@@ -72,13 +72,16 @@ def run_planted_round(tmp_path: Path, trainer: str, trials: int):
     rnd = parse_round(raw, start)
     storage = create_storage(StorageConfig(url=url))
     run_round(
-        rnd, start, storage, trainer_target=trainer, artifacts_dir=tmp_path / "a", progress=False
+        rnd,
+        start,
+        storage,
+        WorkerOptions(trainer_target=trainer, artifacts_dir=tmp_path / "a", progress=False),
     )
     return url, rnd, storage
 
 
 def test_dashboard_lists_round_studies_with_attributes_and_intermediate_values(tmp_path: Path):
-    url, _, _ = run_planted_round(tmp_path, "tests.trainers.analytic", trials=3)
+    url, _, _ = run_planted_round(tmp_path, "tests.support.trainers.analytic", trials=3)
 
     with dashboard_server(url) as base:
         studies = get(f"{base}/api/studies")["study_summaries"]
@@ -100,7 +103,9 @@ def test_dashboard_serves_the_findings_as_study_notes_and_figures(tmp_path: Path
     from orchestrator.config.sections import AnalysisConfig
     from orchestrator.report.dashboard import push_findings
 
-    url, rnd, storage = run_planted_round(tmp_path, "tests.trainers.diverges_above_1", trials=8)
+    url, rnd, storage = run_planted_round(
+        tmp_path, "tests.support.trainers.diverges_above_1", trials=8
+    )
     records = load_round(rnd, storage, tmp_path / "a")
     findings = analyze(records, AnalysisConfig())
     infeasible = [f for f in findings if f.kind == "infeasible"]

@@ -253,7 +253,7 @@ def load(store: Store, workers: int = 8, per_worker: int = 50) -> tuple[Row, Aud
     total = workers * per_worker
     t0 = time.perf_counter()
     proc = run(store, command(
-        store, "stage=work", "round=round_2", "trainer._target_=tests.trainers.timed",
+        store, "stage=work", "round=round_2", "trainer._target_=tests.support.trainers.timed",
         f"round.budget.trials_per_study={total // 2}", f"round.budget.workers={workers}",
     ))  # fmt: skip
     wall = time.perf_counter() - t0
@@ -267,7 +267,7 @@ def load(store: Store, workers: int = 8, per_worker: int = 50) -> tuple[Row, Aud
     return row, a
 
 
-KILL_ROUND = ["round=round_1", "trainer._target_=tests.trainers.chaos"]
+KILL_ROUND = ["round=round_1", "trainer._target_=tests.support.trainers.chaos"]
 
 
 def sigkill(store: Store, workers: int = 4, per_study: int = 8) -> tuple[Row, Audit]:

@@ -2,7 +2,7 @@
 printed as one table (workers, trials, lost, duplicated points, lock errors, retries,
 trials left RUNNING, wall time). Exit code 1 when any scenario failed its checks.
 
-    uv run python -m tests.scale_out.stress [--stores sqlite,journal,postgres]
+    uv run python -m tests.benchmarks.stress [--stores sqlite,journal,postgres]
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tests.scale_out import harness as h
+from tests.support import scale_out as h
 
 SCENARIOS = ("load", "sigkill", "sigterm", "multirun")
 

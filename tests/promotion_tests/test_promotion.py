@@ -9,13 +9,14 @@ import optuna
 import pytest
 import yaml
 
-from orchestrator import promotion as promotion_module
 from orchestrator.config.params import with_values
 from orchestrator.config.round import BudgetConfig, RoundConfig
 from orchestrator.config.sections import StorageConfig
 from orchestrator.exceptions import ConfigError
+from orchestrator.promotion import promote as promotion_module
 from orchestrator.promotion.decision import decide
-from orchestrator.promotion.promote import format_history, promote
+from orchestrator.promotion.lineage import format_history
+from orchestrator.promotion.promote import PromotionJob, promote
 from orchestrator.promotion.reruns import rerun_values
 from orchestrator.rounds.promotion_config import PromotionConfig
 from orchestrator.rounds.validate import parse_round
@@ -23,8 +24,9 @@ from orchestrator.store.incumbent import read_incumbent
 from orchestrator.store.ledger import Ledger
 from orchestrator.store.storage import create_storage
 from orchestrator.train.config import ExperimentConfig
-from orchestrator.work.loop import run_round
-from tests import trainers
+from orchestrator.work.cache import WorkerCache
+from orchestrator.work.loop import WorkerOptions, run_round
+from tests.support import trainers
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -83,12 +85,12 @@ def repeated_decisions(gap: float, repeats: int = 40) -> int:
     candidate = with_values(
         incumbent, {"model.init": "xavier", "data.label_noise": 0.05 - gap * trainers.NOISE}
     )
-    promoted = 0
+    promoted, noisy, cache = 0, "tests.support.trainers.noisy", WorkerCache()
     for rep in range(repeats):
         cfg = PromotionConfig(seeds=[rep * 100 + s for s in range(1, 6)])
         study = optuna.create_study()
-        inc = rerun_values(study, "incumbent", incumbent, cfg.seed_list, trainers.noisy, {})
-        cand = rerun_values(study, "candidate", candidate, cfg.seed_list, trainers.noisy, {})
+        inc = rerun_values(study, "incumbent", incumbent, cfg.seed_list, noisy, {}, cache)
+        cand = rerun_values(study, "candidate", candidate, cfg.seed_list, noisy, {}, cache)
         promoted += decide(cand, inc, maximize=False, cfg=cfg).verdict == "promoted"
     return promoted
 
@@ -126,23 +128,18 @@ def setup_round(tmp_path: Path, raw: RoundConfig, start: ExperimentConfig | None
         rnd,
         start,
         storage,
-        trainer_target="tests.trainers.analytic",
-        artifacts_dir=tmp_path / "artifacts",
-        progress=False,
+        WorkerOptions(
+            trainer_target="tests.support.trainers.analytic",
+            artifacts_dir=tmp_path / "artifacts",
+            progress=False,
+        ),
     )
     return rnd, start, storage, Ledger(url)
 
 
 def do_promote(tmp_path, rnd, start, storage, ledger, incumbent=None):
-    return promote(
-        rnd,
-        start,
-        incumbent or start,
-        storage=storage,
-        ledger=ledger,
-        studies=tmp_path,
-        trainer_target="tests.trainers.analytic",
-    )
+    job = PromotionJob(storage, ledger, tmp_path, "tests.support.trainers.analytic")
+    return promote(rnd, start, incumbent or start, job)
 
 
 def test_promotion_writes_the_incumbent_history_and_one_ledger_row(tmp_path):
@@ -219,9 +216,11 @@ def test_incumbent_reruns_already_in_the_ledger_are_not_trained_again(tmp_path):
         rnd2,
         start,
         storage,
-        trainer_target="tests.trainers.analytic",
-        artifacts_dir=tmp_path / "artifacts",
-        progress=False,
+        WorkerOptions(
+            trainer_target="tests.support.trainers.analytic",
+            artifacts_dir=tmp_path / "artifacts",
+            progress=False,
+        ),
     )
     old = worse_start()  # compare round 2's candidate with the same incumbent as round 1
     do_promote(tmp_path, rnd2, start, storage, ledger, incumbent=old)

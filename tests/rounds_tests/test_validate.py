@@ -13,7 +13,7 @@ from orchestrator.exceptions import ConfigError
 from orchestrator.rounds.validate import parse_round
 from orchestrator.train.config import ExperimentConfig
 
-CONF = Path(__file__).resolve().parent.parent / "conf"
+CONF = Path(__file__).resolve().parents[2] / "conf"
 
 
 def make(**fields) -> RoundConfig:

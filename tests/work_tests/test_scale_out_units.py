@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from orchestrator.store.storage import redact_text
+from orchestrator.store.redaction import redact_text
 from orchestrator.work.budget import StudyCounts, next_study
 from orchestrator.work.gpus import cpu_threads, gpu_env, visible_gpus
 from orchestrator.work.liveness import is_dead, owner

@@ -1,0 +1,121 @@
+"""Turning a trial's stored curves into series the curve checks can measure.
+
+The curves come from the store as plain lists (``None`` or non-finite where a step
+diverged, an evaluation curve aligned with ``eval_step``, per-step curves indexed from
+step 1), and a short run gives few, noisy points. Every curve check needs the same
+careful reading: finite points only, the right step for each value, a smoothing window
+scaled to the run's length, variation measured around the trend rather than around the
+mean, and changes in the metric's own units. Doing it once here keeps the rules in
+``curve_checks.py`` short and all of them measuring alike.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from orchestrator.analysis.model import TrialRecord
+
+EVAL_METRICS = ("val_error", "val_loss")  # the validation curves a trainer stores
+MIN_LATE_POINTS = 3  # fewer late points than this cannot show variation around a trend
+
+
+def finite(value: Any) -> bool:
+    """Not None, and a finite number (a diverged step stores NaN or inf)."""
+    return value is not None and math.isfinite(float(value))
+
+
+def eval_series(curves: dict[str, Any], metric: str) -> tuple[str, np.ndarray, np.ndarray]:
+    """(metric, steps, values) of the finite evaluations; the other metric if ``metric`` has none.
+
+    Both stored metrics (error, loss) are lower-is-better, whatever the study optimises.
+    """
+    steps = curves.get("eval_step") or []
+    order = [metric] + [m for m in EVAL_METRICS if m != metric]
+    for name in order:
+        values = curves.get(name) or []
+        pairs = [(s, float(v)) for s, v in zip(steps, values, strict=False) if finite(v)]
+        if pairs:
+            xs, ys = zip(*pairs, strict=True)
+            return name, np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+    return metric, np.empty(0), np.empty(0)
+
+
+def step_series(curves: dict[str, Any], key: str) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, values) of a per-step curve (index k-1 is step k), non-finite entries dropped."""
+    values = curves.get(key) or []
+    pairs = [(k + 1, float(v)) for k, v in enumerate(values) if finite(v)]
+    if not pairs:
+        return np.empty(0), np.empty(0)
+    xs, ys = zip(*pairs, strict=True)
+    return np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+
+
+def n_steps(trial: TrialRecord, curves: dict[str, Any]) -> int:
+    """Steps the run trained: per-step curve length or last evaluation step, else the budget."""
+    n = len(curves.get("train_loss") or [])
+    evals = curves.get("eval_step") or []
+    if evals:
+        n = max(n, int(max(evals)))
+    return n or int(trial.max_steps or 0)
+
+
+# --------------------------------------------------------------------------- units
+
+
+def is_error(metric: str) -> bool:
+    """Whether ``metric`` is the error fraction, whose changes are absolute points."""
+    return metric == "val_error"
+
+
+def excess(value: float, ref: float, absolute: bool) -> float:
+    """How far ``value`` lies above ``ref``: in absolute points, or relative to ``|ref|``."""
+    if absolute:
+        return value - ref
+    if ref == 0.0:
+        return math.inf if value > ref else 0.0
+    return (value - ref) / abs(ref)
+
+
+def unit_name(absolute: bool) -> str:
+    """The unit of an :func:`excess`, for messages."""
+    return "points" if absolute else "relative"
+
+
+# --------------------------------------------------------------------------- smoothing
+
+
+def window(n: int) -> int:
+    """The smoothing window for per-step curves: a tenth of training, at least one step."""
+    return max(1, n // 10)
+
+
+def window_mean(steps: np.ndarray, values: np.ndarray, end: float, width: int) -> float:
+    """Mean of the values at steps in (end - width, end]; NaN when none are finite there."""
+    mask = (steps > end - width) & (steps <= end)
+    return float(values[mask].mean()) if mask.any() else math.nan
+
+
+def detrended_rel_std(values: np.ndarray) -> float:
+    """Std of the residuals around a least-squares line, relative to the mean level.
+
+    The trend is removed so that a curve still falling smoothly is not counted as noise;
+    ``ddof=2`` because the line used two degrees of freedom. NaN when the level is ~0.
+    """
+    if len(values) < MIN_LATE_POINTS:
+        return math.nan
+    mean = float(values.mean())
+    if abs(mean) < 1e-12:
+        return math.nan
+    x = np.arange(len(values), dtype=float)
+    slope, intercept = np.polyfit(x, values, 1)
+    residuals = values - (slope * x + intercept)
+    return float(np.sqrt(np.sum(residuals**2) / (len(values) - 2)) / abs(mean))
+
+
+def lr_decays(curves: dict[str, Any]) -> bool:
+    """Whether the learning rate ended at or below half its peak (a decaying schedule)."""
+    lrs = [float(v) for v in curves.get("lr") or [] if finite(v)]
+    return bool(lrs) and lrs[-1] <= 0.5 * max(lrs)
