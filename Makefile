@@ -22,9 +22,11 @@ setup: ## Install uv if missing, then the locked environment (uv sync)
 test: setup ## Run the test suite
 	$(RUN) pytest
 
-lint: setup ## ruff lint and format check
+lint: setup ## ruff (lint, format), the import contracts (import-linter), the types (mypy)
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
+	$(RUN) lint-imports
+	$(RUN) mypy
 
 format: setup ## ruff format and autofix
 	$(RUN) ruff format .

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from orchestrator.train.cache import TrainCache
 from orchestrator.train.compiled import Forward, compile_key, compiled_forward
-from orchestrator.train.config import ExperimentConfig, validate_experiment
+from orchestrator.train.config import ExperimentConfig, TrainConfig, validate_experiment
 from orchestrator.train.data import Split, load_split
 from orchestrator.train.loader import DeviceBatches
 from orchestrator.train.models import build_model
@@ -119,30 +119,42 @@ def fit(
             bar.set_postfix(loss=f"{losses[-1]:.3f}", lr=f"{lr:.3g}")
             checked = step
             if not state.diverged and is_eval:
-                metrics = _evaluate(run.forward, run.split, t.eval_batch_size, run.numerics)
-                run.model.train()
-                metrics["train_loss"] = _mean_finite(rec.loss[state.last_eval : step].tolist())
-                metrics["lr"] = lr
-                _record_eval(curves, step, metrics)
-                state.observe(step, metrics)
-                if on_eval is not None and on_eval(step, dict(metrics)) and step < t.steps:
-                    state.stopped = True
+                _evaluate_at(step, lr, run, rec, state, curves, on_eval, t)
             tick = time.perf_counter()
             if state.diverged or state.stopped:
                 break
     bar.close()
-
-    steps_run = checked
-    _fill_step_curves(curves, rec, lrs, steps_run, t.metrics_every)
+    _fill_step_curves(curves, rec, lrs, checked, t.metrics_every)
     return state.result(
-        steps=steps_run,
+        steps=checked,
         curves=curves,
         device=str(run.numerics.device),
         num_params=sum(p.numel() for p in run.params),
         wall_time_s=time.perf_counter() - start,
         train_time_s=train_time,
-        examples=steps_run * t.batch_size,
+        examples=checked * t.batch_size,
     )
+
+
+def _evaluate_at(
+    step: int,
+    lr: float,
+    run: _Run,
+    rec: _Recorder,
+    state: RunTracker,
+    curves: Curves,
+    on_eval: EvalCallback | None,
+    t: TrainConfig,
+) -> None:
+    """Evaluate, record, tell the tracker, then the callback (which may stop the run)."""
+    metrics = _evaluate(run.forward, run.split, t.eval_batch_size, run.numerics)
+    run.model.train()
+    metrics["train_loss"] = _mean_finite(rec.loss[state.last_eval : step].tolist())
+    metrics["lr"] = lr
+    _record_eval(curves, step, metrics)
+    state.observe(step, metrics)
+    if on_eval is not None and on_eval(step, dict(metrics)) and step < t.steps:
+        state.stopped = True
 
 
 @dataclass

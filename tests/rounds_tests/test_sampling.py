@@ -1,4 +1,4 @@
-"""Tests for orchestrator.sampling: the quasi-random sampler, the factory, the Adam budget rule."""
+"""Tests for orchestrator.rounds.sampling: the quasi-random sampler, the factory, the Adam budget rule."""
 
 from __future__ import annotations
 

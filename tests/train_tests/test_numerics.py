@@ -90,8 +90,8 @@ def test_storing_the_data_in_the_autocast_dtype_changes_no_number(monkeypatch):
     dtypes: list[torch.dtype] = []
     real = loop.resident_split
 
-    def spy(split, numerics):
-        resident = real(split, numerics)
+    def spy(split, numerics, cache):
+        resident = real(split, numerics, cache)
         dtypes.append(resident.x_train.dtype)
         return resident
 

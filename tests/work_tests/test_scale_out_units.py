@@ -48,7 +48,7 @@ def test_cores_are_shared_between_the_workers_of_a_machine():
 def test_a_live_process_is_alive_and_an_exited_one_is_dead():
     assert not is_dead(owner(0))
     child = subprocess.run(
-        [sys.executable, "-c", "from orchestrator.liveness import owner; print(owner(3))"],
+        [sys.executable, "-c", "from orchestrator.work.liveness import owner; print(owner(3))"],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     record = ast.literal_eval(child.stdout)  # the dict the child printed
