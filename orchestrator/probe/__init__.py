@@ -20,60 +20,7 @@ handler only records a flag: the memory is released *after* the ``except`` block
 (reference/reliability.md section 5), because the exception's traceback holds the frames
 that hold the model, optimizer and batch, and nothing can be freed while it lives.
 
-This module imports neither Optuna nor Hydra: ``run_probe`` works from a plain script.
+This package imports neither Optuna nor Hydra: ``measure.run_probe`` works from a plain
+script. Its modules: ``model.py`` (points, verdict, result), ``measure.py`` (timing, OOM),
+``rule.py`` (the recommendation, pure), ``output.py`` (table, files, apply), ``chart.py``.
 """
-
-from orchestrator.config.sections import ProbeConfig, validate_probe
-from orchestrator.probe.measure import (
-    Measure,
-    ProbeContext,
-    batch_sizes,
-    is_oom_error,
-    measure_batch,
-    release_memory,
-    run_probe,
-)
-from orchestrator.probe.model import (
-    MB,
-    TABLE_HEADER,
-    MemoryCeilingExceeded,
-    ProbeError,
-    ProbePoint,
-    ProbeResult,
-    Verdict,
-)
-from orchestrator.probe.output import (
-    apply_to_incumbent,
-    format_table,
-    probe_file,
-    probe_stage,
-    write_probe,
-)
-from orchestrator.probe.rule import doubling_gains, noisy_sizes, recommend
-
-__all__ = [
-    "MB",
-    "Measure",
-    "MemoryCeilingExceeded",
-    "ProbeConfig",
-    "ProbeContext",
-    "ProbeError",
-    "ProbePoint",
-    "ProbeResult",
-    "TABLE_HEADER",
-    "Verdict",
-    "apply_to_incumbent",
-    "batch_sizes",
-    "doubling_gains",
-    "format_table",
-    "is_oom_error",
-    "measure_batch",
-    "noisy_sizes",
-    "probe_file",
-    "probe_stage",
-    "recommend",
-    "release_memory",
-    "run_probe",
-    "validate_probe",
-    "write_probe",
-]

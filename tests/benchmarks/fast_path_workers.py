@@ -27,6 +27,7 @@ from orchestrator.config.sections import StorageConfig
 from orchestrator.rounds.space import Round
 from orchestrator.rounds.validate import parse_round
 from orchestrator.store.storage import create_storage
+from orchestrator.train.cache import TrainCache
 from orchestrator.train.config import ExperimentConfig, ModelConfig
 from orchestrator.train.data import load_split
 from orchestrator.train.loop import fit
@@ -121,15 +122,15 @@ def throughput_child(payload: dict[str, Any]) -> dict[str, Any]:
     window; the window ends with its last trial, so a trial is never counted in part.
     """
     cfg = fast_config(**payload["config"])
-    split = load_split(cfg.data)
-    fit(cfg, data=split)  # warm: CUDA context, data on the device, compiled graphs
+    split, cache = load_split(cfg.data), TrainCache()
+    fit(cfg, data=split, cache=cache)  # warm: CUDA context, data on the device, compiled graphs
     print("ready", flush=True)
     sys.stdin.readline()  # the parent's "go", sent to every worker at once
     begin = time.perf_counter()
     deadline, count = begin + payload["seconds"], 0
     while time.perf_counter() < deadline:
         cfg.train.seed = count  # another trial, same cost
-        fit(cfg, data=split)
+        fit(cfg, data=split, cache=cache)
         count += 1
     elapsed = time.perf_counter() - begin
     return {"trials": count, "seconds": elapsed}

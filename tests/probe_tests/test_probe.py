@@ -14,21 +14,18 @@ import yaml
 
 from orchestrator.config.sections import ProbeConfig, validate_probe
 from orchestrator.exceptions import ConfigError
-from orchestrator.probe import (
-    ProbeError,
-    ProbePoint,
-    ProbeResult,
+from orchestrator.probe import measure as probe_measure
+from orchestrator.probe.chart import probe_figure
+from orchestrator.probe.measure import run_probe
+from orchestrator.probe.model import ProbeError, ProbePoint, ProbeResult
+from orchestrator.probe.output import (
     apply_to_incumbent,
-    doubling_gains,
     format_table,
     probe_file,
     probe_stage,
-    recommend,
-    run_probe,
     write_probe,
 )
-from orchestrator.probe import measure as probe_measure
-from orchestrator.probe.chart import probe_figure
+from orchestrator.probe.rule import doubling_gains, recommend
 from orchestrator.store.incumbent import read_incumbent
 from orchestrator.train.config import experiment_from_dict, experiment_to_dict
 from orchestrator.train.data import load_split

@@ -1,4 +1,4 @@
-"""Tests for orchestrator.rounds.sampling: the quasi-random sampler, the factory, the Adam budget rule."""
+"""The quasi-random sampler, the sampler factory, the Adam budget rule (rounds/sampling.py)."""
 
 from __future__ import annotations
 
