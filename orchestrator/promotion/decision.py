@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,8 +37,8 @@ def decide(
     *,
     maximize: bool,
     cfg: PromotionConfig,
-    blocking: list[str] = (),  # type: ignore[assignment]
-    warnings: list[str] = (),  # type: ignore[assignment]
+    blocking: Sequence[str] = (),
+    warnings: Sequence[str] = (),
 ) -> Decision:
     """The decision rule, pure: per-seed improvements d_i (sign so that positive = better)."""
     d = [(c - i) if maximize else (i - c) for c, i in zip(candidate, incumbent, strict=True)]

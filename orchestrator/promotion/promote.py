@@ -26,7 +26,7 @@ from orchestrator.store import paths
 from orchestrator.store.findings import read_findings
 from orchestrator.store.incumbent import write_incumbent
 from orchestrator.store.ledger import DecisionRow, Ledger, PendingDecision
-from orchestrator.store.record import Direction, config_hash
+from orchestrator.store.record import Direction, StudyAttr, config_hash
 from orchestrator.train.config import ExperimentConfig, experiment_from_dict, experiment_to_dict
 from orchestrator.work.cache import WorkerCache
 
@@ -69,7 +69,7 @@ def gather_evidence(
         direction=Direction(start.objective.direction).value,
         load_if_exists=True,
     )
-    study.set_user_attr("round", rnd.name)
+    study.set_user_attr(StudyAttr.ROUND, rnd.name)
     seeds, steps, cache = cfg.seed_list, incumbent.train.steps, WorkerCache()
     known = job.ledger.reruns(config_hash(incumbent), steps)
     inc_values = rerun_values(

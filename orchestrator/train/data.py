@@ -32,7 +32,8 @@ class Split:
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
-        return tuple(self.x_train.shape[1:])  # type: ignore[return-value]
+        channels, height, width = self.x_train.shape[1:]
+        return channels, height, width
 
     def to(
         self,

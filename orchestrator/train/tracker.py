@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from orchestrator.train.config import METRIC_DIRECTIONS, ExperimentConfig
-from orchestrator.train.result import TrainResult
+from orchestrator.train.result import Curves, Status, TrainResult
 
 
 class RunTracker:
@@ -66,15 +66,24 @@ class RunTracker:
         self.diverged_step, self.reason = step, reason
 
     def result(
-        self, *, steps: int, examples: int, train_time_s: float, **kwargs: object
+        self,
+        *,
+        steps: int,
+        examples: int,
+        train_time_s: float,
+        curves: Curves,
+        device: str,
+        num_params: int,
+        wall_time_s: float,
     ) -> TrainResult:
+        status: Status
         if self.diverged:
             status, objective, best_step = "diverged", None, None
         else:
             status = "stopped" if self.stopped else "completed"
             objective, best_step = self.best, self.best_step
         return TrainResult(
-            status=status,  # type: ignore[arg-type]
+            status=status,
             objective=objective,
             best_step=best_step,
             metric=self.metric,
@@ -87,5 +96,8 @@ class RunTracker:
             seed=self.config.train.seed,
             train_time_s=train_time_s,
             examples_per_s=examples / train_time_s if train_time_s > 0 else 0.0,
-            **kwargs,  # type: ignore[arg-type]
+            curves=curves,
+            device=device,
+            num_params=num_params,
+            wall_time_s=wall_time_s,
         )

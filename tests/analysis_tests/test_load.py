@@ -13,8 +13,8 @@ from orchestrator.config.sections import StorageConfig
 from orchestrator.exceptions import OrchestratorError
 from orchestrator.rounds.validate import parse_round
 from orchestrator.store.storage import create_storage
-from orchestrator.work.loop import WorkerOptions, run_round
 from tests.support.experiments import tiny_experiment
+from tests.support.rounds import run_in_process
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -29,12 +29,7 @@ def run(tmp_path: Path, trainer: str, trials: int, steps: int = 20):
     )
     rnd = parse_round(raw, start)
     storage = create_storage(StorageConfig(url=f"sqlite:///{tmp_path}/tuning.db"))
-    run_round(
-        rnd,
-        start,
-        storage,
-        WorkerOptions(trainer_target=trainer, artifacts_dir=tmp_path / "a", progress=False),
-    )
+    run_in_process(rnd, start, storage, trainer, tmp_path / "a")
     return rnd, storage
 
 

@@ -25,8 +25,8 @@ from orchestrator.store.ledger import Ledger
 from orchestrator.store.storage import create_storage
 from orchestrator.train.config import ExperimentConfig
 from orchestrator.work.cache import WorkerCache
-from orchestrator.work.loop import WorkerOptions, run_round
 from tests.support import trainers
+from tests.support.rounds import run_in_process
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -124,16 +124,7 @@ def setup_round(tmp_path: Path, raw: RoundConfig, start: ExperimentConfig | None
     url = f"sqlite:///{tmp_path}/tuning.db"
     storage = create_storage(StorageConfig(url=url))
     rnd = parse_round(raw, start)
-    run_round(
-        rnd,
-        start,
-        storage,
-        WorkerOptions(
-            trainer_target="tests.support.trainers.analytic",
-            artifacts_dir=tmp_path / "artifacts",
-            progress=False,
-        ),
-    )
+    run_in_process(rnd, start, storage, "tests.support.trainers.analytic", tmp_path / "artifacts")
     return rnd, start, storage, Ledger(url)
 
 
@@ -212,16 +203,7 @@ def test_incumbent_reruns_already_in_the_ledger_are_not_trained_again(tmp_path):
     do_promote(tmp_path, rnd, start, storage, ledger)
     raw2 = small_round("round_2")
     rnd2 = parse_round(raw2, start)
-    run_round(
-        rnd2,
-        start,
-        storage,
-        WorkerOptions(
-            trainer_target="tests.support.trainers.analytic",
-            artifacts_dir=tmp_path / "artifacts",
-            progress=False,
-        ),
-    )
+    run_in_process(rnd2, start, storage, "tests.support.trainers.analytic", tmp_path / "artifacts")
     old = worse_start()  # compare round 2's candidate with the same incumbent as round 1
     do_promote(tmp_path, rnd2, start, storage, ledger, incumbent=old)
     roles = [

@@ -19,7 +19,7 @@ from orchestrator.config.sections import StorageConfig
 from orchestrator.rounds.validate import parse_round
 from orchestrator.store.storage import create_storage
 from orchestrator.train.config import ExperimentConfig
-from orchestrator.work.loop import WorkerOptions, run_round
+from tests.support.rounds import run_in_process
 
 
 def free_port() -> int:
@@ -71,12 +71,7 @@ def run_planted_round(tmp_path: Path, trainer: str, trials: int):
     start = ExperimentConfig()
     rnd = parse_round(raw, start)
     storage = create_storage(StorageConfig(url=url))
-    run_round(
-        rnd,
-        start,
-        storage,
-        WorkerOptions(trainer_target=trainer, artifacts_dir=tmp_path / "a", progress=False),
-    )
+    run_in_process(rnd, start, storage, trainer, tmp_path / "a")
     return url, rnd, storage
 
 

@@ -21,8 +21,8 @@ from orchestrator.exceptions import ConfigError
 from orchestrator.rounds.validate import parse_round
 from orchestrator.store.storage import create_storage
 from orchestrator.train.config import ExperimentConfig
-from orchestrator.work.loop import WorkerOptions, run_round
 from tests.support.experiments import tiny_experiment
+from tests.support.rounds import run_in_process
 
 ROOT = Path(__file__).resolve().parents[2]
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -44,14 +44,8 @@ def a_round(trials: int = 4, **fields) -> RoundConfig:
 def run(tmp_path: Path, raw: RoundConfig, trainer: str, start: ExperimentConfig | None = None):
     start = start or ExperimentConfig()
     storage = create_storage(StorageConfig(url=f"sqlite:///{tmp_path}/tuning.db"))
-    summaries = run_round(
-        parse_round(raw, start),
-        start,
-        storage,
-        WorkerOptions(
-            trainer_target=trainer, artifacts_dir=tmp_path / "artifacts", progress=False
-        ),
-    )
+    rnd = parse_round(raw, start)
+    summaries = run_in_process(rnd, start, storage, trainer, tmp_path / "artifacts")
     return summaries, storage
 
 
