@@ -12,7 +12,7 @@ re-running finishes an interrupted job and never decides a round twice.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ class PromotionJob:
     ledger: Ledger
     studies: str | Path
     trainer_target: str
+    cache: WorkerCache = field(default_factory=WorkerCache)  # shared by the reruns
 
 
 def promote(
@@ -70,7 +71,7 @@ def gather_evidence(
         load_if_exists=True,
     )
     study.set_user_attr(StudyAttr.ROUND, rnd.name)
-    seeds, steps, cache = cfg.seed_list, incumbent.train.steps, WorkerCache()
+    seeds, steps, cache = cfg.seed_list, incumbent.train.steps, job.cache
     known = job.ledger.reruns(config_hash(incumbent), steps)
     inc_values = rerun_values(
         study, "incumbent", incumbent, seeds, job.trainer_target, known, cache

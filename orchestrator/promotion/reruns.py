@@ -64,6 +64,7 @@ def _train(
 ) -> float:
     """Train ``config`` (its seed set) as one trial of ``study``; its stored value."""
     seed = config.train.seed
+    trainer = cache.trainer(trainer_target)  # before the trial: a bad target leaves none
     with warnings.catch_warnings():  # ask/tell on a heartbeat store: reruns are supervised here
         warnings.simplefilter("ignore", UserWarning)
         trial = study.ask()
@@ -73,7 +74,6 @@ def _train(
         TrialAttr.CONFIG_HASH: digest,
     }.items():
         trial.set_user_attr(key, value)
-    trainer = cache.trainer(trainer_target)
     try:
         result = as_train_result(trainer(config, **cache.trainer_kwargs(trainer, config)))
     except Exception:

@@ -13,7 +13,7 @@ def promote_round(ctx: RoundContext) -> int:
     """Paired reruns against the incumbent, the decision, the report's decision section."""
     current = read_incumbent(ctx.studies)
     incumbent = current.config if current is not None else ctx.start
-    job = PromotionJob(ctx.storage, ctx.ledger, ctx.studies, ctx.root.trainer._target_)
+    job = PromotionJob(ctx.storage, ctx.ledger, ctx.studies, ctx.root.trainer._target_, ctx.cache)
     row = promote(ctx.rnd, ctx.start, incumbent, job)
     print(format_decision(row))
     rewrite_report_with_decision(ctx)

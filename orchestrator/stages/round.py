@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from orchestrator.store.record import config_hash
 from orchestrator.store.redaction import redact
 from orchestrator.store.storage import opened_storage
 from orchestrator.train.config import ExperimentConfig, experiment_to_dict
+from orchestrator.work.cache import WorkerCache
 from orchestrator.work.claims import claim_lock
 from orchestrator.work.studies import open_studies, recorded_start
 
@@ -45,6 +46,9 @@ class RoundContext:
     start: ExperimentConfig
     storage: optuna.storages.BaseStorage
     ledger: Ledger
+    # What this process's trials keep between them: the work stage's in-process worker
+    # and the promotion reruns of ``stage=run`` share it (data loaded once, graphs warm).
+    cache: WorkerCache = field(default_factory=WorkerCache)
 
     @property
     def studies(self) -> str:

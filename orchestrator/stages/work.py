@@ -70,6 +70,7 @@ def _run_workers(ctx: RoundContext) -> str | None:
         trainer_target=root.trainer._target_,
         worker=root.worker,
         progress=sys.stderr.isatty(),
+        cache=ctx.cache,
     )
     if root.worker is not None or stats.storage_errors or stats.reaped:
         print(f"  {_stats_line(stats)}")

@@ -55,7 +55,7 @@ class Outcome:
     params: dict[str, Any]
     number: int | None
     line: str  # how it ended, for the worker's log
-    error: Exception | None = None  # failed: the trainer's exception
+    error: Exception | None = None  # failed: the trainer's exception (until Optuna has it)
 
     def for_optuna(self) -> float:
         """The value ``study.optimize`` stores; raises to mark PRUNED or FAIL."""
@@ -195,8 +195,11 @@ def optuna_objective(
     def call(trial: optuna.Trial) -> float:
         on_start()
         run.trial_id = trial._trial_id
-        run.outcome = objective.run(trial)
-        return run.outcome.for_optuna()
+        outcome = objective.run(trial)
+        # The loop keeps the outcome past this trial, but never the trainer's exception: its
+        # traceback holds the failed run's model, optimizer and batches (device memory).
+        run.outcome = dataclasses.replace(outcome, error=None)
+        return outcome.for_optuna()
 
     return call
 

@@ -14,6 +14,7 @@ from orchestrator.config.sections import StorageConfig
 from orchestrator.rounds.space import Round
 from orchestrator.store import paths
 from orchestrator.train.config import ExperimentConfig
+from orchestrator.work.cache import WorkerCache
 from orchestrator.work.claims import claim_lock
 from orchestrator.work.loop import WorkerOptions, WorkerStats, run_round
 from orchestrator.work.signals import handling_stop_signals
@@ -29,6 +30,7 @@ def run_worker(
     trainer_target: str,
     worker: int | None,
     progress: bool,
+    cache: WorkerCache | None = None,
 ) -> WorkerStats:
     """Run this worker's share of the round's trials; what it did."""
     stats = WorkerStats(worker)
@@ -42,5 +44,5 @@ def run_worker(
                 stop=stop,
                 progress=progress,
             )
-            run_round(rnd, start, storage, options, stats=stats)
+            run_round(rnd, start, storage, options, stats=stats, cache=cache)
     return stats

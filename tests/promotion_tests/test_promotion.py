@@ -95,6 +95,15 @@ def repeated_decisions(gap: float, repeats: int = 40) -> int:
     return promoted
 
 
+def test_a_trainer_that_cannot_be_imported_leaves_no_rerun_trial_behind():
+    study = optuna.create_study()
+    with pytest.raises(ConfigError) as info:
+        rerun_values(
+            study, "incumbent", ExperimentConfig(), [1, 2], "no.such.fn", {}, WorkerCache()
+        )
+    assert info.value.key == "trainer._target_" and study.trials == []
+
+
 def test_an_equally_good_candidate_is_promoted_in_at_most_5_percent_of_40_decisions():
     assert repeated_decisions(gap=0.0) <= 2
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import weakref
 from typing import Any
 
 from orchestrator.train.config import ExperimentConfig
@@ -58,6 +60,24 @@ def raises_above_1(config: ExperimentConfig, on_eval: Any = None) -> dict[str, A
 
 def always_raises(config: ExperimentConfig, on_eval: Any = None) -> dict[str, Any]:
     raise RuntimeError("this trainer is broken")
+
+
+class _Allocation:
+    """Stands for what a failed run allocated (model, optimizer, batches)."""
+
+
+HELD: list[weakref.ref[_Allocation]] = []  # one weak reference per failed trial
+ALIVE_AT_START: list[bool] = []  # per trial: did an earlier trial's allocation survive?
+
+
+def raises_holding_memory(config: ExperimentConfig, on_eval: Any = None) -> dict[str, Any]:
+    """Allocates, then fails (like a CUDA OOM); first records whether anything an earlier
+    failed trial allocated is still alive (held by its exception's traceback)."""
+    gc.collect()
+    ALIVE_AT_START.append(any(ref() is not None for ref in HELD))
+    allocation = _Allocation()
+    HELD.append(weakref.ref(allocation))
+    raise RuntimeError(f"out of memory (test) with {type(allocation).__name__}")
 
 
 def slow(config: ExperimentConfig, on_eval: Any = None) -> dict[str, Any]:

@@ -109,6 +109,42 @@ def test_a_study_whose_trials_always_fail_is_given_up_on_not_looped(tmp_path):
     assert all(s.finished == 0 and s.failed == 3 for s in summaries)
 
 
+FAILING_ROUND = """
+import sys
+from pathlib import Path
+from orchestrator.config.round import BudgetConfig, RoundConfig
+from orchestrator.config.sections import StorageConfig
+from orchestrator.rounds.validate import parse_round
+from orchestrator.store.storage import create_storage
+from orchestrator.train.config import ExperimentConfig
+from tests.support import trainers
+from tests.support.rounds import run_in_process
+tmp = Path(sys.argv[1])
+raw = RoundConfig(name="r", nuisance={"optimizer.lr": {"low": 0.01, "high": 1.0, "log": True}},
+                  budget=BudgetConfig(trials_per_study=3))
+start = ExperimentConfig()
+storage = create_storage(StorageConfig(url=f"sqlite:///{tmp}/t.db"))
+run_in_process(parse_round(raw, start), start, storage,
+               "tests.support.trainers.raises_holding_memory", tmp / "a")
+print(trainers.ALIVE_AT_START)
+"""  # fmt: skip
+
+
+def test_a_failed_trials_memory_is_freed_before_the_next_trial_starts(tmp_path):
+    """The failed run's exception (whose traceback holds its model, optimizer and batches)
+    must not outlive the trial, or the next trial starts with that memory still taken.
+    In a fresh process: pytest's own log capture keeps every logged exception alive."""
+    done = subprocess.run(
+        [sys.executable, "-c", FAILING_ROUND, str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[False, False, False]"
+
+
 def test_rerunning_runs_nothing_twice_and_a_bigger_budget_continues_the_sequence(tmp_path):
     run(tmp_path, a_round(trials=3), "tests.support.trainers.analytic")
     summaries, storage = run(tmp_path, a_round(trials=3), "tests.support.trainers.analytic")
