@@ -18,14 +18,12 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from orchestrator.config.schema import experiment_of, register_configs, root_from_cfg
+from orchestrator.config.schema import CONF_DIR, experiment_of, register_configs, root_from_cfg
 from orchestrator.exceptions import OrchestratorError
 from orchestrator.store.files import atomic_write
 from orchestrator.store.redaction import redact_text
 
 log = logging.getLogger("orchestrator")
-
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 
 
 def run_stage(cfg: DictConfig) -> int:

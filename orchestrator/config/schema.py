@@ -9,6 +9,7 @@ dataclasses: nothing beyond this module and ``cli.py`` ever sees a ``DictConfig`
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import cast
 
 from hydra.core.config_store import ConfigStore
@@ -33,6 +34,8 @@ from orchestrator.train.config import (
     TrainConfig,
     validate_experiment,
 )
+
+CONF_DIR = Path(__file__).resolve().parents[2] / "conf"  # Hydra's config directory
 
 STAGES = ("run", "work", "analyze", "promote", "history", "probe", "train")
 

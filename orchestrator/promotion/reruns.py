@@ -75,7 +75,7 @@ def _train(
     }.items():
         trial.set_user_attr(key, value)
     try:
-        result = as_train_result(trainer(config, **cache.trainer_kwargs(trainer, config)))
+        result = as_train_result(trainer(config, **cache.trainer_kwargs(trainer_target, config)))
     except Exception:
         study.tell(trial, state=TrialState.FAIL)
         raise

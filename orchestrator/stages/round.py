@@ -13,13 +13,12 @@ import dataclasses
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import optuna
 import yaml
 
-from orchestrator.config.schema import Config
+from orchestrator.config.schema import CONF_DIR, Config
 from orchestrator.exceptions import ConfigError
 from orchestrator.rounds.space import Round
 from orchestrator.rounds.validate import parse_round
@@ -33,8 +32,6 @@ from orchestrator.train.config import ExperimentConfig, experiment_to_dict
 from orchestrator.work.cache import WorkerCache
 from orchestrator.work.claims import claim_lock
 from orchestrator.work.studies import open_studies, recorded_start
-
-ROUNDS_DIR = Path(__file__).resolve().parents[2] / "conf" / "round"
 
 
 @dataclass(frozen=True)
@@ -79,7 +76,7 @@ def opened_round(
 ) -> Iterator[RoundContext]:
     """The round checked and its store open (closed on every way out)."""
     if root.round is None:
-        rounds = sorted(p.stem for p in ROUNDS_DIR.glob("*.yaml"))
+        rounds = sorted(p.stem for p in (CONF_DIR / "round").glob("*.yaml"))
         raise ConfigError(
             "round", f"stage={root.stage} needs a round: round=<name>, one of {', '.join(rounds)}"
         )

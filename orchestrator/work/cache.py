@@ -31,13 +31,16 @@ class WorkerCache:
     """Resolved trainers, loaded data sets and the training library's cache, per worker."""
 
     trainers: dict[str, Trainer] = field(default_factory=dict)
+    takes: dict[str, frozenset[str]] = field(default_factory=dict)  # target -> its parameters
     splits: dict[str, Split] = field(default_factory=dict)
     train: TrainCache | None = None
 
     def trainer(self, target: str) -> Trainer:
         """The trainer named ``target``, imported once."""
         if target not in self.trainers:
-            self.trainers[target] = resolve_trainer(target)
+            trainer = resolve_trainer(target)
+            self.trainers[target] = trainer
+            self.takes[target] = frozenset(inspect.signature(trainer).parameters)
         return self.trainers[target]
 
     def split(self, data: DataConfig) -> Split:
@@ -46,9 +49,8 @@ class WorkerCache:
             {k: v for k, v in vars(data).items() if k not in _NOT_DATA}, sort_keys=True
         )
         if key not in self.splits:
-            from orchestrator.train.data import (
-                load_split,  # torch: only for trainers that take data
-            )
+            # torch is imported here: only for trainers that take data
+            from orchestrator.train.data import load_split
 
             self.splits[key] = load_split(data)
         return self.splits[key]
@@ -60,12 +62,13 @@ class WorkerCache:
             self.train = TrainCache()
         return self.train
 
-    def trainer_kwargs(self, trainer: Trainer, config: ExperimentConfig) -> dict[str, Any]:
-        """What this cache offers the trainer: ``data`` and ``cache`` when it takes them."""
-        accepted = inspect.signature(trainer).parameters
+    def trainer_kwargs(self, target: str, config: ExperimentConfig) -> dict[str, Any]:
+        """What this cache offers the trainer ``target``: ``data`` and ``cache`` when it
+        takes them (its signature is read once, when it is resolved)."""
+        self.trainer(target)
         kwargs: dict[str, Any] = {}
-        if "data" in accepted:
+        if "data" in self.takes[target]:
             kwargs["data"] = self.split(config.data)
-        if "cache" in accepted:
+        if "cache" in self.takes[target]:
             kwargs["cache"] = self.train_cache()
         return kwargs

@@ -17,6 +17,7 @@ twice. A stop signal ends the loop after failing the running trial with the reas
 from __future__ import annotations
 
 import logging
+import math
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -120,8 +121,8 @@ class WorkerLoop:
         self.max_failures = rnd.budget.max_failures or self.budget
         self.faults = StorageFaults(storage)
         self.summaries = summarise_all(rnd, self.studies)
-        self.refreshed = self.reaped_at = time.monotonic()
-        self.reaped_at -= options.poll_seconds + 1  # reap at the first look
+        self.refreshed = time.monotonic()
+        self.reaped_at = -math.inf  # reap at the first look
         self.running_elsewhere = False
 
     def run(self) -> list[StudySummary]:

@@ -85,6 +85,7 @@ class TrialObjective:
     ) -> None:
         self.rnd, self.start, self.point = rnd, start, dict(point)
         self.cache = cache
+        self.trainer_target = trainer_target
         self.trainer = cache.trainer(trainer_target)
         artifacts_dir.mkdir(parents=True, exist_ok=True)
         self.artifacts = FileSystemArtifactStore(str(artifacts_dir))
@@ -149,7 +150,7 @@ class TrialObjective:
             trial.report(metrics[metric], step)
             return self.prunes and trial.should_prune()
 
-        return {"on_eval": report, **self.cache.trainer_kwargs(self.trainer, config)}
+        return {"on_eval": report, **self.cache.trainer_kwargs(self.trainer_target, config)}
 
     def _record(self, trial: optuna.Trial, result: TrainResult, seconds: float) -> None:
         """One ``result`` attribute (one write), the curves inline when small, else an artifact."""

@@ -9,9 +9,14 @@ import pytest
 import yaml
 from hydra import compose, initialize_config_dir
 
-from orchestrator.cli import CONF_DIR
 from orchestrator.config.round import round_from_dict
-from orchestrator.config.schema import STAGES, experiment_from_cfg, register_configs, root_from_cfg
+from orchestrator.config.schema import (
+    CONF_DIR,
+    STAGES,
+    experiment_from_cfg,
+    register_configs,
+    root_from_cfg,
+)
 from orchestrator.exceptions import ConfigError
 from orchestrator.rounds.validate import parse_round
 from tests.support.cli import run_cli
