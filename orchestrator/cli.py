@@ -8,6 +8,7 @@ clear line and a non-zero exit (no traceback for a typo in a config value).
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -18,7 +19,12 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from orchestrator.config.schema import CONF_DIR, experiment_of, register_configs, root_from_cfg
+from orchestrator.config.schema import (
+    CONF_DIR,
+    experiment_from_cfg,
+    register_configs,
+    root_from_cfg,
+)
 from orchestrator.exceptions import OrchestratorError
 from orchestrator.store.files import atomic_write
 from orchestrator.store.redaction import redact_text
@@ -29,7 +35,7 @@ log = logging.getLogger("orchestrator")
 def run_stage(cfg: DictConfig) -> int:
     """Run the stage named by ``cfg.stage``; returns the process exit code."""
     root = root_from_cfg(cfg)
-    experiment = experiment_of(root)
+    experiment = experiment_from_cfg(cfg, root)
     from orchestrator.stages import run_stage as run  # after the config checks: they are quick
 
     return run(root, experiment)
@@ -86,6 +92,12 @@ def scrub_saved_configs(hydra_cfg: Any, multirun: bool) -> None:
 
 
 def main() -> None:
-    """Console script ``orchestrator``: the schema registered, then Hydra composes and runs."""
+    """Console script ``orchestrator``: the schema registered, then Hydra composes and runs.
+
+    The working directory goes on the import path first, as ``python -m`` would put it, so
+    ``trainer._target_=mymodule.train`` finds ``./mymodule.py`` from the console script too.
+    """
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
     register_configs()
     _hydra_entry()

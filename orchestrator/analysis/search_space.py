@@ -102,15 +102,15 @@ def widened(spec: dict[str, Any], edge: str, path: str | None = None) -> float:
 
 def _accepted(path: str, value: float) -> bool:
     """Whether the experiment schema accepts ``value`` at ``path`` (all else at defaults)."""
-    from orchestrator.config.params import PARAM_TYPES, check_type, with_values
+    from orchestrator.config.experiment import builtin_experiment
+    from orchestrator.config.params import BUILTIN_SCHEMA
     from orchestrator.exceptions import ConfigError
-    from orchestrator.train.config import ExperimentConfig, validate_experiment
 
-    if path not in PARAM_TYPES:
+    if path not in BUILTIN_SCHEMA.types:
         return True
     try:
-        typed = check_type(path, path, value)
-        validate_experiment(with_values(ExperimentConfig(), {path: typed}))
+        typed = BUILTIN_SCHEMA.check_type(path, path, value)
+        builtin_experiment().with_values({path: typed}).validate()
     except ConfigError:
         return False
     return True

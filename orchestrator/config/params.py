@@ -1,26 +1,44 @@
-"""Dotted parameter paths into the experiment (``model.depth``): their types, reading, writing.
+"""Dotted parameter paths (``model.depth``, ``optim.lr``): which exist, what type each takes.
 
-Rounds name hyperparameters by path; this module is the one place that knows which paths
-exist and what type each takes, so a typo or a wrong type is caught with the key named
-before any study is created.
+Rounds name hyperparameters by path. A ``ParamSchema`` is the one place that knows the
+paths of an experiment and their types, so a typo or a wrong type is caught with the key
+named, with a "did you mean", before any study is created. The built-in experiment's types
+come from its dataclasses (``train/config.py``); a user's own config's types come from
+their structured config or, for plain YAML, from the default value (``config/schema.py``).
 """
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import difflib
 import types
 import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.exceptions import ConfigError
-from orchestrator.train.config import SECTIONS, ExperimentConfig
+from orchestrator.train.config import SECTIONS
 
 
-def _field_types() -> dict[str, tuple[type, bool]]:
-    """path -> (base type, None allowed) for every leaf of the experiment schema."""
-    out: dict[str, tuple[type, bool]] = {}
+@dataclass(frozen=True)
+class ParamType:
+    """A leaf's type: ``base`` None means any (a YAML default of ``null``)."""
+
+    base: type | None
+    optional: bool = False
+
+    def name(self) -> str:
+        base = "any value" if self.base is None else self.base.__name__
+        return base + (" or null" if self.optional and self.base is not None else "")
+
+    def numeric(self) -> bool:
+        return self.base in (int, float, None)
+
+
+def _builtin_types() -> dict[str, ParamType]:
+    """path -> type for every leaf of the built-in experiment schema."""
+    out: dict[str, ParamType] = {}
     for section, cls in SECTIONS.items():
         hints = typing.get_type_hints(cls)
         for f in dataclasses.fields(cls):
@@ -28,58 +46,60 @@ def _field_types() -> dict[str, tuple[type, bool]]:
             args = typing.get_args(hint)
             optional = isinstance(hint, types.UnionType) and type(None) in args
             base = next(a for a in args if a is not type(None)) if optional else hint
-            out[f"{section}.{f.name}"] = (typing.get_origin(base) or base, optional)
+            out[f"{section}.{f.name}"] = ParamType(typing.get_origin(base) or base, optional)
     return out
 
 
-PARAM_TYPES = _field_types()
+PARAM_TYPES = _builtin_types()  # the built-in experiment's paths
 
 
-def check_path(key: str, path: str) -> None:
-    """Raise a ConfigError at ``key`` unless ``path`` names an experiment parameter."""
-    if path in PARAM_TYPES:
-        return
-    close = difflib.get_close_matches(path, PARAM_TYPES, n=1)
-    hint = f"did you mean {close[0]}? " if close else ""
-    sections = ", ".join(SECTIONS)
-    raise ConfigError(
-        key,
-        f"unknown parameter path {path!r}; {hint}paths are <section>.<key> with section in "
-        f"{sections} (README: config reference)",
-    )
+@dataclass(frozen=True)
+class ParamSchema:
+    """The paths an experiment has and their types; ``builtin``: the built-in experiment."""
+
+    types: Mapping[str, ParamType]
+    builtin: bool
+
+    def check_path(self, key: str, path: str) -> None:
+        """Raise a ConfigError at ``key`` unless ``path`` names a parameter of the experiment."""
+        if path in self.types:
+            return
+        close = difflib.get_close_matches(path, list(self.types), n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]}? " if close else ""
+        if self.builtin:
+            where = (
+                f"paths are <section>.<key> with section in {', '.join(SECTIONS)}; to tune "
+                "keys of your own, compose your own config (README: bring your own code)"
+            )
+        else:
+            where = "it is not a key of your config (add it there with a default value)"
+        raise ConfigError(key, f"unknown parameter path {path!r}; {hint}{where}")
+
+    def type_of(self, path: str) -> ParamType:
+        return self.types[path]
+
+    def check_type(self, key: str, path: str, value: Any) -> Any:
+        """``value`` as the type ``path`` takes (int -> float where a float is expected)."""
+        t = self.types[path]
+        if value is None and (t.optional or t.base is None):
+            return None
+        base = t.base
+        if base is None:
+            if isinstance(value, str | bool | int | float | list | tuple):
+                return list(value) if isinstance(value, list | tuple) else value
+            raise ConfigError(
+                key, f"{path} takes a plain value (number, text, list); got {value!r}"
+            )
+        ok = (
+            (base is bool and isinstance(value, bool))
+            or (base is int and isinstance(value, int) and not isinstance(value, bool))
+            or (base is float and isinstance(value, int | float) and not isinstance(value, bool))
+            or (base is str and isinstance(value, str))
+            or (base is list and isinstance(value, list | tuple))
+        )
+        if not ok:
+            raise ConfigError(key, f"{path} takes a {t.name()}; got {value!r}")
+        return float(value) if base is float else (list(value) if base is list else value)
 
 
-def type_name(path: str) -> str:
-    base, optional = PARAM_TYPES[path]
-    return base.__name__ + (" or null" if optional else "")
-
-
-def check_type(key: str, path: str, value: Any) -> Any:
-    """Return ``value`` as the type ``path`` takes (int -> float where a float is expected)."""
-    base, optional = PARAM_TYPES[path]
-    if value is None and optional:
-        return None
-    ok = (
-        (base is bool and isinstance(value, bool))
-        or (base is int and isinstance(value, int) and not isinstance(value, bool))
-        or (base is float and isinstance(value, int | float) and not isinstance(value, bool))
-        or (base is str and isinstance(value, str))
-        or (base is list and isinstance(value, list | tuple))
-    )
-    if not ok:
-        raise ConfigError(key, f"{path} takes a {type_name(path)}; got {value!r}")
-    return float(value) if base is float else (list(value) if base is list else value)
-
-
-def get_value(cfg: ExperimentConfig, path: str) -> Any:
-    section, name = path.split(".", 1)
-    return getattr(getattr(cfg, section), name)
-
-
-def with_values(cfg: ExperimentConfig, values: dict[str, Any]) -> ExperimentConfig:
-    """A copy of ``cfg`` with each path set to its value (values must be type-checked)."""
-    out = copy.deepcopy(cfg)
-    for path, value in values.items():
-        section, name = path.split(".", 1)
-        setattr(getattr(out, section), name, value)
-    return out
+BUILTIN_SCHEMA = ParamSchema(PARAM_TYPES, builtin=True)

@@ -32,6 +32,7 @@ class RoundConfig:
     name: str = ""
     goal: str = ""
     start_from: str = "incumbent"  # incumbent (studies/incumbent.yaml, else base) | base
+    trainer: str | None = None  # this round's trainer (wins over trainer._target_)
     scientific: dict[str, list[Any]] = field(default_factory=dict)
     nuisance: dict[str, Any] = field(default_factory=dict)
     fixed: dict[str, Any] = field(default_factory=dict)

@@ -1,20 +1,34 @@
 """Hydra's view of the config: the root schema registered in the ConfigStore, and the way out.
 
 The YAML files under ``conf/`` extend the dataclass schema registered here, so a typo or
-a wrong type fails when Hydra composes the config. ``root_from_cfg`` and
-``experiment_from_cfg`` turn the composed ``DictConfig`` into plain, validated
-dataclasses: nothing beyond this module and ``cli.py`` ever sees a ``DictConfig``.
+a wrong type fails when Hydra composes the config. A user's own primary config includes
+``conf/orchestrator.yaml`` (our sections) and adds keys of their own, which become the
+experiment. ``root_from_cfg`` and ``experiment_from_cfg`` turn the composed ``DictConfig``
+into plain, validated data: nothing beyond this module, ``cli.py`` and the trainer's door
+(``work/trainer_call.py``) ever sees a ``DictConfig``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import (
+    BooleanNode,
+    DictConfig,
+    EnumNode,
+    FloatNode,
+    IntegerNode,
+    ListConfig,
+    OmegaConf,
+    StringNode,
+)
+from omegaconf.errors import OmegaConfBaseException
 
+from orchestrator.config.experiment import Experiment
+from orchestrator.config.params import BUILTIN_SCHEMA, ParamSchema, ParamType
 from orchestrator.config.round import RoundConfig
 from orchestrator.config.sections import (
     AnalysisConfig,
@@ -32,12 +46,24 @@ from orchestrator.train.config import (
     OptimizerConfig,
     ScheduleConfig,
     TrainConfig,
+    experiment_to_dict,
     validate_experiment,
 )
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"  # Hydra's config directory
 
 STAGES = ("run", "work", "analyze", "promote", "history", "probe", "train")
+
+# The orchestrator's own sections: everything else in an own config is the user's experiment.
+OWN_SECTIONS: dict[str, type] = {
+    "round": RoundConfig,
+    "trainer": TrainerConfig,
+    "paths": PathsConfig,
+    "storage": StorageConfig,
+    "probe": ProbeConfig,
+    "analysis": AnalysisConfig,
+}
+ORCHESTRATOR_KEYS = ("stage", "worker", "hydra", *OWN_SECTIONS)
 
 
 @dataclass
@@ -66,16 +92,40 @@ def register_configs() -> None:
 
 
 def root_from_cfg(cfg: DictConfig) -> Config:
-    """The composed config as the root dataclass, its stage checked."""
+    """The composed config's orchestrator sections as the root dataclass, checked.
+
+    The built-in config is typed by Hydra already (``schema``); an own config composes our
+    sections as plain YAML beside the user's keys, so each is checked here against its
+    dataclass, with the key named.
+    """
     if cfg.stage not in STAGES:
         raise ConfigError("stage", f"must be one of {', '.join(STAGES)}; got {cfg.stage!r}")
     if cfg.get("worker") is not None and cfg.worker < 0:
         raise ConfigError("worker", f"must be an integer >= 0 (a worker index); got {cfg.worker}")
-    return cast(Config, OmegaConf.to_object(cfg))  # the schema above makes it one
+    if is_builtin(cfg):
+        return cast(Config, OmegaConf.to_object(cfg))  # the schema above makes it one
+    sections: dict[str, Any] = {"stage": cfg.stage, "worker": cfg.get("worker")}
+    for key, cls in OWN_SECTIONS.items():
+        if cfg.get(key) is not None:
+            sections[key] = _checked_section(cfg, key, cls)
+    return Config(**sections)
+
+
+def _checked_section(cfg: DictConfig, key: str, cls: type) -> Any:
+    try:
+        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(cls), cfg[key]))
+    except OmegaConfBaseException as err:
+        where = f"{key}.{err.full_key}" if getattr(err, "full_key", None) else key
+        raise ConfigError(where, str(err).splitlines()[0]) from None
+
+
+def is_builtin(cfg: DictConfig) -> bool:
+    """Whether ``cfg`` is the built-in experiment's config (``conf/config.yaml``)."""
+    return OmegaConf.get_type(cfg) is Config
 
 
 def experiment_of(root: Config) -> ExperimentConfig:
-    """The root config's experiment part, validated."""
+    """The root config's built-in experiment part, validated."""
     experiment = ExperimentConfig(
         data=root.data,
         model=root.model,
@@ -88,6 +138,63 @@ def experiment_of(root: Config) -> ExperimentConfig:
     return experiment
 
 
-def experiment_from_cfg(cfg: DictConfig) -> ExperimentConfig:
-    """The composed config's experiment part as validated dataclasses."""
-    return experiment_of(root_from_cfg(cfg))
+def experiment_from_cfg(cfg: DictConfig, root: Config | None = None) -> Experiment:
+    """The composed config's experiment: the built-in one, or the user's own keys."""
+    root = root if root is not None else root_from_cfg(cfg)
+    trainer = root.round.trainer if root.round and root.round.trainer else root.trainer._target_
+    if is_builtin(cfg):
+        tree: dict[str, Any] = experiment_to_dict(experiment_of(root))
+        schema = BUILTIN_SCHEMA
+    else:
+        tree = {}
+        for key in (str(k) for k in cfg if str(k) not in ORCHESTRATOR_KEYS):
+            node = cfg[key]
+            container = isinstance(node, DictConfig | ListConfig)
+            tree[key] = OmegaConf.to_container(node, resolve=True) if container else node
+        schema = ParamSchema(own_types(cfg, skip=ORCHESTRATOR_KEYS), builtin=False)
+    experiment = Experiment(tree, schema, trainer, root.trainer.seed_key, root.trainer.length_key)
+    for key in ("seed_key", "length_key"):
+        path = getattr(experiment, key)
+        if path is not None:
+            schema.check_path(f"trainer.{key}", path)
+            if not schema.type_of(path).numeric() or isinstance(experiment.get(path), bool):
+                raise ConfigError(f"trainer.{key}", f"{path} must hold an integer")
+    experiment.validate()
+    return experiment
+
+
+_NODE_TYPES: dict[type, type] = {
+    IntegerNode: int,
+    FloatNode: float,
+    BooleanNode: bool,
+    StringNode: str,
+    EnumNode: str,
+}
+
+
+def own_types(
+    cfg: DictConfig, *, skip: tuple[str, ...] = (), prefix: str = ""
+) -> dict[str, ParamType]:
+    """path -> type of every leaf: from a structured config's declared types, else from the
+    default value (``null`` takes any value)."""
+    out: dict[str, ParamType] = {}
+    for key in (str(k) for k in cfg):
+        if key in skip:
+            continue
+        path = f"{prefix}{key}"
+        node = cfg._get_node(key)
+        assert node is not None  # a key the loop just listed
+        if isinstance(node, DictConfig):
+            out.update(own_types(node, prefix=f"{path}."))
+            continue
+        if isinstance(node, ListConfig):
+            out[path] = ParamType(list, node._is_optional())
+            continue
+        value = cfg[key]
+        declared = next((t for n, t in _NODE_TYPES.items() if isinstance(node, n)), None)
+        if declared is not None:
+            out[path] = ParamType(declared, bool(node._is_optional()))
+        else:  # AnyNode: the default value's type; null takes anything
+            base = None if value is None else type(value)
+            out[path] = ParamType(base if base in (int, float, bool, str) else None, True)
+    return out

@@ -16,9 +16,11 @@ from orchestrator.exceptions import ConfigError
 
 @dataclass
 class TrainerConfig:
-    """Which function trains a trial: ``fn(config, on_eval=None) -> TrainResult``."""
+    """Which function trains a trial, and the config keys it takes its seed and length from."""
 
     _target_: str = "orchestrator.train.fit"
+    seed_key: str | None = None  # promotion's seed reruns set it (built-in: train.seed)
+    length_key: str | None = None  # the training length (built-in: train.steps)
 
 
 @dataclass

@@ -7,12 +7,11 @@ from typing import Any
 
 import optuna
 
-from orchestrator.config.params import with_values
+from orchestrator.config.experiment import Experiment
 from orchestrator.exceptions import OrchestratorError
 from orchestrator.rounds.promotion_config import PromotionConfig
 from orchestrator.rounds.space import Round
 from orchestrator.store.record import Direction, feasible_value
-from orchestrator.train.config import ExperimentConfig
 
 
 @dataclass(frozen=True)
@@ -20,14 +19,12 @@ class Candidate:
     study: str
     trial: int
     value: float
-    config: ExperimentConfig
+    config: Experiment
 
 
-def find_candidate(
-    rnd: Round, start: ExperimentConfig, storage: Any, cfg: PromotionConfig
-) -> Candidate:
+def find_candidate(rnd: Round, start: Experiment, storage: Any, cfg: PromotionConfig) -> Candidate:
     """The best feasible trial of the round (or of the named scientific point's study)."""
-    direction = Direction(start.objective.direction)
+    direction = Direction(start.direction)
     points = rnd.points()
     if cfg.candidate is not None:  # parse_round made sure it is one of the points
         points = [p for p in points if p == dict(cfg.candidate)]
@@ -37,7 +34,7 @@ def find_candidate(
         for t in optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False):
             value = feasible_value(t)
             if value is not None and direction.better(value, best.value if best else None):
-                config = with_values(start, {**rnd.fixed, **point, **t.params})
+                config = start.with_values({**rnd.fixed, **point, **t.params})
                 best = Candidate(name, t.number, value, config)
     if best is None:
         raise OrchestratorError(f"{rnd.name} has no feasible finished trial to promote; run it")

@@ -18,6 +18,7 @@ from typing import Any
 
 import optuna
 
+from orchestrator.config.experiment import Experiment
 from orchestrator.promotion.candidate import find_candidate
 from orchestrator.promotion.decision import decide
 from orchestrator.promotion.reruns import rerun_values
@@ -27,7 +28,6 @@ from orchestrator.store.findings import read_findings
 from orchestrator.store.incumbent import write_incumbent
 from orchestrator.store.ledger import DecisionRow, Ledger, PendingDecision
 from orchestrator.store.record import Direction, StudyAttr, config_hash
-from orchestrator.train.config import ExperimentConfig, experiment_from_dict, experiment_to_dict
 from orchestrator.work.cache import WorkerCache
 
 
@@ -38,12 +38,11 @@ class PromotionJob:
     storage: Any
     ledger: Ledger
     studies: str | Path
-    trainer_target: str
     cache: WorkerCache = field(default_factory=WorkerCache)  # shared by the reruns
 
 
 def promote(
-    rnd: Round, start: ExperimentConfig, incumbent: ExperimentConfig, job: PromotionJob
+    rnd: Round, start: Experiment, incumbent: Experiment, job: PromotionJob
 ) -> DecisionRow:
     """Decide on the round's candidate; write the incumbent on promotion; return the record."""
     existing = job.ledger.decision(rnd.name)
@@ -52,14 +51,14 @@ def promote(
         existing = job.ledger.decision(rnd.name)
         assert existing is not None
     if existing.state != "final":
-        commit(existing, rnd, job)
+        commit(existing, rnd, start, job)
     final = job.ledger.decision(rnd.name)
     assert final is not None
     return final
 
 
 def gather_evidence(
-    rnd: Round, start: ExperimentConfig, incumbent: ExperimentConfig, job: PromotionJob
+    rnd: Round, start: Experiment, incumbent: Experiment, job: PromotionJob
 ) -> PendingDecision:
     """Candidate, paired reruns of both, findings, and the rule's verdict."""
     cfg = rnd.promotion
@@ -67,23 +66,20 @@ def gather_evidence(
     study = optuna.create_study(
         study_name=f"{rnd.name}/promotion",
         storage=job.storage,
-        direction=Direction(start.objective.direction).value,
+        direction=Direction(start.direction).value,
         load_if_exists=True,
     )
     study.set_user_attr(StudyAttr.ROUND, rnd.name)
-    seeds, steps, cache = cfg.seed_list, incumbent.train.steps, job.cache
+    seeds, cache = cfg.seed_list, job.cache
+    steps = incumbent.get(incumbent.length_key) if incumbent.length_key else None
     known = job.ledger.reruns(config_hash(incumbent), steps)
-    inc_values = rerun_values(
-        study, "incumbent", incumbent, seeds, job.trainer_target, known, cache
-    )
-    cand_values = rerun_values(
-        study, "candidate", candidate.config, seeds, job.trainer_target, {}, cache
-    )
+    inc_values = rerun_values(study, "incumbent", incumbent, seeds, known, cache)
+    cand_values = rerun_values(study, "candidate", candidate.config, seeds, {}, cache)
     block, warn = blocking_findings(job.studies, rnd.name)
     decision = decide(
         cand_values,
         inc_values,
-        maximize=Direction(start.objective.direction).maximize,
+        maximize=Direction(start.direction).maximize,
         cfg=cfg,
         blocking=block,
         warnings=warn,
@@ -92,7 +88,7 @@ def gather_evidence(
         round_name=rnd.name,
         candidate_study=candidate.study,
         candidate_trial=candidate.trial,
-        candidate_config=experiment_to_dict(candidate.config),
+        candidate_config=dict(candidate.config.tree),
         candidate_hash=config_hash(candidate.config),
         incumbent_hash=config_hash(incumbent),
         seeds=seeds,
@@ -107,7 +103,7 @@ def gather_evidence(
     )
 
 
-def commit(decision: DecisionRow, rnd: Round, job: PromotionJob) -> None:
+def commit(decision: DecisionRow, rnd: Round, start: Experiment, job: PromotionJob) -> None:
     """The second step: the incumbent file (on promotion), then the decision made final."""
     if decision.verdict == "promoted":
         evidence = {
@@ -117,7 +113,7 @@ def commit(decision: DecisionRow, rnd: Round, job: PromotionJob) -> None:
             "incumbent_values": decision.incumbent_values,
             "candidate": f"{decision.candidate_study} trial {decision.candidate_trial}",
         }
-        config = experiment_from_dict(decision.candidate_config)
+        config = start.with_tree(decision.candidate_config)
         write_incumbent(job.studies, config, rnd.name, evidence)
         _after_incumbent_written()
     job.ledger.finalise(rnd.name)

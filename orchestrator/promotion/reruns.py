@@ -14,11 +14,10 @@ from collections.abc import Mapping
 import optuna
 from optuna.trial import TrialState
 
-from orchestrator.config.params import with_values
+from orchestrator.config.experiment import Experiment
 from orchestrator.store.record import INFEASIBLE, TrialAttr, config_hash, infeasible_value
-from orchestrator.train.config import ExperimentConfig
-from orchestrator.train.result import as_train_result
 from orchestrator.work.cache import WorkerCache
+from orchestrator.work.trainer_call import Reports
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +25,8 @@ log = logging.getLogger(__name__)
 def rerun_values(
     study: optuna.Study,
     role: str,
-    config: ExperimentConfig,
+    config: Experiment,
     seeds: list[int],
-    trainer_target: str,
     known: Mapping[int, float],
     cache: WorkerCache,
 ) -> list[float]:
@@ -49,22 +47,22 @@ def rerun_values(
             )
             values.append(known[seed])
         else:
-            seeded = with_values(config, {"train.seed": seed})
-            values.append(_train(study, role, seeded, digest, trainer_target, cache))
+            assert config.seed_key is not None  # the promote stage made sure
+            seeded = config.with_values({config.seed_key: seed})
+            values.append(_train(study, role, seeded, seed, digest, cache))
     return values
 
 
 def _train(
     study: optuna.Study,
     role: str,
-    config: ExperimentConfig,
+    config: Experiment,
+    seed: int,
     digest: str,
-    trainer_target: str,
     cache: WorkerCache,
 ) -> float:
     """Train ``config`` (its seed set) as one trial of ``study``; its stored value."""
-    seed = config.train.seed
-    trainer = cache.trainer(trainer_target)  # before the trial: a bad target leaves none
+    cache.trainer(config)  # before the trial: a bad target leaves none
     with warnings.catch_warnings():  # ask/tell on a heartbeat store: reruns are supervised here
         warnings.simplefilter("ignore", UserWarning)
         trial = study.ask()
@@ -75,12 +73,12 @@ def _train(
     }.items():
         trial.set_user_attr(key, value)
     try:
-        result = as_train_result(trainer(config, **cache.trainer_kwargs(trainer_target, config)))
+        result = cache.train(config, Reports(config.metric, config.direction == "maximize"))
     except Exception:
         study.tell(trial, state=TrialState.FAIL)
         raise
     if result.diverged:  # recorded like a round's infeasible trial, valued at the worst
-        value = infeasible_value(config.objective.metric, result)
+        value = infeasible_value(config.metric, result)
         trial.set_user_attr(TrialAttr.INFEASIBLE_REASON, result.divergence_reason)
         trial.set_constraint(INFEASIBLE, 1.0)
         study.tell(trial, value)
@@ -89,5 +87,5 @@ def _train(
     assert result.objective is not None
     trial.set_constraint(INFEASIBLE, 0.0)
     study.tell(trial, result.objective)
-    log.info("%s seed %d: %s=%.4g", role, seed, config.objective.metric, result.objective)
+    log.info("%s seed %d: %s=%.4g", role, seed, config.metric, result.objective)
     return result.objective

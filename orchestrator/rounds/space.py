@@ -17,11 +17,10 @@ from optuna.distributions import (
     IntDistribution,
 )
 
-from orchestrator.config.params import PARAM_TYPES, get_value, with_values
+from orchestrator.config.experiment import Experiment
 from orchestrator.config.round import BudgetConfig
 from orchestrator.rounds.promotion_config import PromotionConfig
 from orchestrator.rounds.sampling import make_sampler
-from orchestrator.train.config import ExperimentConfig, validate_experiment
 
 
 @dataclass(frozen=True)
@@ -35,12 +34,13 @@ class ParamSpec:
     step: float | None = None
     choices: tuple[Any, ...] | None = None
     when: tuple[tuple[str, Any], ...] = ()
+    integer: bool = False  # a range of an int-typed parameter
 
     def distribution(self) -> BaseDistribution:
         if self.choices is not None:
             return CategoricalDistribution(self.choices)
         assert self.low is not None and self.high is not None  # a range: parse_round made sure
-        if PARAM_TYPES[self.path][0] is int:
+        if self.integer:
             step = int(self.step) if self.step is not None else 1
             return IntDistribution(int(self.low), int(self.high), log=self.log, step=step)
         return FloatDistribution(self.low, self.high, log=self.log, step=self.step)
@@ -93,13 +93,13 @@ class Round:
             b.sampler, seed=b.seed, search_space=self.search_space(), grid=b.grid or None
         )
 
-    def suggest(self, trial: Any, start: ExperimentConfig, point: Mapping[str, Any]) -> dict:
+    def suggest(self, trial: Any, start: Experiment, point: Mapping[str, Any]) -> dict:
         """Sample the nuisance values active for this trial, in declaration order."""
-        base = with_values(start, {**self.fixed, **point})
+        base = start.with_values({**self.fixed, **point})
         sampled: dict[str, Any] = {}
 
         def lookup(path: str) -> Any:
-            return sampled[path] if path in sampled else get_value(base, path)
+            return sampled[path] if path in sampled else base.get(path)
 
         for path, alternatives in self.nuisance.items():
             spec = next((s for s in alternatives if s.active(lookup)), None)
@@ -120,11 +120,11 @@ class Round:
         return sampled
 
     def trial_config(
-        self, start: ExperimentConfig, point: Mapping[str, Any], sampled: Mapping[str, Any]
-    ) -> ExperimentConfig:
+        self, start: Experiment, point: Mapping[str, Any], sampled: Mapping[str, Any]
+    ) -> Experiment:
         """Start config, then fixed, then the scientific point, then the sampled values."""
-        cfg = with_values(start, {**self.fixed, **point, **sampled})
-        validate_experiment(cfg)
+        cfg = start.with_values({**self.fixed, **point, **sampled})
+        cfg.validate()
         return cfg
 
     def roles(self) -> dict[str, Any]:

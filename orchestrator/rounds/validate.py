@@ -11,21 +11,21 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from orchestrator.config.params import PARAM_TYPES, check_path, check_type, get_value, with_values
+from orchestrator.config.experiment import Experiment
+from orchestrator.config.params import ParamSchema
 from orchestrator.config.round import BudgetConfig, RoundConfig
 from orchestrator.exceptions import ConfigError
 from orchestrator.rounds.promotion_config import parse_promotion
 from orchestrator.rounds.sampling import SAMPLERS, adam_budget_nuisance
 from orchestrator.rounds.space import ParamSpec, Round, scientific_points
-from orchestrator.train.config import ExperimentConfig, validate_experiment
 
 START_FROM = ("incumbent", "base")
 SPEC_KEYS = ("low", "high", "log", "step", "choices", "when")
 PRESETS = ("adam_budget",)
 
 
-def parse_round(raw: RoundConfig, start: ExperimentConfig) -> Round:
-    """Validate ``raw`` against the experiment schema and ``start``; one ConfigError if not."""
+def parse_round(raw: RoundConfig, start: Experiment) -> Round:
+    """Validate ``raw`` against the experiment's paths and ``start``; one ConfigError if not."""
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", raw.name or ""):
         raise ConfigError(
             "round.name", f"must be a non-empty name of letters, digits, _ . -; got {raw.name!r}"
@@ -36,7 +36,7 @@ def parse_round(raw: RoundConfig, start: ExperimentConfig) -> Round:
         )
     scientific = _parse_scientific(raw.scientific, start)
     fixed = _parse_fixed(raw.fixed, scientific, start)
-    nuisance = _parse_nuisance(raw, scientific, fixed)
+    nuisance = _parse_nuisance(raw, scientific, fixed, start)
     budget = _parse_budget(raw.budget, nuisance)
     promotion = parse_promotion(raw.promotion)
     if promotion.candidate is not None and dict(promotion.candidate) not in scientific_points(
@@ -55,23 +55,23 @@ def parse_round(raw: RoundConfig, start: ExperimentConfig) -> Round:
     return parsed
 
 
-def _validate_with(key: str, start: ExperimentConfig, values: dict[str, Any]) -> None:
+def _validate_with(key: str, start: Experiment, values: dict[str, Any]) -> None:
     try:
-        validate_experiment(with_values(start, values))
+        start.with_values(values).validate()
     except ConfigError as err:
         raise ConfigError(key, f"rejected by the schema: {err}") from None
 
 
-def _parse_scientific(raw: Mapping[str, Any], start: ExperimentConfig) -> dict[str, tuple]:
+def _parse_scientific(raw: Mapping[str, Any], start: Experiment) -> dict[str, tuple]:
     out: dict[str, tuple] = {}
     for path, values in raw.items():
         key = f"round.scientific.{path}"
-        check_path(key, path)
+        start.schema.check_path(key, path)
         if not isinstance(values, list | tuple) or not values:
             raise ConfigError(key, f"needs a non-empty list of values; got {values!r}")
         checked = []
         for i, value in enumerate(values):
-            value = check_type(f"{key}[{i}]", path, value)
+            value = start.schema.check_type(f"{key}[{i}]", path, value)
             _validate_with(f"{key}[{i}]", start, {path: value})
             checked.append(value)
         if len(set(map(repr, checked))) != len(checked):
@@ -81,15 +81,15 @@ def _parse_scientific(raw: Mapping[str, Any], start: ExperimentConfig) -> dict[s
 
 
 def _parse_fixed(
-    raw: Mapping[str, Any], scientific: Mapping[str, Any], start: ExperimentConfig
+    raw: Mapping[str, Any], scientific: Mapping[str, Any], start: Experiment
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for path, value in raw.items():
         key = f"round.fixed.{path}"
-        check_path(key, path)
+        start.schema.check_path(key, path)
         if path in scientific:
             raise ConfigError(key, f"{path} is already scientific; a parameter has one role")
-        out[path] = check_type(key, path, value)
+        out[path] = start.schema.check_type(key, path, value)
     if out:
         _validate_with("round.fixed", start, out)
     return out
@@ -116,15 +116,15 @@ def _nuisance_entries(raw: RoundConfig) -> list[tuple[str, str, Any]]:
 
 
 def _parse_nuisance(
-    raw: RoundConfig, scientific: Mapping[str, Any], fixed: Mapping[str, Any]
+    raw: RoundConfig, scientific: Mapping[str, Any], fixed: Mapping[str, Any], start: Experiment
 ) -> dict[str, tuple[ParamSpec, ...]]:
     out: dict[str, list[ParamSpec]] = {}
     for key, path, spec in _nuisance_entries(raw):
-        check_path(key, path)
+        start.schema.check_path(key, path)
         for role, taken in (("scientific", scientific), ("fixed", fixed)):
             if path in taken:
                 raise ConfigError(key, f"{path} is already {role}; a parameter has one role")
-        out.setdefault(path, []).append(_parse_spec(key, path, spec))
+        out.setdefault(path, []).append(_parse_spec(key, path, spec, start.schema))
     for path, alternatives in out.items():
         if len(alternatives) > 1 and not all(s.when for s in alternatives):
             raise ConfigError(
@@ -134,7 +134,7 @@ def _parse_nuisance(
     return {path: tuple(alts) for path, alts in out.items()}
 
 
-def _parse_spec(key: str, path: str, spec: Any) -> ParamSpec:
+def _parse_spec(key: str, path: str, spec: Any, schema: ParamSchema) -> ParamSpec:
     if not isinstance(spec, Mapping):
         raise ConfigError(
             key, f"must be a mapping with low/high (and log, step) or choices; got {spec!r}"
@@ -152,16 +152,23 @@ def _parse_spec(key: str, path: str, spec: Any) -> ParamSpec:
             raise ConfigError(key, "give either choices or low/high, not both")
         if not isinstance(choices, list | tuple) or not choices:
             raise ConfigError(f"{key}.choices", f"needs a non-empty list; got {choices!r}")
-        checked = tuple(check_type(f"{key}.choices[{i}]", path, c) for i, c in enumerate(choices))
+        checked = tuple(
+            schema.check_type(f"{key}.choices[{i}]", path, c) for i, c in enumerate(choices)
+        )
         return ParamSpec(path, choices=checked, when=when_items)
-    base = PARAM_TYPES[path][0]
-    if base not in (int, float):
-        raise ConfigError(key, f"{path} takes a {base.__name__}: give choices, not a range")
+    kind = schema.type_of(path)
+    if not kind.numeric():
+        raise ConfigError(key, f"{path} takes a {kind.name()}: give choices, not a range")
     if "low" not in spec or "high" not in spec:
         raise ConfigError(key, "needs both low and high (or choices)")
-    low = check_type(f"{key}.low", path, spec["low"])
-    high = check_type(f"{key}.high", path, spec["high"])
+    low = schema.check_type(f"{key}.low", path, spec["low"])
+    high = schema.check_type(f"{key}.high", path, spec["high"])
+    for bound in ("low", "high"):
+        if not isinstance(spec[bound], int | float) or isinstance(spec[bound], bool):
+            raise ConfigError(f"{key}.{bound}", f"must be a number; got {spec[bound]!r}")
     log, step = bool(spec.get("log", False)), spec.get("step")
+    # an untyped (null-default) parameter is an int range when its bounds and step are ints
+    base = kind.base or (int if all(isinstance(v, int) for v in (low, high, step or 1)) else float)
     if not low < high:
         raise ConfigError(key, f"low < high must hold; got low={low}, high={high}")
     if log and low <= 0:
@@ -170,7 +177,7 @@ def _parse_spec(key: str, path: str, spec: Any) -> ParamSpec:
         raise ConfigError(f"{key}.step", f"must be a number > 0 on a linear range; got {step!r}")
     if base is int and step is not None and not isinstance(step, int):
         raise ConfigError(f"{key}.step", f"{path} is an int: step must be an int; got {step!r}")
-    return ParamSpec(path, low, high, log, step, None, when_items)
+    return ParamSpec(path, low, high, log, step, None, when_items, integer=base is int)
 
 
 def _parse_budget(b: BudgetConfig, nuisance: Mapping[str, Any]) -> BudgetConfig:
@@ -203,7 +210,7 @@ def _parse_budget(b: BudgetConfig, nuisance: Mapping[str, Any]) -> BudgetConfig:
     return b
 
 
-def _possible_values(rnd: Round, start: ExperimentConfig, path: str) -> list[Any] | None:
+def _possible_values(rnd: Round, start: Experiment, path: str) -> list[Any] | None:
     """Values ``path`` can take in this round; None for a continuous range (any in it)."""
     if path in rnd.scientific:
         return list(rnd.scientific[path])
@@ -216,16 +223,16 @@ def _possible_values(rnd: Round, start: ExperimentConfig, path: str) -> list[Any
                 return None
             values.extend(spec.choices)
         return values
-    return [get_value(start, path)]
+    return [start.get(path)]
 
 
-def _check_conditions(rnd: Round, start: ExperimentConfig) -> None:
+def _check_conditions(rnd: Round, start: Experiment) -> None:
     order = list(rnd.nuisance)
     for path, alternatives in rnd.nuisance.items():
         for spec in alternatives:
             for cond_path, value in spec.when:
                 key = f"round.nuisance.{path}.when.{cond_path}"
-                check_path(key, cond_path)
+                start.schema.check_path(key, cond_path)
                 if cond_path == path:
                     raise ConfigError(key, "a parameter cannot be conditional on itself")
                 if cond_path in rnd.nuisance and order.index(cond_path) > order.index(path):

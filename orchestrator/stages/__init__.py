@@ -13,10 +13,10 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
+from orchestrator.config.experiment import Experiment
 from orchestrator.config.schema import STAGES, Config
-from orchestrator.train.config import ExperimentConfig
 
-Stage = Callable[[Config, ExperimentConfig], int]
+Stage = Callable[[Config, Experiment], int]
 
 TABLE: dict[str, tuple[str, str]] = {  # stage -> (module, function)
     "run": ("orchestrator.stages.rounds", "run"),
@@ -37,6 +37,6 @@ def stage_function(name: str) -> Stage:
     return stage
 
 
-def run_stage(root: Config, experiment: ExperimentConfig) -> int:
+def run_stage(root: Config, experiment: Experiment) -> int:
     """Run the stage ``root.stage`` names; the process's exit code."""
     return stage_function(root.stage)(root, experiment)

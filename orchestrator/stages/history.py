@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from orchestrator.config.experiment import Experiment
 from orchestrator.config.schema import Config
 from orchestrator.promotion.lineage import format_history
 from orchestrator.store.ledger import Ledger, ledger_url
-from orchestrator.train.config import ExperimentConfig
 
 
-def history(root: Config, base: ExperimentConfig) -> int:
+def history(root: Config, base: Experiment) -> int:
     """Print the lineage of incumbents."""
     with Ledger(ledger_url(root.storage, root.paths.studies)) as ledger:
         print(format_history(ledger.decisions()))

@@ -4,19 +4,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from orchestrator.config.experiment import Experiment
 from orchestrator.config.schema import Config
 from orchestrator.config.sections import validate_probe
+from orchestrator.exceptions import ConfigError
 from orchestrator.store.incumbent import starting_config
 from orchestrator.store.ledger import Ledger, ledger_url
-from orchestrator.train.config import ExperimentConfig
 
 
-def probe(root: Config, base: ExperimentConfig) -> int:
+def probe(root: Config, base: Experiment) -> int:
     """The probe's table, files and (with ``probe.apply``) the incumbent's batch size."""
     validate_probe(root.probe)
+    if not base.builtin:
+        raise ConfigError(
+            "stage",
+            "stage=probe measures the built-in experiment's model and data; an own config's "
+            "batch size is set by your own trainer",
+        )
     from orchestrator.probe.output import probe_stage  # torch: only this stage measures
 
-    config, origin = starting_config("incumbent", base, root.paths.studies)
+    start, origin = starting_config("incumbent", base, root.paths.studies)
+    config = start.as_builtin()
     print(f"probing {config.model.name} on {config.data.name} from {origin}")
     result = probe_stage(config, root.probe, root.paths.studies)
     url = ledger_url(root.storage, root.paths.studies)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from orchestrator.exceptions import ConfigError
 from orchestrator.promotion.promote import PromotionJob, format_decision, promote
 from orchestrator.stages.report import rewrite_report_with_decision
 from orchestrator.stages.round import RoundContext
@@ -11,9 +12,15 @@ from orchestrator.store.incumbent import read_incumbent
 
 def promote_round(ctx: RoundContext) -> int:
     """Paired reruns against the incumbent, the decision, the report's decision section."""
+    if ctx.start.seed_key is None:
+        raise ConfigError(
+            "trainer.seed_key",
+            "promotion re-trains the candidate and the incumbent with fresh seeds: name the "
+            "config key your trainer seeds from (e.g. trainer.seed_key=seed)",
+        )
     current = read_incumbent(ctx.studies)
-    incumbent = current.config if current is not None else ctx.start
-    job = PromotionJob(ctx.storage, ctx.ledger, ctx.studies, ctx.root.trainer._target_, ctx.cache)
+    incumbent = current.experiment(ctx.start) if current is not None else ctx.start
+    job = PromotionJob(ctx.storage, ctx.ledger, ctx.studies, ctx.cache)
     row = promote(ctx.rnd, ctx.start, incumbent, job)
     print(format_decision(row))
     rewrite_report_with_decision(ctx)

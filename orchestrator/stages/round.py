@@ -18,6 +18,7 @@ from typing import Any
 import optuna
 import yaml
 
+from orchestrator.config.experiment import Experiment
 from orchestrator.config.schema import CONF_DIR, Config
 from orchestrator.exceptions import ConfigError
 from orchestrator.rounds.space import Round
@@ -28,7 +29,6 @@ from orchestrator.store.ledger import Ledger, ledger_url
 from orchestrator.store.record import config_hash
 from orchestrator.store.redaction import redact
 from orchestrator.store.storage import opened_storage
-from orchestrator.train.config import ExperimentConfig, experiment_to_dict
 from orchestrator.work.cache import WorkerCache
 from orchestrator.work.claims import claim_lock
 from orchestrator.work.studies import open_studies, recorded_start
@@ -40,7 +40,7 @@ class RoundContext:
 
     root: Config
     rnd: Round
-    start: ExperimentConfig
+    start: Experiment
     storage: optuna.storages.BaseStorage
     ledger: Ledger
     # What this process's trials keep between them: the work stage's in-process worker
@@ -56,7 +56,7 @@ RoundStep = Callable[[RoundContext], int]
 
 
 def run_round_steps(
-    root: Config, base: ExperimentConfig, steps: list[RoundStep], *, starts_work: bool
+    root: Config, base: Experiment, steps: list[RoundStep], *, starts_work: bool
 ) -> int:
     """Open the round, run ``steps`` in order while each returns 0; the first other code.
 
@@ -71,9 +71,7 @@ def run_round_steps(
 
 
 @contextmanager
-def opened_round(
-    root: Config, base: ExperimentConfig, *, starts_work: bool
-) -> Iterator[RoundContext]:
+def opened_round(root: Config, base: Experiment, *, starts_work: bool) -> Iterator[RoundContext]:
     """The round checked and its store open (closed on every way out)."""
     if root.round is None:
         rounds = sorted(p.stem for p in (CONF_DIR / "round").glob("*.yaml"))
@@ -83,9 +81,12 @@ def opened_round(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with ExitStack() as stack:
         with claim_lock(root.storage, root.paths.studies, "schema"):
-            rnd, start, origin = _checked_round(root, base)
+            trains = starts_work or root.stage == "promote"
+            rnd, start, origin = _checked_round(root, base, trains)
+            if starts_work:  # importable, its signature fits: before anything is written
+                WorkerCache().trainer(start)
             storage = stack.enter_context(opened_storage(root.storage))
-            rnd, start, origin = _resumed(root, storage, rnd, start, origin)
+            rnd, start, origin = _resumed(root, storage, (rnd, start, origin), trains)
             _announce(root, rnd, start, origin)
             ledger = stack.enter_context(Ledger(ledger_url(root.storage, root.paths.studies)))
             if starts_work:
@@ -94,21 +95,33 @@ def opened_round(
         yield RoundContext(root, rnd, start, storage, ledger)
 
 
-def _checked_round(root: Config, base: ExperimentConfig) -> tuple[Round, ExperimentConfig, str]:
+def _checked_round(root: Config, base: Experiment, trains: bool) -> tuple[Round, Experiment, str]:
     """The start config (incumbent or base) and the round validated against it."""
     assert root.round is not None
-    start, origin = starting_config(root.round.start_from, base, root.paths.studies)
+    start, origin = starting_config(root.round.start_from, base, root.paths.studies, trains=trains)
     return parse_round(root.round, start), start, origin
 
 
 def _resumed(
-    root: Config, storage: Any, rnd: Round, start: ExperimentConfig, origin: str
-) -> tuple[Round, ExperimentConfig, str]:
-    """When the round was started before, it keeps the config it started from."""
+    root: Config, storage: Any, opened: tuple[Round, Experiment, str], trains: bool
+) -> tuple[Round, Experiment, str]:
+    """When the round was started before, it keeps the config (and trainer) it started
+    from; training it with another trainer is refused."""
     assert root.round is not None
-    recorded = recorded_start(storage, rnd.name)
-    if recorded is None:
+    rnd, start, origin = opened
+    found = recorded_start(storage, rnd.name)
+    if found is None:
         return rnd, start, origin
+    tree, trainer = found
+    if trainer is not None and trainer != start.trainer and not trains:
+        start = dataclasses.replace(start, trainer=trainer)  # analysis: as it was trained
+    if trainer is not None and trainer != start.trainer:
+        raise ConfigError(
+            "trainer._target_",
+            f"round {rnd.name} was started with trainer {trainer}, not {start.trainer}; finish"
+            f" it with trainer._target_={trainer}, or name the round anew (round.name=...)",
+        )
+    recorded = start.with_tree(tree)
     if config_hash(recorded) != config_hash(start):
         origin = f"the config this round started from (now {origin}; a new round would use it)"
     else:
@@ -116,7 +129,7 @@ def _resumed(
     return parse_round(root.round, recorded), recorded, origin
 
 
-def _announce(root: Config, rnd: Round, start: ExperimentConfig, origin: str) -> None:
+def _announce(root: Config, rnd: Round, start: Experiment, origin: str) -> None:
     """``studies/<round>/round.yaml`` (the round as run) and the round's header."""
     rdir = paths.round_dir(root.paths.studies, rnd.name)
     rdir.mkdir(parents=True, exist_ok=True)
@@ -126,13 +139,14 @@ def _announce(root: Config, rnd: Round, start: ExperimentConfig, origin: str) ->
     where = root.storage.path if root.storage.kind == "journal" else redact(root.storage.url)
     print(f"round {rnd.name}: {rnd.goal}")
     print(f"  starting from {origin}")
+    print(f"  {start.header()}")
     print(
         f"  {len(rnd.points())} studies x {rnd.budget.trials_per_study} trials, sampler "
         f"{rnd.budget.sampler} (seed {rnd.budget.seed}), store {where}"
     )
 
 
-def round_record(rnd: Round, start: ExperimentConfig, origin: str) -> dict[str, Any]:
+def round_record(rnd: Round, start: Experiment, origin: str) -> dict[str, Any]:
     """The round as plain data (``round.yaml``, the ledger's round row)."""
     return {
         "name": rnd.name,
@@ -141,5 +155,6 @@ def round_record(rnd: Round, start: ExperimentConfig, origin: str) -> dict[str, 
         **rnd.roles(),
         "budget": dataclasses.asdict(rnd.budget),
         "promotion": dataclasses.asdict(rnd.promotion),
-        "start_config": experiment_to_dict(start),
+        "trainer": start.trainer,
+        "start_config": dict(start.tree),
     }

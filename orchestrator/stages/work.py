@@ -22,7 +22,7 @@ def work(ctx: RoundContext) -> int:
     """Run the trials; the round is ``finished`` in the ledger when they all are."""
     interrupted = _run_workers(ctx)
     summaries = summarise_all(ctx.rnd, open_studies(ctx.rnd, ctx.start, ctx.storage))
-    print(format_summary(ctx.rnd, summaries, ctx.start.objective.metric))
+    print(format_summary(ctx.rnd, summaries, ctx.start.metric))
     if interrupted:
         print(
             f"stopped by {interrupted}: the running trial is FAIL with the reason and queued "
@@ -53,7 +53,6 @@ def _run_workers(ctx: RoundContext) -> str | None:
             ctx.start,
             storage=root.storage,
             studies=root.paths.studies,
-            trainer_target=root.trainer._target_,
             n=rnd.budget.workers,
             log_dir=_log_dir(),
         )
@@ -67,7 +66,6 @@ def _run_workers(ctx: RoundContext) -> str | None:
         ctx.storage,
         storage_config=root.storage,
         studies=root.paths.studies,
-        trainer_target=root.trainer._target_,
         worker=root.worker,
         progress=sys.stderr.isatty(),
         cache=ctx.cache,

@@ -7,29 +7,63 @@ of one. Each promoted configuration is also kept as ``studies/history/<round>.ya
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from orchestrator.config.experiment import Experiment
+from orchestrator.exceptions import ConfigError
 from orchestrator.store import paths
 from orchestrator.store.files import atomic_write
-from orchestrator.train.config import (
-    ExperimentConfig,
-    experiment_from_dict,
-    experiment_to_dict,
-    validate_experiment,
-)
 
 
 @dataclass(frozen=True)
 class Incumbent:
-    """The incumbent config and where it came from (``promoted_by``: None when hand-made)."""
+    """The incumbent config and where it came from (``promoted_by``: None when hand-made).
 
-    config: ExperimentConfig
+    ``trainer`` is None in files of earlier versions and in hand-made ones."""
+
+    tree: dict[str, Any]
+    trainer: str | None
     promoted_by: str | None
     path: Path
+
+    def experiment(self, base: Experiment, *, trains: bool = True) -> Experiment:
+        """The incumbent as an experiment like ``base`` (its keys, types and trainer).
+
+        ``trains``: it is to be trained (work, promotion), so it must be ``base``'s trainer's;
+        otherwise (analysis) the values are all that is read."""
+        if trains and self.trainer is not None and self.trainer != base.trainer:
+            raise ConfigError(
+                "trainer._target_",
+                f"{self.path} was promoted with trainer {self.trainer}, and this round trains "
+                f"with {base.trainer}: its values may not mean the same to it. Use "
+                f"trainer._target_={self.trainer}, or start from your base config "
+                "(round.start_from=base)",
+            )
+        unknown = sorted(_leaves(self.tree) - set(base.schema.types))
+        if unknown:
+            raise ConfigError(
+                "round.start_from",
+                f"{self.path} holds keys your config does not have ({', '.join(unknown[:5])});"
+                " it belongs to another experiment: start from base (round.start_from=base)",
+            )
+        experiment = base.with_tree(self.tree)
+        experiment.validate()
+        return experiment
+
+
+def _leaves(tree: Mapping[str, Any], prefix: str = "") -> set[str]:
+    out: set[str] = set()
+    for key, value in tree.items():
+        if isinstance(value, Mapping):
+            out |= _leaves(value, f"{prefix}{key}.")
+        else:
+            out.add(f"{prefix}{key}")
+    return out
 
 
 def read_incumbent(studies: str | Path) -> Incumbent | None:
@@ -38,19 +72,19 @@ def read_incumbent(studies: str | Path) -> Incumbent | None:
     if not path.exists():
         return None
     raw = yaml.safe_load(path.read_text()) or {}
-    config = experiment_from_dict(raw.get("experiment") or raw)
-    validate_experiment(config)
-    return Incumbent(config, raw.get("promoted_by"), path)
+    tree = raw.get("experiment") or raw
+    return Incumbent(tree, raw.get("trainer"), raw.get("promoted_by"), path)
 
 
 def write_incumbent(
-    studies: str | Path, config: ExperimentConfig, promoted_by: str, evidence: dict[str, Any]
+    studies: str | Path, config: Experiment, promoted_by: str, evidence: dict[str, Any]
 ) -> Path:
     """Make ``config`` the incumbent; keep a copy in ``history/<round>.yaml`` first."""
     document = {
         "promoted_by": promoted_by,
         "evidence": evidence,
-        "experiment": experiment_to_dict(config),
+        "trainer": config.trainer,
+        "experiment": dict(config.tree),
     }
     text = yaml.safe_dump(document, sort_keys=False)
     atomic_write(paths.history_file(studies, promoted_by), text)
@@ -60,13 +94,14 @@ def write_incumbent(
 
 
 def starting_config(
-    start_from: str, base: ExperimentConfig, studies: str | Path
-) -> tuple[ExperimentConfig, str]:
+    start_from: str, base: Experiment, studies: str | Path, *, trains: bool = True
+) -> tuple[Experiment, str]:
     """The incumbent when asked for and present, else the composed base config."""
     incumbent = read_incumbent(studies) if start_from == "incumbent" else None
     if incumbent is not None:
         origin = f"by {incumbent.promoted_by}" if incumbent.promoted_by else "by hand"
-        return incumbent.config, f"{incumbent.path} (promoted {origin})"
+        experiment = incumbent.experiment(base, trains=trains)
+        return experiment, f"{incumbent.path} (promoted {origin})"
     if start_from == "incumbent":
         return base, f"the base config (no {paths.incumbent_file(studies)} yet)"
     return base, "the base config"

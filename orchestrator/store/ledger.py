@@ -197,7 +197,7 @@ class Ledger:
     def decisions(self) -> list[DecisionRow]:
         return self._all(DecisionRow)
 
-    def reruns(self, config_hash: str, steps: int) -> dict[int, float]:
+    def reruns(self, config_hash: str, steps: int | None) -> dict[int, float]:
         """Per-seed values of earlier reruns of this config and step budget (any decision)."""
         out: dict[int, float] = {}
         for row in self.decisions():

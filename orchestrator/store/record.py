@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any, Literal, TypedDict
 
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from orchestrator.train.config import ExperimentConfig, experiment_to_dict
+from orchestrator.config.experiment import Experiment
 from orchestrator.train.result import TrainResult
 
 INFEASIBLE = "diverged"  # the constraint key; > 0 means the run diverged (infeasible)
@@ -50,6 +51,7 @@ class StudyAttr:
     START_CONFIG_HASH = "start_config_hash"
     START_CONFIG = "start_config"
     METRIC = "metric"
+    TRAINER = "trainer"  # trainer._target_ (absent in stores of earlier versions)
 
 
 class ResultSummary(TypedDict, total=False):
@@ -129,9 +131,21 @@ def feasible_value(trial: FrozenTrial) -> float | None:
     return trial.value if trial_outcome(trial) == "complete" else None
 
 
-def config_hash(config: ExperimentConfig) -> str:
-    """A short, stable digest of a full configuration (provenance and rerun reuse)."""
-    text = json.dumps(experiment_to_dict(config), sort_keys=True)
+def config_hash(experiment: Experiment) -> str:
+    """A short, stable digest of a full configuration and the trainer that trains it
+    (provenance and rerun reuse: the same values under another trainer are another run)."""
+    text = json.dumps(
+        {"experiment": experiment.tree, "trainer": experiment.trainer}, sort_keys=True
+    )
+    return _digest(text)
+
+
+def legacy_config_hash(tree: Mapping[str, Any]) -> str:
+    """The digest earlier versions stored: the values alone, no trainer (read, never written)."""
+    return _digest(json.dumps(tree, sort_keys=True))
+
+
+def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

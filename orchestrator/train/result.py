@@ -34,6 +34,8 @@ class Curves:
     eval_step: list[int] = field(default_factory=list)
     val_loss: list[float | None] = field(default_factory=list)
     val_error: list[float | None] = field(default_factory=list)
+    # Any other metric a trainer reported (``report(step, val_f1=...)``), aligned with eval_step.
+    metrics: dict[str, list[float | None]] = field(default_factory=dict)
 
 
 @dataclass

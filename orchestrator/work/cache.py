@@ -4,19 +4,22 @@ A worker runs many trials; paying per trial for what does not change between the
 dominate short trials (resolving the trainer, generating or reading the data set, moving
 it to the device, compiling the model). The worker loop and promotion's reruns create one
 ``WorkerCache`` and hand it to every trial; nothing else in a worker outlives a trial.
-The data set and the training library's ``TrainCache`` are only made when the trainer
-takes them (``data=``, ``cache=``), so a trainer that does not use torch never imports it.
+The data set and the training library's ``TrainCache`` are only made when a trainer of the
+built-in experiment takes them (``data=``, ``cache=``; ``trainer_call.py`` lists what a
+trainer may ask for), so a trainer that does not use torch never imports it.
 """
 
 from __future__ import annotations
 
-import inspect
 import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.config.trainer import Trainer, resolve_trainer
-from orchestrator.train.config import DataConfig, ExperimentConfig
+from orchestrator.config.experiment import Experiment
+from orchestrator.config.trainer import Trainer
+from orchestrator.train.config import DataConfig
+from orchestrator.train.result import TrainResult
+from orchestrator.work.trainer_call import Reports, build_result, config_for, trainer_for
 
 if TYPE_CHECKING:
     from orchestrator.train.cache import TrainCache
@@ -30,18 +33,17 @@ _NOT_DATA = ("crop_padding", "hflip")
 class WorkerCache:
     """Resolved trainers, loaded data sets and the training library's cache, per worker."""
 
-    trainers: dict[str, Trainer] = field(default_factory=dict)
-    takes: dict[str, frozenset[str]] = field(default_factory=dict)  # target -> its parameters
+    # (target, built-in experiment?) -> the trainer and the documented names it asks for
+    trainers: dict[tuple[str, bool], tuple[Trainer, frozenset[str]]] = field(default_factory=dict)
     splits: dict[str, Split] = field(default_factory=dict)
-    train: TrainCache | None = None
+    train_cache_: TrainCache | None = None
 
-    def trainer(self, target: str) -> Trainer:
-        """The trainer named ``target``, imported once."""
-        if target not in self.trainers:
-            trainer = resolve_trainer(target)
-            self.trainers[target] = trainer
-            self.takes[target] = frozenset(inspect.signature(trainer).parameters)
-        return self.trainers[target]
+    def trainer(self, experiment: Experiment) -> tuple[Trainer, frozenset[str]]:
+        """The experiment's trainer, imported and its signature checked once."""
+        key = (experiment.trainer, experiment.builtin)
+        if key not in self.trainers:
+            self.trainers[key] = trainer_for(experiment.trainer, experiment)
+        return self.trainers[key]
 
     def split(self, data: DataConfig) -> Split:
         """The data set ``data`` describes, loaded once."""
@@ -56,19 +58,20 @@ class WorkerCache:
         return self.splits[key]
 
     def train_cache(self) -> TrainCache:
-        if self.train is None:
+        if self.train_cache_ is None:
             from orchestrator.train.cache import TrainCache
 
-            self.train = TrainCache()
-        return self.train
+            self.train_cache_ = TrainCache()
+        return self.train_cache_
 
-    def trainer_kwargs(self, target: str, config: ExperimentConfig) -> dict[str, Any]:
-        """What this cache offers the trainer ``target``: ``data`` and ``cache`` when it
-        takes them (its signature is read once, when it is resolved)."""
-        self.trainer(target)
-        kwargs: dict[str, Any] = {}
-        if "data" in self.takes[target]:
+    def train(self, experiment: Experiment, reports: Reports, **extra: Any) -> TrainResult:
+        """Call the experiment's trainer with what it asks for; its answer as a result."""
+        trainer, asks = self.trainer(experiment)
+        config = config_for(experiment)
+        offered: dict[str, Any] = {"report": reports.report, "on_eval": reports.on_eval, **extra}
+        kwargs = {name: value for name, value in offered.items() if name in asks}
+        if "data" in asks:
             kwargs["data"] = self.split(config.data)
-        if "cache" in self.takes[target]:
+        if "cache" in asks:
             kwargs["cache"] = self.train_cache()
-        return kwargs
+        return build_result(trainer(config, **kwargs), reports, experiment)

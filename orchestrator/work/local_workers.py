@@ -33,13 +33,13 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from orchestrator.config.experiment import Experiment
 from orchestrator.config.round import RoundConfig
 from orchestrator.config.sections import StorageConfig
 from orchestrator.rounds.space import Round
 from orchestrator.rounds.validate import parse_round
 from orchestrator.store.redaction import RedactingFormatter
 from orchestrator.store.storage import opened_storage
-from orchestrator.train.config import ExperimentConfig
 from orchestrator.work.budget import count_trials
 from orchestrator.work.gpus import configure_worker, visible_gpus
 from orchestrator.work.loop import WorkerStats
@@ -53,10 +53,9 @@ class WorkerJob:
     """Everything a worker process needs, as plain picklable data."""
 
     round_config: RoundConfig
-    start: ExperimentConfig
+    start: Experiment
     storage: StorageConfig
     studies: str
-    trainer_target: str
     worker: int
     workers_on_machine: int
     gpus: list[str] = field(default_factory=list)  # the GPUs the parent saw; i mod n is ours
@@ -102,11 +101,10 @@ def run_local_workers(
 
 def worker_jobs(
     round_config: RoundConfig,
-    start: ExperimentConfig,
+    start: Experiment,
     *,
     storage: StorageConfig,
     studies: str,
-    trainer_target: str,
     n: int,
     log_dir: Path | None,
 ) -> list[WorkerJob]:
@@ -118,7 +116,6 @@ def worker_jobs(
             start=start,
             storage=storage,
             studies=studies,
-            trainer_target=trainer_target,
             worker=i,
             workers_on_machine=n,
             gpus=gpus,
@@ -202,7 +199,6 @@ def work(job: WorkerJob) -> WorkerStats:
             storage,
             storage_config=job.storage,
             studies=job.studies,
-            trainer_target=job.trainer_target,
             worker=job.worker,
             progress=False,
         )

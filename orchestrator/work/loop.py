@@ -27,9 +27,9 @@ from pathlib import Path
 import optuna
 from tqdm.auto import tqdm
 
+from orchestrator.config.experiment import Experiment
 from orchestrator.rounds.space import Round
 from orchestrator.store.record import Direction
-from orchestrator.train.config import ExperimentConfig
 from orchestrator.work.budget import StudyCounts, count_trials, next_study
 from orchestrator.work.cache import WorkerCache
 from orchestrator.work.claims import ClaimLock, NullClaimLock
@@ -45,9 +45,8 @@ REFRESH_SECONDS = 30.0  # re-read every study at least this often (other workers
 
 @dataclass
 class WorkerOptions:
-    """How one worker runs a round: its trainer, where artifacts go, who it is, its lock."""
+    """How one worker runs a round: where artifacts go, who it is, its lock."""
 
-    trainer_target: str
     artifacts_dir: Path
     worker: int | None = None  # this worker's index among several (None: the only one)
     claim: ClaimLock = field(default_factory=NullClaimLock)
@@ -75,7 +74,7 @@ class _Next(Enum):
 
 def run_round(
     rnd: Round,
-    start: ExperimentConfig,
+    start: Experiment,
     storage: optuna.storages.BaseStorage,
     options: WorkerOptions,
     *,
@@ -93,14 +92,14 @@ class WorkerLoop:
     def __init__(
         self,
         rnd: Round,
-        start: ExperimentConfig,
+        start: Experiment,
         storage: optuna.storages.BaseStorage,
         options: WorkerOptions,
         stats: WorkerStats,
         cache: WorkerCache | None,
     ) -> None:
         self.rnd, self.storage, self.options, self.stats = rnd, storage, options, stats
-        self.direction = Direction(start.objective.direction)
+        self.direction = Direction(start.direction)
         self.studies = open_studies(rnd, start, storage)
         self.study_ids = [study._study_id for _, study in self.studies]
         cache = cache if cache is not None else WorkerCache()
@@ -109,7 +108,6 @@ class WorkerLoop:
                 rnd,
                 start,
                 point,
-                trainer_target=options.trainer_target,
                 artifacts_dir=options.artifacts_dir,
                 cache=cache,
                 worker=options.worker,

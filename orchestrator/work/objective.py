@@ -26,7 +26,7 @@ from typing import Any, Literal
 import optuna
 from optuna.artifacts import FileSystemArtifactStore, upload_artifact
 
-from orchestrator.exceptions import TrainerContractError
+from orchestrator.config.experiment import Experiment
 from orchestrator.rounds.space import Round
 from orchestrator.store.record import (
     INFEASIBLE,
@@ -35,11 +35,11 @@ from orchestrator.store.record import (
     infeasible_value,
     result_summary,
 )
-from orchestrator.train.config import ExperimentConfig
-from orchestrator.train.result import TrainResult, as_train_result
+from orchestrator.train.result import TrainResult
 from orchestrator.work.cache import WorkerCache
 from orchestrator.work.liveness import owner
 from orchestrator.work.signals import Interrupted, StopSignals
+from orchestrator.work.trainer_call import Reports
 
 INLINE_CURVES_BYTES = 4096  # larger curves go to the artifact store, not the database
 
@@ -74,10 +74,9 @@ class TrialObjective:
     def __init__(
         self,
         rnd: Round,
-        start: ExperimentConfig,
+        start: Experiment,
         point: Mapping[str, Any],
         *,
-        trainer_target: str,
         artifacts_dir: Path,
         cache: WorkerCache,
         worker: int | None = None,
@@ -85,8 +84,7 @@ class TrialObjective:
     ) -> None:
         self.rnd, self.start, self.point = rnd, start, dict(point)
         self.cache = cache
-        self.trainer_target = trainer_target
-        self.trainer = cache.trainer(trainer_target)
+        cache.trainer(start)  # imported and its signature checked before any trial
         artifacts_dir.mkdir(parents=True, exist_ok=True)
         self.artifacts = FileSystemArtifactStore(str(artifacts_dir))
         self.prunes = False  # no pruner yet: asking one would read every trial, each report
@@ -103,9 +101,7 @@ class TrialObjective:
                 self.start, self.point, self.rnd.suggest(trial, self.start, self.point)
             )
             with window:
-                result = as_train_result(
-                    self.trainer(config, **self._trainer_kwargs(trial, config))
-                )
+                result = self.cache.train(config, self._reports(trial, config))
         except Interrupted as err:  # SIGTERM/SIGINT: Optuna marks it FAIL, the loop stops
             trial.set_user_attr(TrialAttr.ERROR, f"interrupted by {err.signame}; retried once")
             raise
@@ -121,7 +117,7 @@ class TrialObjective:
             return Outcome("failed", None, dict(trial.params), trial.number, line, err)
         seconds = time.perf_counter() - started
         self._record(trial, result, seconds)
-        return self._outcome(trial, result, config.objective.metric, seconds)
+        return self._outcome(trial, result, config.metric, seconds)
 
     def _outcome(
         self, trial: optuna.Trial, result: TrainResult, metric: str, seconds: float
@@ -141,16 +137,14 @@ class TrialObjective:
         )
         return Outcome("complete", result.objective, params, n, line)
 
-    def _trainer_kwargs(self, trial: optuna.Trial, config: ExperimentConfig) -> dict[str, Any]:
-        metric = config.objective.metric
+    def _reports(self, trial: optuna.Trial, config: Experiment) -> Reports:
+        """The trial's report hook: the objective's metric goes to Optuna at each step."""
 
-        def report(step: int, metrics: dict[str, float]) -> bool:
-            if metric not in metrics:
-                raise TrainerContractError(f"on_eval got no {metric!r} in {sorted(metrics)}")
-            trial.report(metrics[metric], step)
+        def on_value(step: int, value: float) -> bool:
+            trial.report(value, step)
             return self.prunes and trial.should_prune()
 
-        return {"on_eval": report, **self.cache.trainer_kwargs(self.trainer_target, config)}
+        return Reports(config.metric, config.direction == "maximize", on_value)
 
     def _record(self, trial: optuna.Trial, result: TrainResult, seconds: float) -> None:
         """One ``result`` attribute (one write), the curves inline when small, else an artifact."""

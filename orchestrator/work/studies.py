@@ -15,6 +15,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from orchestrator.config.experiment import Experiment
 from orchestrator.exceptions import ConfigError
 from orchestrator.rounds.space import Round
 from orchestrator.store.record import (
@@ -22,9 +23,9 @@ from orchestrator.store.record import (
     StudyAttr,
     config_hash,
     feasible_value,
+    legacy_config_hash,
     trial_outcome,
 )
-from orchestrator.train.config import ExperimentConfig, experiment_from_dict, experiment_to_dict
 from orchestrator.work.objective import Outcome
 
 Study = tuple[dict[str, Any], optuna.Study]  # a scientific point and its study
@@ -64,7 +65,7 @@ class StudySummary:
             self.best_value, self.best_params, self.best_number = value, dict(params), number
 
 
-def provenance(rnd: Round, start: ExperimentConfig, point: Mapping[str, Any]) -> dict[str, Any]:
+def provenance(rnd: Round, start: Experiment, point: Mapping[str, Any]) -> dict[str, Any]:
     """The study attributes that say where its trials came from."""
     return {
         StudyAttr.ROUND: rnd.name,
@@ -77,13 +78,14 @@ def provenance(rnd: Round, start: ExperimentConfig, point: Mapping[str, Any]) ->
         StudyAttr.TRIALS_PER_STUDY: rnd.budget.trials_per_study,
         StudyAttr.START_FROM: rnd.start_from,
         StudyAttr.START_CONFIG_HASH: config_hash(start),
-        StudyAttr.START_CONFIG: experiment_to_dict(start),
-        StudyAttr.METRIC: start.objective.metric,
+        StudyAttr.START_CONFIG: dict(start.tree),
+        StudyAttr.METRIC: start.metric,
+        StudyAttr.TRAINER: start.trainer,
     }
 
 
 def open_studies(
-    rnd: Round, start: ExperimentConfig, storage: optuna.storages.BaseStorage
+    rnd: Round, start: Experiment, storage: optuna.storages.BaseStorage
 ) -> list[Study]:
     """Create or load one study per scientific point, stamped with the round's provenance."""
     digest = config_hash(start)
@@ -95,16 +97,10 @@ def open_studies(
             storage=storage,
             sampler=rnd.sampler(),
             pruner=optuna.pruners.NopPruner(),
-            direction=Direction(start.objective.direction).value,
+            direction=Direction(start.direction).value,
             load_if_exists=True,
         )
-        previous = study.user_attrs.get(StudyAttr.START_CONFIG_HASH)
-        if previous is not None and previous != digest:
-            raise ConfigError(
-                "round.start_from",
-                f"study {name} was started from another config (hash {previous}, now {digest});"
-                " finish it with the same starting config, or name the round anew",
-            )
+        check_same_start(study, start, digest)
         for key, value in provenance(rnd, start, point).items():
             if study.user_attrs.get(key) != value:
                 study.set_user_attr(key, value)
@@ -112,16 +108,41 @@ def open_studies(
     return out
 
 
+def check_same_start(study: optuna.Study, start: Experiment, digest: str) -> None:
+    """A study is finished with the trainer and start config it began with; one ConfigError.
+
+    A store of an earlier version recorded no trainer and hashed the values alone: its
+    studies are resumed when the values match (the trainer is then recorded)."""
+    name, attrs = study.study_name, study.user_attrs
+    trainer = attrs.get(StudyAttr.TRAINER)
+    if trainer is not None and trainer != start.trainer:
+        raise ConfigError(
+            "trainer._target_",
+            f"study {name} was started with trainer {trainer}, not {start.trainer}; finish it "
+            f"with trainer._target_={trainer}, or name the round anew (round.name=...)",
+        )
+    previous = attrs.get(StudyAttr.START_CONFIG_HASH)
+    legacy = trainer is None and previous == legacy_config_hash(start.tree)
+    if previous is not None and previous != digest and not legacy:
+        raise ConfigError(
+            "round.start_from",
+            f"study {name} was started from another config (hash {previous}, now {digest});"
+            " finish it with the same starting config, or name the round anew",
+        )
+
+
 def recorded_start(
     storage: optuna.storages.BaseStorage, round_name: str
-) -> ExperimentConfig | None:
-    """The start config stored with the round's studies, if the round was started before."""
+) -> tuple[dict[str, Any], str | None] | None:
+    """The start config (tree) and trainer stored with the round's studies, if it was
+    started before (the trainer is None in stores of earlier versions)."""
     for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
         name = summary.study_name
+        attrs = summary.user_attrs
         if (name == round_name or name.startswith(f"{round_name}/")) and (
-            StudyAttr.START_CONFIG in summary.user_attrs
+            StudyAttr.START_CONFIG in attrs
         ):
-            return experiment_from_dict(summary.user_attrs[StudyAttr.START_CONFIG])
+            return attrs[StudyAttr.START_CONFIG], attrs.get(StudyAttr.TRAINER)
     return None
 
 

@@ -10,10 +10,10 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+from orchestrator.config.experiment import Experiment
 from orchestrator.config.sections import StorageConfig
 from orchestrator.rounds.space import Round
 from orchestrator.store import paths
-from orchestrator.train.config import ExperimentConfig
 from orchestrator.work.cache import WorkerCache
 from orchestrator.work.claims import claim_lock
 from orchestrator.work.loop import WorkerOptions, WorkerStats, run_round
@@ -22,12 +22,11 @@ from orchestrator.work.signals import handling_stop_signals
 
 def run_worker(
     rnd: Round,
-    start: ExperimentConfig,
+    start: Experiment,
     storage: Any,
     *,
     storage_config: StorageConfig,
     studies: str | Path,
-    trainer_target: str,
     worker: int | None,
     progress: bool,
     cache: WorkerCache | None = None,
@@ -37,7 +36,6 @@ def run_worker(
     with closing(claim_lock(storage_config, studies, f"round:{rnd.name}")) as claim:
         with handling_stop_signals() as stop:
             options = WorkerOptions(
-                trainer_target=trainer_target,
                 artifacts_dir=paths.artifacts_dir(studies),
                 worker=worker,
                 claim=claim,

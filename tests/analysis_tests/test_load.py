@@ -8,19 +8,20 @@ import optuna
 import pytest
 
 from orchestrator.analysis.load import load_round
+from orchestrator.config.experiment import builtin_experiment
 from orchestrator.config.round import BudgetConfig, RoundConfig
 from orchestrator.config.sections import StorageConfig
 from orchestrator.exceptions import OrchestratorError
 from orchestrator.rounds.validate import parse_round
 from orchestrator.store.storage import create_storage
 from tests.support.experiments import tiny_experiment
-from tests.support.rounds import run_in_process
+from tests.support.rounds import as_experiment, run_in_process
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
 def run(tmp_path: Path, trainer: str, trials: int, steps: int = 20):
-    start = tiny_experiment(steps=steps, eval_every=steps // 2)
+    start = as_experiment(tiny_experiment(steps=steps, eval_every=steps // 2), trainer)
     raw = RoundConfig(
         name="r",
         scientific={"model.depth": [1, 2]},
@@ -65,7 +66,7 @@ def test_curves_are_read_back_from_the_artifact_store(tmp_path):
 
 
 def test_a_round_that_has_not_run_is_a_clear_error(tmp_path):
-    start = tiny_experiment()
+    start = builtin_experiment(tiny_experiment())
     rnd = parse_round(RoundConfig(name="never", scientific={"model.depth": [1]}), start)
     storage = create_storage(StorageConfig(url=f"sqlite:///{tmp_path}/tuning.db"))
     with pytest.raises(OrchestratorError, match="never/model.depth=1 is not in the store"):

@@ -8,11 +8,11 @@ import pytest
 import yaml
 
 from orchestrator.analysis.next_round import draft_next_round, render
+from orchestrator.config.experiment import builtin_experiment
 from orchestrator.config.round import RoundConfig, round_from_dict
 from orchestrator.exceptions import ConfigError
 from orchestrator.rounds.validate import parse_round
 from orchestrator.store.findings import Finding
-from orchestrator.train.config import ExperimentConfig
 
 
 def base_round() -> dict:
@@ -57,7 +57,7 @@ def test_suggestions_are_applied_with_a_reason_each():
     # negligible in only one of two studies, so it stays a nuisance param
     assert draft["nuisance"]["optimizer.momentum"]["high"] == 0.9
     assert len(reasons) == 4 and any("infeasible" in r for r in reasons)
-    parse_round(round_from_dict(draft), ExperimentConfig())  # loads and validates as a round
+    parse_round(round_from_dict(draft), builtin_experiment())  # loads and validates as a round
 
 
 def test_a_param_negligible_in_every_study_becomes_fixed():
@@ -79,7 +79,7 @@ def test_no_findings_gives_the_same_round_renamed_and_the_yaml_says_why():
     assert "no finding suggested a change" in text
     loaded = yaml.safe_load(text)
     assert loaded["nuisance"] == base_round()["nuisance"] and loaded["name"] == "round_1_next"
-    parse_round(round_from_dict(loaded), ExperimentConfig())
+    parse_round(round_from_dict(loaded), builtin_experiment())
 
 
 def test_round_from_dict_names_unknown_keys():

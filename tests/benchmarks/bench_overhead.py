@@ -24,11 +24,11 @@ from pathlib import Path
 
 import optuna
 
+from orchestrator.config.experiment import builtin_experiment
 from orchestrator.config.round import BudgetConfig, RoundConfig
 from orchestrator.config.sections import StorageConfig
 from orchestrator.rounds.validate import parse_round
 from orchestrator.store.storage import create_storage
-from orchestrator.train.config import ExperimentConfig
 from orchestrator.work.claims import FileClaimLock
 from orchestrator.work.loop import WorkerOptions, run_round
 
@@ -76,11 +76,10 @@ def orchestrated(storage: optuna.storages.BaseStorage, trials: int, tmp: Path) -
         nuisance=dict(NUISANCE),
         budget=BudgetConfig(trials_per_study=trials),
     )
-    start_cfg = ExperimentConfig()
+    start_cfg = builtin_experiment(trainer="tests.support.trainers.noop")
     rnd = parse_round(raw, start_cfg)
     start = time.perf_counter()
     options = WorkerOptions(
-        trainer_target="tests.support.trainers.noop",
         artifacts_dir=tmp / "artifacts",
         progress=False,
         claim=FileClaimLock(tmp / "claim.lock"),  # what the CLI uses: each claim re-counts

@@ -22,6 +22,7 @@ from typing import Any
 
 import optuna
 
+from orchestrator.config.experiment import Experiment, builtin_experiment
 from orchestrator.config.round import BudgetConfig, RoundConfig
 from orchestrator.config.sections import StorageConfig
 from orchestrator.rounds.space import Round
@@ -64,7 +65,7 @@ def fast_config(
     return cfg
 
 
-def lr_round(start: ExperimentConfig, trials: int) -> Round:
+def lr_round(start: Experiment, trials: int) -> Round:
     """One study whose trials differ only in ``optimizer.lr``, with a budget of ``trials``."""
     raw = RoundConfig(
         name="bench",
@@ -76,14 +77,15 @@ def lr_round(start: ExperimentConfig, trials: int) -> Round:
 
 
 def run_trials(
-    start: ExperimentConfig, trials: int, storage: optuna.storages.BaseStorage, tmp: Path
+    config: ExperimentConfig, trials: int, storage: optuna.storages.BaseStorage, tmp: Path
 ) -> list[optuna.trial.FrozenTrial]:
     """Bring the round's one study to ``trials`` finished trials; return them in order."""
+    start = builtin_experiment(config, TRAINER)
     summaries = run_round(
         lr_round(start, trials),
         start,
         storage,
-        WorkerOptions(trainer_target=TRAINER, artifacts_dir=tmp / "artifacts", progress=False),
+        WorkerOptions(artifacts_dir=tmp / "artifacts", progress=False),
     )
     study = optuna.load_study(study_name=summaries[0].name, storage=storage)
     done = [t for t in study.get_trials(deepcopy=False) if t.datetime_complete is not None]

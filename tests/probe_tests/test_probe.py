@@ -12,6 +12,7 @@ import pytest
 import torch
 import yaml
 
+from orchestrator.config.experiment import builtin_experiment
 from orchestrator.config.sections import ProbeConfig, validate_probe
 from orchestrator.exceptions import ConfigError
 from orchestrator.probe import measure as probe_measure
@@ -377,8 +378,8 @@ def test_probe_stage_prints_the_table_writes_files_and_applies(tmp_path, tiny_sp
     assert json_path.exists()
     incumbent = read_incumbent(tmp_path)  # the promotion stage's reader accepts it
     assert incumbent is not None
-    assert incumbent.config.train.batch_size == result.verdict.recommended
-    assert incumbent.config.model == cfg.model
+    assert incumbent.tree["train"]["batch_size"] == result.verdict.recommended
+    assert incumbent.tree["model"] == experiment_to_dict(cfg)["model"]
     document = yaml.safe_load(incumbent.path.read_text())
     assert document["batch_size_probe"]["probe_file"] == str(json_path)
 
@@ -427,10 +428,10 @@ def test_the_probe_stage_adds_a_ledger_row_when_the_ledger_exists(tmp_path):
     root.probe = ProbeConfig(
         max_batch_size=4, warmup_steps=1, timed_steps=1, repeats=1, min_repeat_seconds=0.0
     )
-    assert probe(root, tiny_experiment()) == 0
+    assert probe(root, builtin_experiment(tiny_experiment())) == 0
     assert not (tmp_path / "tuning.db").exists()  # no ledger yet: none is created for a probe
     Ledger(root.storage.url).dispose()
-    assert probe(root, tiny_experiment()) == 0
+    assert probe(root, builtin_experiment(tiny_experiment())) == 0
     (row,) = Ledger(root.storage.url).probes()
     assert (row.model, row.data, row.device) == ("cnn", "synthetic", "cpu")
     assert row.recommended in (1, 2, 4) and len(row.result["points"]) == 3

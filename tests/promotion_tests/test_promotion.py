@@ -9,7 +9,7 @@ import optuna
 import pytest
 import yaml
 
-from orchestrator.config.params import with_values
+from orchestrator.config.experiment import Experiment, builtin_experiment
 from orchestrator.config.round import BudgetConfig, RoundConfig
 from orchestrator.config.sections import StorageConfig
 from orchestrator.exceptions import ConfigError
@@ -23,7 +23,6 @@ from orchestrator.rounds.validate import parse_round
 from orchestrator.store.incumbent import read_incumbent
 from orchestrator.store.ledger import Ledger
 from orchestrator.store.storage import create_storage
-from orchestrator.train.config import ExperimentConfig
 from orchestrator.work.cache import WorkerCache
 from tests.support import trainers
 from tests.support.rounds import run_in_process
@@ -73,24 +72,24 @@ def test_a_block_finding_stops_promotion_and_force_overrides_it():
 def test_promotion_settings_are_validated_with_the_round(raw, key):
     rnd = RoundConfig(name="r", scientific={"model.depth": [1, 2]}, promotion=raw)
     with pytest.raises(ConfigError) as info:
-        parse_round(rnd, ExperimentConfig())
+        parse_round(rnd, builtin_experiment())
     assert info.value.key == key
 
 
 def repeated_decisions(gap: float, repeats: int = 40) -> int:
     """Promotions among ``repeats`` paired decisions of a candidate ``gap`` better than the
     incumbent (in noise standard deviations), with fresh seeds each time."""
-    incumbent = ExperimentConfig()
+    incumbent = builtin_experiment(trainer="tests.support.trainers.noisy")
     # an equally good but different config, or one truly better by ``gap`` noise sds
-    candidate = with_values(
-        incumbent, {"model.init": "xavier", "data.label_noise": 0.05 - gap * trainers.NOISE}
+    candidate = incumbent.with_values(
+        {"model.init": "xavier", "data.label_noise": 0.05 - gap * trainers.NOISE}
     )
-    promoted, noisy, cache = 0, "tests.support.trainers.noisy", WorkerCache()
+    promoted, cache = 0, WorkerCache()
     for rep in range(repeats):
         cfg = PromotionConfig(seeds=[rep * 100 + s for s in range(1, 6)])
         study = optuna.create_study()
-        inc = rerun_values(study, "incumbent", incumbent, cfg.seed_list, noisy, {}, cache)
-        cand = rerun_values(study, "candidate", candidate, cfg.seed_list, noisy, {}, cache)
+        inc = rerun_values(study, "incumbent", incumbent, cfg.seed_list, {}, cache)
+        cand = rerun_values(study, "candidate", candidate, cfg.seed_list, {}, cache)
         promoted += decide(cand, inc, maximize=False, cfg=cfg).verdict == "promoted"
     return promoted
 
@@ -99,7 +98,7 @@ def test_a_trainer_that_cannot_be_imported_leaves_no_rerun_trial_behind():
     study = optuna.create_study()
     with pytest.raises(ConfigError) as info:
         rerun_values(
-            study, "incumbent", ExperimentConfig(), [1, 2], "no.such.fn", {}, WorkerCache()
+            study, "incumbent", builtin_experiment(trainer="no.such.fn"), [1, 2], {}, WorkerCache()
         )
     assert info.value.key == "trainer._target_" and study.trials == []
 
@@ -123,12 +122,13 @@ def small_round(name: str = "round_1", **promotion) -> RoundConfig:
     )
 
 
-def worse_start() -> ExperimentConfig:
+def worse_start() -> Experiment:
     """A start config the round can beat: the analytic optimum is lr 0.1, depth 1."""
-    return with_values(ExperimentConfig(), {"optimizer.lr": 0.9})
+    start = builtin_experiment(trainer="tests.support.trainers.analytic")
+    return start.with_values({"optimizer.lr": 0.9})
 
 
-def setup_round(tmp_path: Path, raw: RoundConfig, start: ExperimentConfig | None = None):
+def setup_round(tmp_path: Path, raw: RoundConfig, start: Experiment | None = None):
     start = start or worse_start()
     url = f"sqlite:///{tmp_path}/tuning.db"
     storage = create_storage(StorageConfig(url=url))
@@ -138,7 +138,7 @@ def setup_round(tmp_path: Path, raw: RoundConfig, start: ExperimentConfig | None
 
 
 def do_promote(tmp_path, rnd, start, storage, ledger, incumbent=None):
-    job = PromotionJob(storage, ledger, tmp_path, "tests.support.trainers.analytic")
+    job = PromotionJob(storage, ledger, tmp_path)
     return promote(rnd, start, incumbent or start, job)
 
 
@@ -157,8 +157,8 @@ def test_promotion_writes_the_incumbent_history_and_one_ledger_row(tmp_path):
     )
     assert (row.candidate_study, row.candidate_trial) == ("round_1/model.depth=1", best.number)
     incumbent = read_incumbent(tmp_path)
-    assert incumbent.promoted_by == "round_1" and incumbent.config.model.depth == 1
-    assert incumbent.config.optimizer.lr == best.params["optimizer.lr"]
+    assert incumbent.promoted_by == "round_1" and incumbent.tree["model"]["depth"] == 1
+    assert incumbent.tree["optimizer"]["lr"] == best.params["optimizer.lr"]
     history = yaml.safe_load((tmp_path / "history" / "round_1.yaml").read_text())
     assert history["experiment"]["model"]["depth"] == 1
     reruns = optuna.load_study(study_name="round_1/promotion", storage=storage).trials
@@ -202,7 +202,7 @@ def test_a_crash_between_the_file_and_the_ledger_commit_is_repaired_by_rerunning
     reruns_before = len(optuna.load_study(study_name="round_1/promotion", storage=storage).trials)
     row = do_promote(tmp_path, rnd, start, storage, ledger)
     assert row.state == "final" and row.id == pending.id and len(ledger.decisions()) == 1
-    assert read_incumbent(tmp_path).config.model.depth == 1
+    assert read_incumbent(tmp_path).tree["model"]["depth"] == 1
     after = len(optuna.load_study(study_name="round_1/promotion", storage=storage).trials)
     assert after == reruns_before  # the evidence was not measured again
 

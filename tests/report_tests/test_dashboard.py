@@ -14,11 +14,11 @@ from pathlib import Path
 
 import optuna
 
+from orchestrator.config.experiment import builtin_experiment
 from orchestrator.config.round import BudgetConfig, RoundConfig
 from orchestrator.config.sections import StorageConfig
 from orchestrator.rounds.validate import parse_round
 from orchestrator.store.storage import create_storage
-from orchestrator.train.config import ExperimentConfig
 from tests.support.rounds import run_in_process
 
 
@@ -68,7 +68,7 @@ def run_planted_round(tmp_path: Path, trainer: str, trials: int):
         nuisance={"optimizer.lr": {"low": 0.01, "high": 3.0, "log": True}},
         budget=BudgetConfig(trials_per_study=trials),
     )
-    start = ExperimentConfig()
+    start = builtin_experiment(trainer=trainer)
     rnd = parse_round(raw, start)
     storage = create_storage(StorageConfig(url=url))
     run_in_process(rnd, start, storage, trainer, tmp_path / "a")

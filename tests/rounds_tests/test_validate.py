@@ -8,10 +8,10 @@ import pytest
 import yaml
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
+from orchestrator.config.experiment import builtin_experiment
 from orchestrator.config.round import BudgetConfig, RoundConfig
 from orchestrator.exceptions import ConfigError
 from orchestrator.rounds.validate import parse_round
-from orchestrator.train.config import ExperimentConfig
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 
@@ -29,7 +29,7 @@ def make(**fields) -> RoundConfig:
 
 def error_of(raw: RoundConfig) -> ConfigError:
     with pytest.raises(ConfigError) as info:
-        parse_round(raw, ExperimentConfig())
+        parse_round(raw, builtin_experiment())
     return info.value
 
 
@@ -165,14 +165,14 @@ def test_each_mistake_is_one_error_naming_its_key(case):
 def test_the_example_rounds_are_valid(path):
     raw = yaml.safe_load(path.read_text())
     budget = raw.pop("budget")
-    rnd = parse_round(RoundConfig(**raw, budget=BudgetConfig(**budget)), ExperimentConfig())
+    rnd = parse_round(RoundConfig(**raw, budget=BudgetConfig(**budget)), builtin_experiment())
     assert rnd.name == path.stem and rnd.goal
 
 
 def test_studies_are_the_cartesian_product_of_scientific_values():
     rnd = parse_round(
         make(scientific={"model.depth": [1, 2], "model.use_dropout": [False, True]}),
-        ExperimentConfig(),
+        builtin_experiment(),
     )
     assert [rnd.study_name(p) for p in rnd.points()] == [
         "r/model.depth=1,model.use_dropout=false",
@@ -180,7 +180,7 @@ def test_studies_are_the_cartesian_product_of_scientific_values():
         "r/model.depth=2,model.use_dropout=false",
         "r/model.depth=2,model.use_dropout=true",
     ]
-    assert parse_round(make(scientific={}), ExperimentConfig()).points() == [{}]
+    assert parse_round(make(scientific={}), builtin_experiment()).points() == [{}]
 
 
 class FakeTrial:
@@ -215,8 +215,8 @@ def test_conditional_params_are_sampled_only_where_their_condition_holds():
         presets={"adam_budget": {"when": {"optimizer.name": "adamw"}}},
         budget={"trials_per_study": 12},
     )
-    rnd = parse_round(raw, ExperimentConfig())
-    start = ExperimentConfig()
+    rnd = parse_round(raw, builtin_experiment())
+    start = builtin_experiment()
     sgd, adamw = rnd.points()
     t = FakeTrial()
     assert rnd.suggest(t, start, sgd) == {"optimizer.lr": 0.01, "optimizer.momentum": 0.5}
@@ -228,11 +228,12 @@ def test_conditional_params_are_sampled_only_where_their_condition_holds():
 
 
 def test_trial_config_is_start_then_fixed_then_scientific_then_sampled():
-    start = ExperimentConfig()
-    start.model.width, start.train.steps, start.optimizer.lr = 48, 999, 0.3
+    start = builtin_experiment().with_values(
+        {"model.width": 48, "train.steps": 999, "optimizer.lr": 0.3}
+    )
     rnd = parse_round(make(fixed={"train.steps": 120, "model.width": 16}), start)
     cfg = rnd.trial_config(start, {"model.depth": 2}, {"optimizer.lr": 0.05})
-    assert (cfg.train.steps, cfg.model.width) == (120, 16)  # fixed beats start
-    assert cfg.model.depth == 2 and cfg.optimizer.lr == 0.05
-    assert cfg.model.norm == start.model.norm  # everything unnamed keeps the start value
-    assert start.train.steps == 999  # the start config itself is not modified
+    assert (cfg.get("train.steps"), cfg.get("model.width")) == (120, 16)  # fixed beats start
+    assert cfg.get("model.depth") == 2 and cfg.get("optimizer.lr") == 0.05
+    assert cfg.get("model.norm") == start.get("model.norm")  # unnamed: the start value
+    assert start.get("train.steps") == 999  # the start config itself is not modified

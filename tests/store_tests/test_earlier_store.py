@@ -17,16 +17,18 @@ import yaml
 from optuna.trial import TrialState
 
 from orchestrator.analysis.load import load_round
+from orchestrator.config.experiment import builtin_experiment
 from orchestrator.config.round import BudgetConfig, RoundConfig
 from orchestrator.rounds.validate import parse_round
 from orchestrator.store.findings import read_findings
 from orchestrator.store.incumbent import read_incumbent
 from orchestrator.store.ledger import Ledger
-from orchestrator.store.record import config_hash
+from orchestrator.store.record import legacy_config_hash
 from tests.support.cli import run_cli
 
 FIXTURE = Path(__file__).parent / "fixtures" / "store_fa90331"
-ANALYTIC = "trainer._target_=tests.support.trainers.analytic"
+ANALYTIC_TARGET = "tests.support.trainers.analytic"
+ANALYTIC = f"trainer._target_={ANALYTIC_TARGET}"
 
 
 @pytest.fixture
@@ -53,9 +55,11 @@ def test_the_ledger_incumbent_and_findings_of_the_earlier_version_are_read(store
     assert incumbent is not None and incumbent.promoted_by == "round_1"
     with Ledger(f"sqlite:///{store}/tuning.db") as ledger:
         (decision,) = ledger.decisions()
-        assert decision.state == "final" and decision.candidate_hash == config_hash(
-            incumbent.config
-        )  # the config hash is computed as before: reruns stay reusable
+        # the earlier version hashed the values alone; that digest is still recognised
+        assert decision.state == "final" and decision.candidate_hash == legacy_config_hash(
+            incumbent.tree
+        )
+        assert incumbent.trainer is None  # written before the trainer was recorded
     findings = read_findings(store / "round_1" / "findings.json")
     raw = json.loads((store / "round_1" / "findings.json").read_text())
     assert findings is not None and [f.to_dict() for f in findings] == raw
@@ -63,7 +67,7 @@ def test_the_ledger_incumbent_and_findings_of_the_earlier_version_are_read(store
 
 def test_the_stored_trials_load_as_before_infeasible_ones_marked(store):
     storage = optuna.storages.RDBStorage(f"sqlite:///{store}/tuning.db")
-    start = read_incumbent(store).config
+    start = read_incumbent(store).experiment(builtin_experiment(trainer=ANALYTIC_TARGET))
     raw = yaml.safe_load((FIXTURE / "round_2" / "round.yaml").read_text())
     rnd = parse_round(
         RoundConfig(

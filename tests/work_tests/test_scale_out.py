@@ -15,13 +15,13 @@ import pytest
 from tests.support import scale_out as h
 
 
-def one_study_round(name: str):
+def one_study_round(name: str, trainer: str):
     """A round of one study (``<name>/model.depth=2``), 3 trials over the learning rate."""
+    from orchestrator.config.experiment import builtin_experiment
     from orchestrator.config.round import BudgetConfig, RoundConfig
     from orchestrator.rounds.validate import parse_round
-    from orchestrator.train.config import ExperimentConfig
 
-    start = ExperimentConfig()
+    start = builtin_experiment(trainer=trainer)
     raw = RoundConfig(
         name=name,
         scientific={"model.depth": [2]},
@@ -127,10 +127,9 @@ def test_a_preemption_exit_mid_trial_fails_the_trial_queues_it_and_still_exits(
     from orchestrator.work.signals import StopSignals
 
     monkeypatch.setenv("ORCHESTRATOR_TEST_CHAOS_DIR", str(tmp_path))
-    start, rnd = one_study_round("p")
+    start, rnd = one_study_round("p", "tests.support.trainers.exits_once")
     storage = create_storage(StorageConfig(url=f"sqlite:///{tmp_path}/t.db"))
     options = WorkerOptions(
-        trainer_target="tests.support.trainers.exits_once",
         artifacts_dir=tmp_path / "a",
         progress=False,
         stop=StopSignals(),
@@ -213,13 +212,12 @@ def test_a_locked_store_during_a_trial_is_logged_retried_and_the_round_finishes(
     monkeypatch.setenv("ORCHESTRATOR_TEST_CHAOS_DIR", str(tmp_path))
     monkeypatch.setenv("ORCHESTRATOR_TEST_DB", str(db))
     monkeypatch.setenv("ORCHESTRATOR_TEST_LOCK_SECONDS", "1.5")
-    start, rnd = one_study_round("l")
+    start, rnd = one_study_round("l", "tests.support.trainers.locks_the_store_once")
     storage = create_storage(
         StorageConfig(url=f"sqlite:///{db}", busy_timeout=0.2, heartbeat_interval=None)
     )
     stats = WorkerStats()
     options = WorkerOptions(
-        trainer_target="tests.support.trainers.locks_the_store_once",
         artifacts_dir=tmp_path / "a",
         progress=False,
     )

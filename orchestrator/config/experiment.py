@@ -1,0 +1,108 @@
+"""``Experiment``: one training run's config as plain nested data, with what the
+orchestrator must know about it (its parameter types, its trainer, its seed and length keys).
+
+Everything from rounds to promotion works on this one shape, whether the config is the
+built-in experiment (``train/config.py``, trained by ``fit``) or the user's own keys
+(``hidden_units``, ``optim.lr``): a round names paths of the tree, a trial sets them, the
+store keeps the tree, the incumbent is a tree. Only at the trainer's door does it become
+what the trainer takes (``work/trainer_call.py``): the built-in ``ExperimentConfig`` for the
+built-in experiment, the user's own keys as a ``DictConfig`` otherwise.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from orchestrator.config.params import BUILTIN_SCHEMA, ParamSchema
+from orchestrator.exceptions import ConfigError
+from orchestrator.train.config import (
+    ExperimentConfig,
+    experiment_from_dict,
+    experiment_to_dict,
+    validate_experiment,
+)
+
+BUILTIN_TRAINER = "orchestrator.train.fit"
+DIRECTIONS = ("minimize", "maximize")
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A run's config tree and its metadata (frozen: ``with_values`` returns a new one)."""
+
+    tree: Mapping[str, Any]  # nested plain data: the user's keys, or the built-in sections
+    schema: ParamSchema
+    trainer: str = BUILTIN_TRAINER  # trainer._target_ (part of the config hash)
+    seed_key: str | None = "train.seed"  # where a promotion rerun puts its seed
+    length_key: str | None = "train.steps"  # the training length the step checks adjust
+
+    @property
+    def builtin(self) -> bool:
+        return self.schema.builtin
+
+    @property
+    def metric(self) -> str:
+        return str(self.tree["objective"]["metric"])
+
+    @property
+    def direction(self) -> str:
+        return str(self.tree["objective"]["direction"])
+
+    def get(self, path: str) -> Any:
+        node: Any = self.tree
+        for part in path.split("."):
+            node = node[part]
+        return node
+
+    def with_values(self, values: Mapping[str, Any]) -> Experiment:
+        """A copy with each path set (values must be type-checked against ``schema``)."""
+        tree = copy.deepcopy(dict(self.tree))
+        for path, value in values.items():
+            *parents, leaf = path.split(".")
+            node = tree
+            for part in parents:
+                node = node[part]
+            node[leaf] = value
+        return dataclasses.replace(self, tree=tree)
+
+    def with_tree(self, tree: Mapping[str, Any]) -> Experiment:
+        """The same experiment with another tree (a stored start config, an incumbent)."""
+        return dataclasses.replace(self, tree=copy.deepcopy(dict(tree)))
+
+    def validate(self) -> None:
+        """The built-in schema's rules; for own keys, the objective's direction."""
+        if self.builtin:
+            validate_experiment(self.as_builtin())
+            return
+        if self.direction not in DIRECTIONS:
+            raise ConfigError(
+                "objective.direction", f"must be minimize or maximize; got {self.direction!r}"
+            )
+        if not self.metric:
+            raise ConfigError("objective.metric", "name the metric your trainer reports")
+
+    def as_builtin(self) -> ExperimentConfig:
+        """The built-in experiment's dataclasses (what ``fit`` takes)."""
+        assert self.builtin, "an own config has no built-in dataclass form"
+        return experiment_from_dict(dict(self.tree))
+
+    def header(self) -> str:
+        """One line naming the trainer and the keys it is tuned through, for round headers."""
+        keys = [f"objective {self.metric} ({self.direction})"]
+        if self.seed_key:
+            keys.append(f"seed key {self.seed_key}")
+        if self.length_key:
+            keys.append(f"length key {self.length_key}")
+        return f"trainer {self.trainer}: " + ", ".join(keys)
+
+
+def builtin_experiment(
+    config: ExperimentConfig | None = None, trainer: str = BUILTIN_TRAINER
+) -> Experiment:
+    """The built-in experiment (defaults when ``config`` is None) as an ``Experiment``."""
+    tree = experiment_to_dict(config if config is not None else ExperimentConfig())
+    return Experiment(tree, BUILTIN_SCHEMA, trainer)

@@ -1,0 +1,217 @@
+"""The trainer's door: what a trainer is given, and what its answer becomes.
+
+A trainer is any function whose first parameter takes the trial's config: the built-in
+``ExperimentConfig`` for the built-in experiment, the user's own keys as an OmegaConf
+``DictConfig`` otherwise (attribute and item access, ``OmegaConf.to_container`` for a
+dict). Besides the config it receives only what it asks for, by these documented names:
+
+- ``report``: ``report(step, **metrics) -> bool``, the hook. Each call records the metrics
+  at ``step`` (curves, and the objective metric as Optuna's intermediate value) and returns
+  whether to stop now (the hook pruning uses).
+- ``on_eval``: ``on_eval(step, metrics) -> bool``, the built-in ``fit``'s callback.
+- ``data``, ``cache``: the built-in experiment's loaded data set and the training library's
+  cache (built-in experiment only: an own config loads its own data).
+
+A parameter of any other name without a default is refused when the trainer is resolved,
+so nothing is passed by accident. The answer may be a ``TrainResult`` (or the same as a
+dict with ``status``), a number (the objective), a dict of metrics holding the objective's,
+or ``None`` (the best reported value of the objective's metric).
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from omegaconf import OmegaConf
+
+from orchestrator.config.experiment import Experiment
+from orchestrator.config.trainer import Trainer, resolve_trainer
+from orchestrator.exceptions import ConfigError, TrainerContractError
+from orchestrator.train.result import Curves, TrainResult, as_train_result, finite_or_none
+
+HOOKS = ("report", "on_eval")
+BUILTIN_ONLY = ("data", "cache")
+# Per-step curves of the built-in trainer; a reported metric of these names lands there.
+STEP_CURVES = ("train_loss", "lr", "grad_norm")
+EVAL_CURVES = ("val_loss", "val_error")
+
+OnValue = Callable[[int, float], bool]  # the objective metric at a step -> stop now?
+
+
+def checked_asks(target: str, trainer: Trainer, *, builtin: bool) -> frozenset[str]:
+    """The documented names ``trainer`` takes; a ConfigError for any it needs but cannot get."""
+    offered = HOOKS + (BUILTIN_ONLY if builtin else ()) + ("progress",)
+    params = list(inspect.signature(trainer).parameters.values())
+    if not params or params[0].kind in (params[0].VAR_KEYWORD, params[0].KEYWORD_ONLY):
+        raise ConfigError("trainer._target_", f"{target} must take the trial's config first")
+    asks = set()
+    for p in params[1:]:
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        if p.name in offered:
+            asks.add(p.name)
+        elif p.default is inspect.Parameter.empty:
+            why = (
+                "data and cache are the built-in experiment's; your trainer loads its own data"
+                if p.name in BUILTIN_ONLY
+                else "it passes only: the config (first), then any of " + ", ".join(offered)
+            )
+            raise ConfigError(
+                "trainer._target_",
+                f"{target} needs a parameter {p.name!r} the orchestrator does not pass ({why});"
+                " give it a default or drop it",
+            )
+    return frozenset(asks)
+
+
+def trainer_for(target: str, experiment: Experiment) -> tuple[Trainer, frozenset[str]]:
+    """Resolve ``target`` and check what it asks for against this experiment."""
+    trainer = resolve_trainer(target)
+    return trainer, checked_asks(target, trainer, builtin=experiment.builtin)
+
+
+def config_for(experiment: Experiment) -> Any:
+    """The trial's config as the trainer takes it."""
+    if experiment.builtin:
+        return experiment.as_builtin()
+    return OmegaConf.create(dict(experiment.tree))
+
+
+@dataclass
+class Reports:
+    """Everything a trainer reported in one run, as curves, and the stop answer."""
+
+    metric: str
+    maximize: bool
+    on_value: OnValue | None = None
+    steps: list[int] = field(default_factory=list)
+    values: dict[str, dict[int, float | None]] = field(default_factory=dict)
+    stopped: bool = False  # the hook answered "stop"
+    echo: Callable[[int, Mapping[str, float]], None] | None = None  # e.g. a log line per report
+
+    def report(self, step: int, **metrics: float) -> bool:
+        """Record ``metrics`` at ``step``; True when the trainer should stop now."""
+        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+            raise TrainerContractError(
+                f"report(step, ...): step must be an int >= 0; got {step!r}"
+            )
+        if step not in self.steps:
+            self.steps.append(step)
+        for name, raw in metrics.items():
+            try:
+                number = float(raw)
+            except (TypeError, ValueError):
+                raise TrainerContractError(
+                    f"report({step}, {name}=...): metrics must be numbers; got {raw!r}"
+                ) from None
+            self.values.setdefault(name, {})[step] = finite_or_none(number)
+        if self.echo is not None:
+            self.echo(step, metrics)
+        value = self.values[self.metric][step] if self.metric in metrics else None
+        if value is None or self.on_value is None:
+            return False
+        self.stopped = self.on_value(step, value)
+        return self.stopped
+
+    def on_eval(self, step: int, metrics: Mapping[str, float]) -> bool:
+        """The built-in ``fit``'s callback: every evaluation must carry the objective."""
+        if self.metric not in metrics:
+            raise TrainerContractError(f"on_eval got no {self.metric!r} in {sorted(metrics)}")
+        return self.report(step, **metrics)
+
+    def best(self) -> tuple[float | None, int | None]:
+        """The best finite reported value of the objective's metric and its step."""
+        series = [(v, s) for s, v in self.values.get(self.metric, {}).items() if v is not None]
+        if not series:
+            return None, None
+        pick = max if self.maximize else min
+        value, step = pick(series, key=lambda pair: pair[0])
+        return value, step
+
+    def curves(self) -> Curves:
+        """The reports as the stored curves: per-step curves indexed by step, the rest by
+        report step (``None`` where a report did not carry the metric)."""
+        order = sorted(self.steps)
+        curves = Curves(eval_step=order)
+        last = order[-1] if order else 0
+        for name, by_step in self.values.items():
+            if name in STEP_CURVES:
+                setattr(curves, name, [by_step.get(k) for k in range(1, last + 1)])
+            elif name in EVAL_CURVES:
+                setattr(curves, name, [by_step.get(s) for s in order])
+            else:
+                curves.metrics[name] = [by_step.get(s) for s in order]
+        return curves
+
+
+def build_result(returned: Any, reports: Reports, experiment: Experiment) -> TrainResult:
+    """The trainer's answer as a ``TrainResult`` (its own, or built from the reports)."""
+    if isinstance(returned, TrainResult) or (
+        isinstance(returned, Mapping) and "status" in returned
+    ):
+        return as_train_result(dict(returned) if isinstance(returned, Mapping) else returned)
+    metric = reports.metric
+    final: dict[str, float] = {}
+    if isinstance(returned, Mapping):
+        final = {str(k): float(v) for k, v in returned.items() if _number(v)}
+        objective = final.get(metric)
+    elif _number(returned):
+        objective = float(returned)
+    elif returned is None:
+        objective = None
+    else:
+        raise TrainerContractError(
+            f"the trainer returned {type(returned).__name__}; return a number (the objective),"
+            " a dict of metrics, a TrainResult, or None (the best reported value)"
+        )
+    best_value, best_step = reports.best()
+    if objective is None:
+        objective = best_value
+    if objective is None:
+        seen = sorted(set(reports.values) | set(final)) or ["nothing"]
+        raise TrainerContractError(
+            f"the trainer never reported the objective's metric {metric!r} (it reported: "
+            f"{', '.join(seen)}); report it, report(step, {metric}=value), or return it, or set"
+            f" objective.metric to one it reports"
+        )
+    steps = max(reports.steps, default=0)
+    length = experiment.get(experiment.length_key) if experiment.length_key else None
+    max_steps = int(length) if isinstance(length, int | float) else steps
+    for name, by_step in reports.values.items():
+        last_value = by_step[max(by_step)] if by_step else None
+        if name not in final and last_value is not None:
+            final[name] = last_value
+    common: dict[str, Any] = dict(
+        metric=metric,
+        direction=experiment.direction,
+        steps=steps,
+        max_steps=max_steps,
+        final=final,
+        curves=reports.curves(),
+        seed=_seed(experiment),
+    )
+    if not math.isfinite(objective):
+        return TrainResult(
+            status="diverged",
+            objective=None,
+            best_step=None,
+            diverged_step=steps or None,
+            divergence_reason=f"the objective {metric} is {objective}",
+            **common,
+        )
+    if reports.stopped:
+        return TrainResult(status="stopped", objective=objective, best_step=best_step, **common)
+    return TrainResult(status="completed", objective=objective, best_step=best_step, **common)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _seed(experiment: Experiment) -> int | None:
+    value = experiment.get(experiment.seed_key) if experiment.seed_key else None
+    return value if isinstance(value, int) else None
