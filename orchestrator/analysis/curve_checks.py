@@ -44,6 +44,7 @@ from orchestrator.analysis.curve_series import (
     window_mean,
 )
 from orchestrator.analysis.model import StudyRecord, TrialRecord
+from orchestrator.analysis.round_checks import LENGTH_KEY
 from orchestrator.config.sections import AnalysisConfig
 from orchestrator.store.findings import Finding
 
@@ -196,7 +197,7 @@ def still_improving(
         f"and beats the earlier late mean {ref:.4g} by {gain:.3g} {unit_name(absolute)} "
         f"(> {cfg.improving_tolerance:g}): training was still improving."
     )
-    suggestion: dict[str, Any] = {"train.steps": 2 * n}
+    suggestion: dict[str, Any] = {LENGTH_KEY: 2 * n}
     if not lr_decays(curves):
         suggestion["or"] = {"schedule.name": DECAYING_SCHEDULE}
     return [_finding("still_improving", "info", study, message, **suggestion)]
@@ -238,7 +239,7 @@ def saturated_early(
         f"beat it by more than {cfg.improving_tolerance:g} {unit_name(absolute)}: "
         "fewer steps would do."
     )
-    return [_finding("saturated_early", "info", study, message, **{"train.steps": 2 * sat_step})]
+    return [_finding("saturated_early", "info", study, message, **{LENGTH_KEY: 2 * sat_step})]
 
 
 def training_loss_rising(

@@ -96,13 +96,14 @@ def _fix_negligible(
 
 
 def _step_budget(draft: dict[str, Any], findings: list[Finding], reasons: list[str]) -> None:
+    """The training length the step-budget finding suggests, under the key it names."""
     for f in findings:
-        if f.kind == "step_budget" and "train.steps" in f.suggestion:
-            old = draft.get("fixed", {}).get("train.steps", "the start config's")
-            draft.setdefault("fixed", {})["train.steps"] = f.suggestion["train.steps"]
-            reasons.append(
-                f"train.steps: {old} -> {f.suggestion['train.steps']} (step_budget: {f.message})"
-            )
+        if f.kind != "step_budget" or not f.suggestion:
+            continue
+        ((key, new),) = f.suggestion.items()
+        old = draft.get("fixed", {}).get(key, "the start config's")
+        draft.setdefault("fixed", {})[key] = new
+        reasons.append(f"{key}: {old} -> {new} (step_budget: {f.message})")
 
 
 def render(draft: dict[str, Any], reasons: list[str], source: str) -> str:

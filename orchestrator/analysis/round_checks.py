@@ -21,6 +21,8 @@ from orchestrator.store.findings import Finding
 
 # --------------------------------------------------------------------------- step budget
 
+LENGTH_KEY = "train.steps"  # how the checks name the training length (analysis/run.py maps it)
+
 
 def _top_steps(study: StudyRecord, top_k: int) -> list[tuple[int, int]]:
     """``(best_step, max_steps)`` of the study's top ``top_k`` complete trials that have both."""
@@ -60,7 +62,7 @@ def step_budget(
             f"training (latest at step {latest} of {budget}, {max(fractions):.0%}), so the "
             f"step budget is too large: about {new} steps would do."
         )
-        return [Finding("step_budget", "warn", message, None, None, {"train.steps": new})]
+        return [Finding("step_budget", "warn", message, None, None, {LENGTH_KEY: new})]
     if all(f >= 1.0 - cfg.step_budget_late for f in fractions):
         new = 2 * budget
         message = (
@@ -68,7 +70,7 @@ def step_budget(
             f"training (earliest at {min(fractions):.0%} of {budget} steps), so a longer "
             f"budget such as {new} steps may help."
         )
-        return [Finding("step_budget", "info", message, None, None, {"train.steps": new})]
+        return [Finding("step_budget", "info", message, None, None, {LENGTH_KEY: new})]
     return []
 
 

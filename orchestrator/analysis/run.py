@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 import textwrap
 from pathlib import Path
 
 from orchestrator.analysis.curve_checks import run_curve_checks
 from orchestrator.analysis.importance import importance
 from orchestrator.analysis.model import StudyRecord
-from orchestrator.analysis.round_checks import comparison, step_budget
+from orchestrator.analysis.round_checks import LENGTH_KEY, comparison, step_budget
+from orchestrator.analysis.skipped import skipped_checks
 from orchestrator.analysis.space_checks import boundary, density, infeasible
 from orchestrator.config.sections import AnalysisConfig
 from orchestrator.store.files import atomic_write
@@ -31,9 +34,28 @@ def run_study_checks(studies: list[StudyRecord], cfg: AnalysisConfig) -> list[Fi
     return by_severity(findings)
 
 
-def analyze(studies: list[StudyRecord], cfg: AnalysisConfig) -> list[Finding]:
-    """All findings of the round, most severe first."""
-    return by_severity(run_study_checks(studies, cfg) + run_curve_checks(studies, cfg))
+def analyze(
+    studies: list[StudyRecord], cfg: AnalysisConfig, length_key: str | None = LENGTH_KEY
+) -> list[Finding]:
+    """All findings of the round, most severe first.
+
+    The checks suggest training lengths under the built-in key (``LENGTH_KEY``); they are
+    given here under the experiment's own ``length_key`` (``epochs``), and the checks that
+    had no data to read say so (``skipped.py``)."""
+    findings = run_study_checks(studies, cfg) + run_curve_checks(studies, cfg)
+    findings = [_in_length_key(f, length_key) for f in findings]
+    findings = [f for f in findings if f.kind != "step_budget" or length_key is not None]
+    return by_severity(findings + skipped_checks(studies, length_key))
+
+
+def _in_length_key(finding: Finding, length_key: str | None) -> Finding:
+    if LENGTH_KEY not in finding.suggestion or length_key in (None, LENGTH_KEY):
+        return finding
+    suggestion = dict(finding.suggestion)
+    suggestion[str(length_key)] = suggestion.pop(LENGTH_KEY)
+    unit = str(length_key).rsplit(".", 1)[-1]  # "10 steps" -> "10 epochs": the user's unit
+    message = re.sub(r"(\d+) steps\b", rf"\1 {unit}", finding.message)
+    return dataclasses.replace(finding, suggestion=suggestion, message=message)
 
 
 def write_findings(findings: list[Finding], path: Path) -> Path:

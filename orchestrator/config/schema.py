@@ -10,6 +10,7 @@ into plain, validated data: nothing beyond this module, ``cli.py`` and the train
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -39,6 +40,7 @@ from orchestrator.config.sections import (
 )
 from orchestrator.exceptions import ConfigError
 from orchestrator.train.config import (
+    SECTIONS,
     DataConfig,
     ExperimentConfig,
     ModelConfig,
@@ -103,6 +105,7 @@ def root_from_cfg(cfg: DictConfig) -> Config:
     if cfg.get("worker") is not None and cfg.worker < 0:
         raise ConfigError("worker", f"must be an integer >= 0 (a worker index); got {cfg.worker}")
     if is_builtin(cfg):
+        _no_added_keys(cfg)
         return cast(Config, OmegaConf.to_object(cfg))  # the schema above makes it one
     sections: dict[str, Any] = {"stage": cfg.stage, "worker": cfg.get("worker")}
     for key, cls in OWN_SECTIONS.items():
@@ -111,9 +114,24 @@ def root_from_cfg(cfg: DictConfig) -> Config:
     return Config(**sections)
 
 
+def _no_added_keys(cfg: DictConfig) -> None:
+    """``+model.hidden_units=128`` passes Hydra (``+`` adds a key) but the built-in ``fit``
+    would never read it: refuse it rather than drop it."""
+    for section, cls in SECTIONS.items():
+        names = {f.name for f in dataclasses.fields(cls)}
+        for key in cfg[section]:
+            if key not in names:
+                raise ConfigError(
+                    f"{section}.{key}",
+                    "is not a key of the built-in experiment, so its fit would ignore it; to "
+                    "tune keys of your own, compose your own config (README: bring your own code)",
+                )
+
+
 def _checked_section(cfg: DictConfig, key: str, cls: type) -> Any:
     try:
-        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(cls), cfg[key]))
+        values = OmegaConf.to_container(cfg[key], resolve=True)  # ${paths.studies} needs the root
+        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(cls), values))
     except OmegaConfBaseException as err:
         where = f"{key}.{err.full_key}" if getattr(err, "full_key", None) else key
         raise ConfigError(where, str(err).splitlines()[0]) from None

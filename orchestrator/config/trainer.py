@@ -23,9 +23,20 @@ def resolve_trainer(target: str) -> Trainer:
             "trainer._target_", f"must be a dotted path module.function; got {target!r}"
         )
     try:
-        fn = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as err:
-        raise ConfigError("trainer._target_", f"cannot import {target!r}: {err}") from None
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise ConfigError(
+            "trainer._target_",
+            f"cannot import {target!r} ({err}); run from the directory that holds "
+            f"{module_name.split('.')[0]}, put that directory on PYTHONPATH, or install your "
+            "package (uv pip install -e .)",
+        ) from None
+    try:
+        fn = getattr(module, attr)
+    except AttributeError:
+        raise ConfigError(
+            "trainer._target_", f"{module_name} has no {attr!r} (in {module.__file__})"
+        ) from None
     if not callable(fn):
         raise ConfigError("trainer._target_", f"{target!r} is not callable")
     return fn

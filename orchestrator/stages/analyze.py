@@ -30,10 +30,11 @@ def analyze_round(ctx: RoundContext) -> int:
     assert ctx.root.round is not None
     rnd = ctx.rnd
     studies = load_round(rnd, ctx.storage, paths.artifacts_dir(ctx.studies))
-    findings = analyze(studies, ctx.root.analysis)
+    findings = analyze(studies, ctx.root.analysis, ctx.start.length_key)
     path = write_findings(findings, paths.findings_file(ctx.studies, rnd.name))
     print(format_findings(findings))
-    draft, reasons = draft_next_round(dataclasses.asdict(ctx.root.round), findings, len(studies))
+    raw = {k: v for k, v in dataclasses.asdict(ctx.root.round).items() if v is not None}
+    draft, reasons = draft_next_round(raw, findings, len(studies))
     parse_round(round_from_dict(draft), ctx.start)  # a draft that would not load is a bug here
     draft_path = paths.next_round_file(ctx.studies, rnd.name)
     atomic_write(draft_path, render(draft, reasons, f"{rnd.name}'s findings"))

@@ -79,12 +79,12 @@ def opened_round(root: Config, base: Experiment, *, starts_work: bool) -> Iterat
             "round", f"stage={root.stage} needs a round: round=<name>, one of {', '.join(rounds)}"
         )
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    trains = starts_work or root.stage == "promote"
+    rnd, start, origin = _checked_round(root, base, trains)  # before anything is written
+    if starts_work:  # the trainer importable, its signature fits
+        WorkerCache().trainer(start)
     with ExitStack() as stack:
         with claim_lock(root.storage, root.paths.studies, "schema"):
-            trains = starts_work or root.stage == "promote"
-            rnd, start, origin = _checked_round(root, base, trains)
-            if starts_work:  # importable, its signature fits: before anything is written
-                WorkerCache().trainer(start)
             storage = stack.enter_context(opened_storage(root.storage))
             rnd, start, origin = _resumed(root, storage, (rnd, start, origin), trains)
             _announce(root, rnd, start, origin)

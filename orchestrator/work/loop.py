@@ -28,6 +28,7 @@ import optuna
 from tqdm.auto import tqdm
 
 from orchestrator.config.experiment import Experiment
+from orchestrator.exceptions import TrainerContractError
 from orchestrator.rounds.space import Round
 from orchestrator.store.record import Direction
 from orchestrator.work.budget import StudyCounts, count_trials, next_study
@@ -135,6 +136,7 @@ class WorkerLoop:
             if step is _Next.RETRY:
                 continue
             self._account(*step, bar)
+            _stop_on_contract_error(self.summaries[step[0]].name, step[1], bar)
         bar.close()
         stop = self.options.stop
         if stop is not None and stop.requested and self.stats.interrupted is None:
@@ -223,3 +225,14 @@ class WorkerLoop:
             self.rnd.name if worker is None else f"{self.rnd.name} [worker {worker}]"
         )
         return bar
+
+
+def _stop_on_contract_error(study: str, outcome: Outcome | None, bar: tqdm) -> None:
+    """A trainer that breaks its contract (never reports the objective's metric, returns
+    the wrong thing) would fail every trial the same way: stop the round with that error."""
+    if outcome is not None and outcome.contract_error is not None:
+        bar.close()
+        raise TrainerContractError(
+            f"{study} trial {outcome.number}: {outcome.contract_error} (the trial is FAIL; the "
+            "round stops here, as every trial would fail the same way)"
+        )

@@ -27,6 +27,7 @@ import optuna
 from optuna.artifacts import FileSystemArtifactStore, upload_artifact
 
 from orchestrator.config.experiment import Experiment
+from orchestrator.exceptions import TrainerContractError
 from orchestrator.rounds.space import Round
 from orchestrator.store.record import (
     INFEASIBLE,
@@ -56,6 +57,7 @@ class Outcome:
     number: int | None
     line: str  # how it ended, for the worker's log
     error: Exception | None = None  # failed: the trainer's exception (until Optuna has it)
+    contract_error: str | None = None  # failed because the trainer broke its contract
 
     def for_optuna(self) -> float:
         """The value ``study.optimize`` stores; raises to mark PRUNED or FAIL."""
@@ -114,7 +116,8 @@ class TrialObjective:
             error = f"{type(err).__name__}: {err}"[:2000]
             trial.set_user_attr(TrialAttr.ERROR, error)
             line = _line(trial, f"FAILED: {error}", time.perf_counter() - started)
-            return Outcome("failed", None, dict(trial.params), trial.number, line, err)
+            broken = str(err) if isinstance(err, TrainerContractError) else None
+            return Outcome("failed", None, dict(trial.params), trial.number, line, err, broken)
         seconds = time.perf_counter() - started
         self._record(trial, result, seconds)
         return self._outcome(trial, result, config.metric, seconds)

@@ -171,7 +171,10 @@ def build_result(returned: Any, reports: Reports, experiment: Experiment) -> Tra
     best_value, best_step = reports.best()
     if objective is None:
         objective = best_value
-    if objective is None:
+    # A trainer that reports, but never the objective's metric, names it otherwise (a typo in
+    # objective.metric, or the wrong metric): its returned number would be stored misnamed.
+    reports_others = bool(reports.values) and metric not in reports.values
+    if objective is None or (reports_others and metric not in final):
         seen = sorted(set(reports.values) | set(final)) or ["nothing"]
         raise TrainerContractError(
             f"the trainer never reported the objective's metric {metric!r} (it reported: "

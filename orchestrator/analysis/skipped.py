@@ -1,0 +1,66 @@
+"""Saying which checks had nothing to read, and why, instead of staying silent.
+
+A user's own trainer reports what it reports: without a training loss the curve checks on
+it cannot run; without a validation loss or error curve the validation-curve checks cannot;
+without the step of its best value, or without a named length key, the step-budget check
+cannot. Silence would read as "checked, all fine", so each gap is an ``info`` finding of
+kind ``skipped`` that names the checks and how to feed them.
+"""
+
+from __future__ import annotations
+
+from orchestrator.analysis.curve_series import EVAL_METRICS
+from orchestrator.analysis.model import StudyRecord, TrialRecord
+from orchestrator.store.findings import Finding
+
+LOSS_CHECKS = "overfitting, training_loss_rising, instability"
+EVAL_CHECKS = "overfitting, still_improving, saturated_early, late_variance"
+
+
+def skipped_checks(studies: list[StudyRecord], length_key: str | None) -> list[Finding]:
+    """One ``skipped`` finding per kind of missing data among the studies' best trials."""
+    best = [t for s in studies for t in s.ranked()[:1]]
+    if not best:
+        return []
+    out: list[Finding] = []
+    if not any(_has(t, "train_loss") for t in best):
+        out.append(
+            _skipped(
+                f"The training-loss checks ({LOSS_CHECKS}) were skipped: the best trials have "
+                "no train_loss curve. Report it from your trainer: report(step, train_loss=...)."
+            )
+        )
+    if not any(_has(t, m) for t in best for m in EVAL_METRICS):
+        out.append(
+            _skipped(
+                f"The validation-curve checks ({EVAL_CHECKS}) were skipped: the best trials "
+                "have no val_loss or val_error curve. Report one at each evaluation: "
+                "report(step, val_loss=...)."
+            )
+        )
+    if length_key is None:
+        out.append(
+            _skipped(
+                "The step-budget check was skipped: no training length is named. Set "
+                "trainer.length_key to the key of your training length (steps, epochs)."
+            )
+        )
+    elif all(t.best_step is None for t in best):
+        out.append(
+            _skipped(
+                "The step-budget check was skipped: no trial says at which step its best value "
+                "came. Report the objective's metric per step or epoch: report(step, metric=...)."
+            )
+        )
+    return out
+
+
+def _has(trial: TrialRecord, curve: str) -> bool:
+    values = (trial.curves or {}).get(curve) or []
+    return any(v is not None for v in values)
+
+
+def _skipped(message: str) -> Finding:
+    return Finding(
+        kind="skipped", severity="info", message=message, study=None, param=None, suggestion={}
+    )

@@ -1,0 +1,114 @@
+"""The trainer's door: what a trainer is given, and what its answer becomes."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from orchestrator.config.experiment import Experiment
+from orchestrator.config.params import ParamSchema, ParamType
+from orchestrator.exceptions import ConfigError, TrainerContractError
+from orchestrator.work.trainer_call import Reports, build_result, checked_asks
+
+OWN = Experiment(
+    {"objective": {"metric": "val_acc", "direction": "maximize"}, "epochs": 4, "seed": 3},
+    ParamSchema({"epochs": ParamType(int), "seed": ParamType(int)}, builtin=False),
+    "mine.train",
+    seed_key="seed",
+    length_key="epochs",
+)
+
+
+def reports_of(*rows: tuple[int, dict]) -> Reports:
+    reports = Reports("val_acc", maximize=True)
+    for step, metrics in rows:
+        reports.report(step, **metrics)
+    return reports
+
+
+def test_reports_become_curves_the_best_step_and_the_length_in_the_users_unit():
+    reports = reports_of(
+        (1, {"train_loss": 2.0, "val_loss": 1.0, "val_acc": 0.5}),
+        (2, {"train_loss": 1.0, "val_loss": 0.5, "val_acc": 0.9}),
+        (3, {"train_loss": 0.5, "val_loss": 0.6, "val_acc": 0.8}),
+    )
+    result = build_result(None, reports, OWN)  # None: the best reported value
+    assert (result.objective, result.best_step, result.steps, result.max_steps) == (0.9, 2, 3, 4)
+    assert result.curves.train_loss == [2.0, 1.0, 0.5] and result.curves.eval_step == [1, 2, 3]
+    assert result.curves.val_loss == [1.0, 0.5, 0.6]
+    assert result.curves.metrics == {"val_acc": [0.5, 0.9, 0.8]}
+    assert result.seed == 3 and result.final["val_acc"] == 0.8
+
+
+def test_a_returned_number_or_metrics_dict_is_the_objective():
+    reports = reports_of((1, {"val_acc": 0.5}), (2, {"val_acc": 0.7}))
+    assert build_result(0.75, reports, OWN).objective == 0.75
+    assert build_result({"val_acc": 0.8, "f1": 0.6}, reports, OWN).objective == 0.8
+    assert build_result(0.75, reports, OWN).best_step == 2
+
+
+def test_sparse_training_loss_keeps_its_steps():
+    reports = reports_of((10, {"train_loss": 1.0, "val_acc": 0.5}), (20, {"val_acc": 0.6}))
+    curves = build_result(None, reports, OWN).curves
+    assert len(curves.train_loss) == 20 and curves.train_loss[9] == 1.0
+    assert curves.train_loss.count(None) == 19
+
+
+def test_a_non_finite_objective_is_an_infeasible_run():
+    result = build_result(float("nan"), reports_of((1, {"val_acc": 0.1})), OWN)
+    assert result.diverged and result.objective is None and "nan" in result.divergence_reason
+
+
+@pytest.mark.parametrize(
+    ("returned", "rows"),
+    [(None, ()), ({"f1": 0.5}, ()), (0.5, ((1, {"val_loss": 0.3}),))],
+    ids=["nothing", "another metric", "reports without the objective"],
+)
+def test_an_objective_never_reported_names_what_was(returned, rows):
+    with pytest.raises(
+        TrainerContractError, match="never reported the objective's metric 'val_acc'"
+    ):
+        build_result(returned, reports_of(*rows), OWN)
+
+
+def test_the_stop_answer_comes_from_the_objective_metric_only():
+    asked = []
+
+    def on_value(step: int, value: float) -> bool:
+        asked.append((step, value))
+        return value < 0.2
+
+    reports = Reports("val_acc", maximize=True, on_value=on_value)
+    assert reports.report(1, train_loss=3.0) is False and asked == []
+    assert reports.report(2, val_acc=0.1) is True and asked == [(2, 0.1)]
+    assert build_result(None, reports, OWN).status == "stopped"
+    assert reports.report(3, val_acc=math.inf) is False  # not finite: not asked
+
+
+def test_a_bad_report_is_a_contract_error():
+    with pytest.raises(TrainerContractError, match="step must be an int"):
+        Reports("m", False).report(1.5, m=1.0)  # type: ignore[arg-type]
+    with pytest.raises(TrainerContractError, match="metrics must be numbers"):
+        Reports("m", False).report(1, m="high")  # type: ignore[arg-type]
+
+
+def own(cfg, report, *, scale=2.0):
+    return 0.0
+
+
+def wants_data(cfg, data):
+    return 0.0
+
+
+def wants_more(cfg, report, lr):
+    return 0.0
+
+
+def test_a_trainer_receives_only_the_documented_names_it_asks_for():
+    assert checked_asks("m.own", own, builtin=False) == {"report"}
+    with pytest.raises(ConfigError, match="needs a parameter 'data'.*your trainer loads its own"):
+        checked_asks("m.wants_data", wants_data, builtin=False)
+    assert checked_asks("m.wants_data", wants_data, builtin=True) == {"data"}
+    with pytest.raises(ConfigError, match="needs a parameter 'lr' the orchestrator does not pass"):
+        checked_asks("m.wants_more", wants_more, builtin=False)
