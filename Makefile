@@ -53,6 +53,9 @@ analyze-%: setup ## Re-run round N's checks without training: studies/round_N/fi
 promote-%: setup ## Decide on round N's candidate: seed reruns against the incumbent
 	$(RUN) orchestrator stage=promote round=round_$* $(ARGS)
 
+example-%: setup ## An example end to end: make example-digits (examples/<name>/, README)
+	cd examples/$* && $(RUN) orchestrator --config-dir conf --config-name $* round=$*_1 $(ARGS)
+
 multirun: setup ## Round N as Hydra multirun jobs on this box, then analyze+promote: make multirun ROUND=2 WORKERS=4
 	$(RUN) orchestrator -m stage=work round=round_$(ROUND) 'worker=range(0,$(WORKERS))' \
 		hydra/launcher=joblib hydra.launcher.n_jobs=$(WORKERS) $(ARGS)

@@ -7,7 +7,9 @@ orchestrator adds what it is for: round provenance, the trial config built and
 validated, the constraint for infeasibility, one result attribute, budget accounting,
 and, with heartbeats on, Optuna's heartbeat thread (one heartbeat row and one stale-trial
 query per trial). The last row compares with Optuna's own ``study.optimize``, which runs
-the same heartbeat: the like-for-like reference. Prints ms per trial and the ratios.
+the same heartbeat: the like-for-like reference. The last row compares the same round over
+an own config's keys with a plain function trainer (a DictConfig built and a ``report``
+hook per trial) against the built-in path. Prints ms per trial and the ratios.
 
     make bench-overhead         # or: uv run python -m tests.benchmarks.bench_overhead
 """
@@ -24,7 +26,8 @@ from pathlib import Path
 
 import optuna
 
-from orchestrator.config.experiment import builtin_experiment
+from orchestrator.config.experiment import Experiment, builtin_experiment
+from orchestrator.config.params import ParamSchema, ParamType
 from orchestrator.config.round import BudgetConfig, RoundConfig
 from orchestrator.config.sections import StorageConfig
 from orchestrator.rounds.validate import parse_round
@@ -69,14 +72,27 @@ def plain_optimize(storage: optuna.storages.BaseStorage, trials: int) -> float:
     return (time.perf_counter() - start) / trials
 
 
-def orchestrated(storage: optuna.storages.BaseStorage, trials: int, tmp: Path) -> float:
+# The same search over an own config's keys, trained by a plain function trainer.
+OWN = Experiment(
+    {"objective": {"metric": "val_error", "direction": "minimize"}, "lr": 0.1, "momentum": 0.9},
+    ParamSchema({"lr": ParamType(float), "momentum": ParamType(float)}, builtin=False),
+    "tests.support.trainers.own_noop",
+    seed_key=None,
+    length_key=None,
+)
+
+
+def orchestrated(
+    storage: optuna.storages.BaseStorage, trials: int, tmp: Path, own: bool = False
+) -> float:
+    nuisance = {k.removeprefix("optimizer."): v for k, v in NUISANCE.items()} if own else NUISANCE
     raw = RoundConfig(
         name="bench",
         goal="overhead",
-        nuisance=dict(NUISANCE),
+        nuisance=dict(nuisance),
         budget=BudgetConfig(trials_per_study=trials),
     )
-    start_cfg = builtin_experiment(trainer="tests.support.trainers.noop")
+    start_cfg = OWN if own else builtin_experiment(trainer="tests.support.trainers.noop")
     rnd = parse_round(raw, start_cfg)
     start = time.perf_counter()
     options = WorkerOptions(
@@ -119,6 +135,23 @@ def main() -> None:
     for label, heartbeat, baseline in rows:
         plain, ours = measure(args.trials, args.repeats, heartbeat, baseline)
         print(f"{label:<40}{plain * 1e3:>13.2f}{ours * 1e3:>14.2f}{ours / plain:>8.2f}")
+    builtin, own = measure_own(args.trials, args.repeats)
+    print(
+        f"{'own keys + function trainer vs built-in':<40}{builtin * 1e3:>13.2f}"
+        f"{own * 1e3:>14.2f}{own / builtin:>8.2f}"
+    )
+
+
+def measure_own(trials: int, repeats: int) -> tuple[float, float]:
+    """The built-in path (reference) and the own-config function-trainer path, heartbeat on."""
+    builtin, own = [], []
+    for r in range(repeats):
+        with tempfile.TemporaryDirectory() as d:
+            tmp = Path(d)
+            for out, is_own in ((builtin, False), (own, True)):
+                cfg = StorageConfig(url=f"sqlite:///{tmp}/{is_own}{r}.db", heartbeat_interval=10)
+                out.append(orchestrated(create_storage(cfg), trials, tmp / str(is_own), is_own))
+    return statistics.median(builtin), statistics.median(own)
 
 
 if __name__ == "__main__":
