@@ -6,7 +6,9 @@ import dataclasses
 import json
 import re
 import textwrap
+from collections.abc import Collection
 from pathlib import Path
+from typing import Any
 
 from orchestrator.analysis.curve_checks import run_curve_checks
 from orchestrator.analysis.importance import importance
@@ -14,6 +16,7 @@ from orchestrator.analysis.model import StudyRecord
 from orchestrator.analysis.round_checks import LENGTH_KEY, comparison, step_budget
 from orchestrator.analysis.skipped import skipped_checks
 from orchestrator.analysis.space_checks import boundary, density, infeasible
+from orchestrator.config.params import PARAM_TYPES
 from orchestrator.config.sections import AnalysisConfig
 from orchestrator.store.files import atomic_write
 from orchestrator.store.findings import Finding, by_severity
@@ -35,21 +38,41 @@ def run_study_checks(studies: list[StudyRecord], cfg: AnalysisConfig) -> list[Fi
 
 
 def analyze(
-    studies: list[StudyRecord], cfg: AnalysisConfig, length_key: str | None = LENGTH_KEY
+    studies: list[StudyRecord],
+    cfg: AnalysisConfig,
+    length_key: str | None = LENGTH_KEY,
+    own_paths: Collection[str] | None = None,
 ) -> list[Finding]:
     """All findings of the round, most severe first.
 
     The checks suggest training lengths under the built-in key (``LENGTH_KEY``); they are
     given here under the experiment's own ``length_key`` (``epochs``), and the checks that
-    had no data to read say so (``skipped.py``)."""
+    had no data to read say so (``skipped.py``). For an own config (``own_paths``: its
+    keys), a suggestion naming a built-in key it does not have (``schedule.name``) is
+    dropped: the message still says what was seen."""
     findings = run_study_checks(studies, cfg) + run_curve_checks(studies, cfg)
     findings = [_in_length_key(f, length_key) for f in findings]
+    if own_paths is not None:
+        findings = [_own_suggestions(f, own_paths) for f in findings]
     findings = [f for f in findings if f.kind != "step_budget" or length_key is not None]
     return by_severity(findings + skipped_checks(studies, length_key))
 
 
+def _own_suggestions(finding: Finding, own_paths: Collection[str]) -> Finding:
+    def keep(key: str, value: Any) -> bool:
+        return key not in PARAM_TYPES or key in own_paths
+
+    suggestion = {k: v for k, v in finding.suggestion.items() if keep(k, v)}
+    if isinstance(suggestion.get("or"), dict):
+        suggestion["or"] = {k: v for k, v in suggestion["or"].items() if keep(k, v)}
+    return dataclasses.replace(finding, suggestion=suggestion)
+
+
 def _in_length_key(finding: Finding, length_key: str | None) -> Finding:
-    if LENGTH_KEY not in finding.suggestion or length_key in (None, LENGTH_KEY):
+    if LENGTH_KEY in finding.suggestion and length_key is None:
+        suggestion = {k: v for k, v in finding.suggestion.items() if k != LENGTH_KEY}
+        return dataclasses.replace(finding, suggestion=suggestion)
+    if LENGTH_KEY not in finding.suggestion or length_key == LENGTH_KEY:
         return finding
     suggestion = dict(finding.suggestion)
     suggestion[str(length_key)] = suggestion.pop(LENGTH_KEY)

@@ -27,10 +27,15 @@ class ParamType:
 
     base: type | None
     optional: bool = False
+    inferred: bool = False  # from a YAML default, not declared: an int default takes floats
 
     def name(self) -> str:
-        base = "any value" if self.base is None else self.base.__name__
-        return base + (" or null" if self.optional and self.base is not None else "")
+        """``an int``, ``a float or null``, ``any value``: for messages."""
+        if self.base is None:
+            return "any value"
+        base = self.base.__name__
+        article = "an" if base[0] in "aeiou" else "a"
+        return f"{article} {base}" + (" or null" if self.optional else "")
 
     def numeric(self) -> bool:
         return self.base in (int, float, None)
@@ -93,12 +98,13 @@ class ParamSchema:
         ok = (
             (base is bool and isinstance(value, bool))
             or (base is int and isinstance(value, int) and not isinstance(value, bool))
+            or (base is int and t.inferred and isinstance(value, float))
             or (base is float and isinstance(value, int | float) and not isinstance(value, bool))
             or (base is str and isinstance(value, str))
             or (base is list and isinstance(value, list | tuple))
         )
         if not ok:
-            raise ConfigError(key, f"{path} takes a {t.name()}; got {value!r}")
+            raise ConfigError(key, f"{path} takes {t.name()}; got {value!r}")
         return float(value) if base is float else (list(value) if base is list else value)
 
 

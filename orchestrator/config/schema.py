@@ -26,7 +26,7 @@ from omegaconf import (
     OmegaConf,
     StringNode,
 )
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
 from orchestrator.config.experiment import Experiment
 from orchestrator.config.params import BUILTIN_SCHEMA, ParamSchema, ParamType
@@ -164,13 +164,12 @@ def experiment_from_cfg(cfg: DictConfig, root: Config | None = None) -> Experime
         tree: dict[str, Any] = experiment_to_dict(experiment_of(root))
         schema = BUILTIN_SCHEMA
     else:
-        tree = {}
-        for key in (str(k) for k in cfg if str(k) not in ORCHESTRATOR_KEYS):
-            node = cfg[key]
-            container = isinstance(node, DictConfig | ListConfig)
-            tree[key] = OmegaConf.to_container(node, resolve=True) if container else node
+        tree = _own_tree(cfg)
         schema = ParamSchema(own_types(cfg, skip=ORCHESTRATOR_KEYS), builtin=False)
-    experiment = Experiment(tree, schema, trainer, root.trainer.seed_key, root.trainer.length_key)
+    seed_key, length_key = root.trainer.seed_key, root.trainer.length_key
+    if schema.builtin:  # the built-in experiment's keys, also when a config does not say
+        seed_key, length_key = seed_key or "train.seed", length_key or "train.steps"
+    experiment = Experiment(tree, schema, trainer, seed_key, length_key)
     for key in ("seed_key", "length_key"):
         path = getattr(experiment, key)
         if path is not None:
@@ -179,6 +178,17 @@ def experiment_from_cfg(cfg: DictConfig, root: Config | None = None) -> Experime
                 raise ConfigError(f"trainer.{key}", f"{path} must hold an integer")
     experiment.validate()
     return experiment
+
+
+def _own_tree(cfg: DictConfig) -> dict[str, Any]:
+    """The user's keys as plain data: interpolations resolved, enums as their names, and a
+    mandatory ``???`` left unset one error naming it."""
+    own = OmegaConf.masked_copy(cfg, [str(k) for k in cfg if str(k) not in ORCHESTRATOR_KEYS])
+    try:
+        tree = OmegaConf.to_container(own, resolve=True, throw_on_missing=True, enum_to_str=True)
+    except MissingMandatoryValue as err:
+        raise ConfigError(str(err.full_key), "is ??? (mandatory): give it a value") from None
+    return cast(dict[str, Any], tree)
 
 
 _NODE_TYPES: dict[type, type] = {
@@ -212,7 +222,8 @@ def own_types(
         declared = next((t for n, t in _NODE_TYPES.items() if isinstance(node, n)), None)
         if declared is not None:
             out[path] = ParamType(declared, bool(node._is_optional()))
-        else:  # AnyNode: the default value's type; null takes anything
+        else:  # AnyNode: the default value's type (inferred); null takes anything
             base = None if value is None else type(value)
-            out[path] = ParamType(base if base in (int, float, bool, str) else None, True)
+            known = base if base in (int, float, bool, str) else None
+            out[path] = ParamType(known, True, inferred=True)
     return out

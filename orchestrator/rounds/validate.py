@@ -158,7 +158,7 @@ def _parse_spec(key: str, path: str, spec: Any, schema: ParamSchema) -> ParamSpe
         return ParamSpec(path, choices=checked, when=when_items)
     kind = schema.type_of(path)
     if not kind.numeric():
-        raise ConfigError(key, f"{path} takes a {kind.name()}: give choices, not a range")
+        raise ConfigError(key, f"{path} takes {kind.name()}: give choices, not a range")
     if "low" not in spec or "high" not in spec:
         raise ConfigError(key, "needs both low and high (or choices)")
     low = schema.check_type(f"{key}.low", path, spec["low"])
@@ -168,7 +168,10 @@ def _parse_spec(key: str, path: str, spec: Any, schema: ParamSchema) -> ParamSpe
             raise ConfigError(f"{key}.{bound}", f"must be a number; got {spec[bound]!r}")
     log, step = bool(spec.get("log", False)), spec.get("step")
     # an untyped (null-default) parameter is an int range when its bounds and step are ints
-    base = kind.base or (int if all(isinstance(v, int) for v in (low, high, step or 1)) else float)
+    ints = all(isinstance(v, int) for v in (low, high, step or 1))
+    base = int if kind.base is int and not kind.inferred else (int if ints else float)
+    if kind.base is float:
+        base = float
     if not low < high:
         raise ConfigError(key, f"low < high must hold; got low={low}, high={high}")
     if log and low <= 0:

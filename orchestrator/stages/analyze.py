@@ -30,7 +30,9 @@ def analyze_round(ctx: RoundContext) -> int:
     assert ctx.root.round is not None
     rnd = ctx.rnd
     studies = load_round(rnd, ctx.storage, paths.artifacts_dir(ctx.studies))
-    findings = analyze(studies, ctx.root.analysis, ctx.start.length_key)
+    start = ctx.start
+    own_paths = None if start.builtin else set(start.schema.types)
+    findings = analyze(studies, ctx.root.analysis, start.length_key, own_paths)
     path = write_findings(findings, paths.findings_file(ctx.studies, rnd.name))
     print(format_findings(findings))
     raw = {k: v for k, v in dataclasses.asdict(ctx.root.round).items() if v is not None}

@@ -11,6 +11,7 @@ import signal
 import sys
 from pathlib import Path
 
+from orchestrator.exceptions import TrainerContractError
 from orchestrator.stages.round import RoundContext
 from orchestrator.work.local_workers import run_local_workers, worker_jobs
 from orchestrator.work.loop import WorkerStats
@@ -57,6 +58,9 @@ def _run_workers(ctx: RoundContext) -> str | None:
             log_dir=_log_dir(),
         )
         outcome = run_local_workers(rnd, ctx.storage, jobs, progress=sys.stderr.isatty())
+        broken = next((s.contract_error for s in outcome.stats if s.contract_error), None)
+        if broken is not None:
+            raise TrainerContractError(broken)
         for s in outcome.stats:
             print(f"  {_stats_line(s)}")
         return outcome.interrupted

@@ -51,9 +51,21 @@ class Incumbent:
                 f"{self.path} holds keys your config does not have ({', '.join(unknown[:5])});"
                 " it belongs to another experiment: start from base (round.start_from=base)",
             )
-        experiment = base.with_tree(self.tree)
+        experiment = base.with_tree(_merged(base.tree, self.tree))  # a partial file: base fills
         experiment.validate()
         return experiment
+
+
+def _merged(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """``over`` on top of ``base``, section by section (a hand-made incumbent may be partial)."""
+    out = dict(base)
+    for key, value in over.items():
+        below = out.get(key)
+        if isinstance(value, Mapping) and isinstance(below, Mapping):
+            out[key] = _merged(below, value)
+        else:
+            out[key] = value
+    return out
 
 
 def _leaves(tree: Mapping[str, Any], prefix: str = "") -> set[str]:

@@ -68,7 +68,12 @@ class WorkerCache:
         """Call the experiment's trainer with what it asks for; its answer as a result."""
         trainer, asks = self.trainer(experiment)
         config = config_for(experiment)
-        offered: dict[str, Any] = {"report": reports.report, "on_eval": reports.on_eval, **extra}
+        offered: dict[str, Any] = {
+            "report": reports.report,
+            "on_eval": reports.on_eval,
+            "progress": False,
+            **extra,
+        }
         kwargs = {name: value for name, value in offered.items() if name in asks}
         if "data" in asks:
             kwargs["data"] = self.split(config.data)

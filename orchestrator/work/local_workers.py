@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 from orchestrator.config.experiment import Experiment
 from orchestrator.config.round import RoundConfig
 from orchestrator.config.sections import StorageConfig
+from orchestrator.exceptions import TrainerContractError
 from orchestrator.rounds.space import Round
 from orchestrator.rounds.validate import parse_round
 from orchestrator.store.redaction import RedactingFormatter
@@ -222,8 +223,13 @@ def _worker_main(job: WorkerJob, report: str) -> None:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    stats = work(job)
+    try:
+        stats = work(job)
+    except TrainerContractError as err:  # the parent says it once, as the in-process worker
+        stats = WorkerStats(job.worker, contract_error=str(err))
     # A file, not a multiprocessing queue: a killed worker cannot leave a lock held.
     Path(report).write_text(json.dumps(dataclasses.asdict(stats)))
+    if stats.contract_error:
+        sys.exit(2)
     if stats.interrupted:
         sys.exit(128 + getattr(signal, stats.interrupted, signal.SIGTERM).value)

@@ -65,6 +65,7 @@ class WorkerStats:
     storage_errors: int = 0  # faults outside the objective (locks, lost connections), retried
     reaped: int = 0  # trials of dead workers this worker failed and re-queued
     interrupted: str | None = None  # the signal that stopped this worker, if one did
+    contract_error: str | None = None  # the trainer broke its contract: the round stops
 
 
 class _Next(Enum):

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import inspect
 import math
+import numbers
+import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,6 +52,8 @@ def checked_asks(target: str, trainer: Trainer, *, builtin: bool) -> frozenset[s
         raise ConfigError("trainer._target_", f"{target} must take the trial's config first")
     asks = set()
     for p in params[1:]:
+        if p.kind == p.VAR_KEYWORD and builtin:
+            asks.add("on_eval")  # as before: a built-in trainer taking **kwargs gets on_eval
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             continue
         if p.name in offered:
@@ -95,22 +99,24 @@ class Reports:
 
     def report(self, step: int, **metrics: float) -> bool:
         """Record ``metrics`` at ``step``; True when the trainer should stop now."""
-        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        if _step(step) < 1:
             raise TrainerContractError(
-                f"report(step, ...): step must be an int >= 0; got {step!r}"
+                f"report(step, ...): step must be an int >= 1 (steps and epochs count from 1);"
+                f" got {step!r}"
             )
+        step = _step(step)
         if step not in self.steps:
             self.steps.append(step)
+        numbers: dict[str, float] = {}
         for name, raw in metrics.items():
-            try:
-                number = float(raw)
-            except (TypeError, ValueError):
+            if not _number(raw):
                 raise TrainerContractError(
                     f"report({step}, {name}=...): metrics must be numbers; got {raw!r}"
-                ) from None
-            self.values.setdefault(name, {})[step] = finite_or_none(number)
+                )
+            numbers[name] = float(raw)
+            self.values.setdefault(name, {})[step] = finite_or_none(numbers[name])
         if self.echo is not None:
-            self.echo(step, metrics)
+            self.echo(step, numbers)
         value = self.values[self.metric][step] if self.metric in metrics else None
         if value is None or self.on_value is None:
             return False
@@ -169,6 +175,8 @@ def build_result(returned: Any, reports: Reports, experiment: Experiment) -> Tra
             " a dict of metrics, a TrainResult, or None (the best reported value)"
         )
     best_value, best_step = reports.best()
+    if objective is None and metric in reports.values and best_value is None:
+        objective = math.nan  # reported, never finite: the run diverged
     if objective is None:
         objective = best_value
     # A trainer that reports, but never the objective's metric, names it otherwise (a typo in
@@ -183,7 +191,8 @@ def build_result(returned: Any, reports: Reports, experiment: Experiment) -> Tra
         )
     steps = max(reports.steps, default=0)
     length = experiment.get(experiment.length_key) if experiment.length_key else None
-    max_steps = int(length) if isinstance(length, int | float) else steps
+    finite = length is not None and _number(length) and math.isfinite(float(length))
+    max_steps = int(length) if finite and length is not None else steps
     for name, by_step in reports.values.items():
         last_value = by_step[max(by_step)] if by_step else None
         if name not in final and last_value is not None:
@@ -211,8 +220,19 @@ def build_result(returned: Any, reports: Reports, experiment: Experiment) -> Tra
     return TrainResult(status="completed", objective=objective, best_step=best_step, **common)
 
 
+def _step(value: Any) -> int:
+    """``value`` as a step (ints, numpy integers), or -1 when it is no integer (or a bool)."""
+    if isinstance(value, bool):
+        return -1
+    try:
+        return operator.index(value)
+    except TypeError:
+        return -1
+
+
 def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """A real number (numpy's and torch's scalars included), not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _seed(experiment: Experiment) -> int | None:

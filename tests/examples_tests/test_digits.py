@@ -129,7 +129,8 @@ def own_conf_with(tmp_path: Path, round_file: str) -> Path:
         (
             (),
             "name: bad\nnuisance:\n  model.hidden_units: {choices: [32, wide]}\n",
-            "round.nuisance.model.hidden_units.choices[1]: model.hidden_units takes a int",
+            "round.nuisance.model.hidden_units.choices[1]: "
+            "model.hidden_units takes an int or null",
         ),
         (
             ("trainer._target_=no_such_module.train",),

@@ -68,8 +68,11 @@ def test_plain_yaml_keys_are_typed_from_their_defaults(tmp_path):
     assert space["extra"] == IntDistribution(1, 4)
     assert space["tag"] == CategoricalDistribution(("a", "b"))
     assert rnd.study_name(rnd.points()[0]) == "r/layers=1"
-    with pytest.raises(ConfigError, match=r"round.scientific.layers\[1\]: layers takes a int"):
-        parse_round(RoundConfig(name="r", scientific={"layers": [1, 2.5]}), e)
+    with pytest.raises(ConfigError, match=r"round.scientific.layers\[1\]: layers takes an int"):
+        parse_round(RoundConfig(name="r", scientific={"layers": [1, "two"]}), e)
+    # an int default from plain YAML takes floats too (dropout: 0 is a float knob)
+    rnd = parse_round(RoundConfig(name="r", nuisance={"layers": {"low": 0.0, "high": 0.5}}), e)
+    assert rnd.search_space()["layers"] == FloatDistribution(0.0, 0.5)
     with pytest.raises(ConfigError, match="tag takes a str or null: give choices, not a range"):
         parse_round(RoundConfig(name="r", nuisance={"tag": {"low": 1, "high": 2}}), e)
 
@@ -85,6 +88,13 @@ def test_a_structured_config_of_the_users_gives_the_declared_types(tmp_path):
     assert rnd.search_space()["net.scale"] == FloatDistribution(1.0, 2.0)
     with pytest.raises(ConfigError, match="did you mean net.width"):
         parse_round(RoundConfig(name="r", scientific={"net.widht": [1]}), e)
+
+
+def test_enums_and_mandatory_values_of_a_users_config(tmp_path):
+    e = own_experiment(tmp_path, PLAIN.replace("tag: a", "tag: ${oc.env:NO_SUCH_VAR_X,b}"))
+    assert e.get("tag") == "b"  # interpolations resolved when composed
+    with pytest.raises(ConfigError, match=r"^extra: is \?\?\? \(mandatory\)"):
+        own_experiment(tmp_path, PLAIN.replace("extra: null", "extra: ???"))
 
 
 def test_an_own_section_of_our_names_keeps_no_built_in_rule(tmp_path):

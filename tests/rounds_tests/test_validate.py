@@ -115,7 +115,7 @@ CASES = {
     "scientific value of the wrong type": (
         make(scientific={"model.depth": [2, "three"]}),
         "round.scientific.model.depth[1]",
-        "takes a int",
+        "takes an int",
     ),
     "unknown sampler": (make(budget={"sampler": "cmaes"}), "round.budget.sampler", "qmc, random"),
     "range on a string param": (

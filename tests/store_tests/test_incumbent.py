@@ -39,3 +39,10 @@ def test_an_incumbent_of_another_experiment_is_refused(tmp_path):
     assert incumbent is not None
     with pytest.raises(ConfigError, match="holds keys your config does not have"):
         incumbent.experiment(own)
+
+
+def test_a_hand_made_partial_incumbent_takes_the_rest_from_the_base(tmp_path):
+    (tmp_path / "incumbent.yaml").write_text("optimizer: {lr: 0.05}\n")
+    start, origin = starting_config("incumbent", builtin_experiment(), tmp_path)
+    assert start.get("optimizer.lr") == 0.05 and start.get("model.depth") == 2
+    assert "promoted by hand" in origin

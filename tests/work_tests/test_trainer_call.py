@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from orchestrator.config.experiment import Experiment
@@ -86,9 +87,19 @@ def test_the_stop_answer_comes_from_the_objective_metric_only():
     assert reports.report(3, val_acc=math.inf) is False  # not finite: not asked
 
 
+def test_numpy_numbers_are_numbers_and_a_never_finite_metric_is_a_diverged_run():
+    reports = Reports("val_acc", maximize=True)
+    reports.report(np.int64(1), val_acc=np.float32(0.5))
+    assert build_result({"val_acc": np.float64(0.75)}, reports, OWN).objective == 0.75
+    nan = reports_of((1, {"val_acc": math.nan}), (2, {"val_acc": math.nan}))
+    assert build_result(None, nan, OWN).diverged
+
+
 def test_a_bad_report_is_a_contract_error():
-    with pytest.raises(TrainerContractError, match="step must be an int"):
+    with pytest.raises(TrainerContractError, match="step must be an int >= 1"):
         Reports("m", False).report(1.5, m=1.0)  # type: ignore[arg-type]
+    with pytest.raises(TrainerContractError, match="steps and epochs count from 1"):
+        Reports("m", False).report(0, m=1.0)
     with pytest.raises(TrainerContractError, match="metrics must be numbers"):
         Reports("m", False).report(1, m="high")  # type: ignore[arg-type]
 
@@ -105,6 +116,14 @@ def wants_more(cfg, report, lr):
     return 0.0
 
 
+def shows_progress(cfg, progress):
+    return 0.0
+
+
+def takes_kwargs(config, **kwargs):
+    return 0.0
+
+
 def test_a_trainer_receives_only_the_documented_names_it_asks_for():
     assert checked_asks("m.own", own, builtin=False) == {"report"}
     with pytest.raises(ConfigError, match="needs a parameter 'data'.*your trainer loads its own"):
@@ -112,3 +131,6 @@ def test_a_trainer_receives_only_the_documented_names_it_asks_for():
     assert checked_asks("m.wants_data", wants_data, builtin=True) == {"data"}
     with pytest.raises(ConfigError, match="needs a parameter 'lr' the orchestrator does not pass"):
         checked_asks("m.wants_more", wants_more, builtin=False)
+    assert checked_asks("m.shows_progress", shows_progress, builtin=False) == {"progress"}
+    assert checked_asks("m.takes_kwargs", takes_kwargs, builtin=True) == {"on_eval"}  # as before
+    assert checked_asks("m.takes_kwargs", takes_kwargs, builtin=False) == set()
