@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any, cast
 
@@ -183,12 +184,19 @@ def experiment_from_cfg(cfg: DictConfig, root: Config | None = None) -> Experime
 def _own_tree(cfg: DictConfig) -> dict[str, Any]:
     """The user's keys as plain data: interpolations resolved, enums as their names, and a
     mandatory ``???`` left unset one error naming it."""
-    own = OmegaConf.masked_copy(cfg, [str(k) for k in cfg if str(k) not in ORCHESTRATOR_KEYS])
+    tree: dict[str, Any] = {}
     try:
-        tree = OmegaConf.to_container(own, resolve=True, throw_on_missing=True, enum_to_str=True)
+        for key in (str(k) for k in cfg if str(k) not in ORCHESTRATOR_KEYS):
+            node = cfg[key]  # read from the root: ${paths.studies} and the like resolve
+            if isinstance(node, DictConfig | ListConfig):
+                tree[key] = OmegaConf.to_container(
+                    node, resolve=True, throw_on_missing=True, enum_to_str=True
+                )
+            else:
+                tree[key] = node.name if isinstance(node, Enum) else node
     except MissingMandatoryValue as err:
         raise ConfigError(str(err.full_key), "is ??? (mandatory): give it a value") from None
-    return cast(dict[str, Any], tree)
+    return tree
 
 
 _NODE_TYPES: dict[type, type] = {

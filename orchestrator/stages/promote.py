@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from orchestrator.exceptions import ConfigError
 from orchestrator.promotion.promote import PromotionJob, format_decision, promote
 from orchestrator.stages.report import rewrite_report_with_decision
 from orchestrator.stages.round import RoundContext
@@ -12,12 +11,6 @@ from orchestrator.store.incumbent import read_incumbent
 
 def promote_round(ctx: RoundContext) -> int:
     """Paired reruns against the incumbent, the decision, the report's decision section."""
-    if ctx.start.seed_key is None:
-        raise ConfigError(
-            "trainer.seed_key",
-            "promotion re-trains the candidate and the incumbent with fresh seeds: name the "
-            "config key your trainer seeds from (e.g. trainer.seed_key=seed)",
-        )
     current = read_incumbent(ctx.studies)
     incumbent = current.experiment(ctx.start) if current is not None else ctx.start
     job = PromotionJob(ctx.storage, ctx.ledger, ctx.studies, ctx.cache)

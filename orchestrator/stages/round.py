@@ -81,6 +81,12 @@ def opened_round(root: Config, base: Experiment, *, starts_work: bool) -> Iterat
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     trains = starts_work or root.stage == "promote"
     rnd, start, origin = _checked_round(root, base, trains)  # before anything is written
+    if root.stage in ("run", "promote") and start.seed_key is None:
+        raise ConfigError(
+            "trainer.seed_key",
+            "promotion re-trains the candidate and the incumbent with fresh seeds: name the "
+            "config key your trainer seeds from (e.g. trainer.seed_key=seed)",
+        )
     if starts_work:  # the trainer importable, its signature fits
         WorkerCache().trainer(start)
     with ExitStack() as stack:
@@ -113,14 +119,15 @@ def _resumed(
     if found is None:
         return rnd, start, origin
     tree, trainer = found
-    if trainer is not None and trainer != start.trainer and not trains:
-        start = dataclasses.replace(start, trainer=trainer)  # analysis: as it was trained
     if trainer is not None and trainer != start.trainer:
-        raise ConfigError(
-            "trainer._target_",
-            f"round {rnd.name} was started with trainer {trainer}, not {start.trainer}; finish"
-            f" it with trainer._target_={trainer}, or name the round anew (round.name=...)",
-        )
+        if trains:
+            raise ConfigError(
+                "trainer._target_",
+                f"round {rnd.name} was started with trainer {trainer}, not {start.trainer};"
+                f" finish it with trainer._target_={trainer}, or name the round anew"
+                " (round.name=...)",
+            )
+        start = dataclasses.replace(start, trainer=trainer)  # analysis: as it was trained
     recorded = start.with_tree(tree)
     if config_hash(recorded) != config_hash(start):
         origin = f"the config this round started from (now {origin}; a new round would use it)"

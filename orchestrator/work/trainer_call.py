@@ -33,7 +33,13 @@ from omegaconf import OmegaConf
 from orchestrator.config.experiment import Experiment
 from orchestrator.config.trainer import Trainer, resolve_trainer
 from orchestrator.exceptions import ConfigError, TrainerContractError
-from orchestrator.train.result import Curves, TrainResult, as_train_result, finite_or_none
+from orchestrator.train.result import (
+    Curves,
+    Status,
+    TrainResult,
+    as_train_result,
+    finite_or_none,
+)
 
 HOOKS = ("report", "on_eval")
 BUILTIN_ONLY = ("data", "cache")
@@ -190,9 +196,6 @@ def build_result(returned: Any, reports: Reports, experiment: Experiment) -> Tra
             f" objective.metric to one it reports"
         )
     steps = max(reports.steps, default=0)
-    length = experiment.get(experiment.length_key) if experiment.length_key else None
-    finite = length is not None and _number(length) and math.isfinite(float(length))
-    max_steps = int(length) if finite and length is not None else steps
     for name, by_step in reports.values.items():
         last_value = by_step[max(by_step)] if by_step else None
         if name not in final and last_value is not None:
@@ -201,7 +204,7 @@ def build_result(returned: Any, reports: Reports, experiment: Experiment) -> Tra
         metric=metric,
         direction=experiment.direction,
         steps=steps,
-        max_steps=max_steps,
+        max_steps=_length(experiment) or steps,
         final=final,
         curves=reports.curves(),
         seed=_seed(experiment),
@@ -215,9 +218,8 @@ def build_result(returned: Any, reports: Reports, experiment: Experiment) -> Tra
             divergence_reason=f"the objective {metric} is {objective}",
             **common,
         )
-    if reports.stopped:
-        return TrainResult(status="stopped", objective=objective, best_step=best_step, **common)
-    return TrainResult(status="completed", objective=objective, best_step=best_step, **common)
+    status: Status = "stopped" if reports.stopped else "completed"
+    return TrainResult(status=status, objective=objective, best_step=best_step, **common)
 
 
 def _step(value: Any) -> int:
@@ -233,6 +235,14 @@ def _step(value: Any) -> int:
 def _number(value: Any) -> bool:
     """A real number (numpy's and torch's scalars included), not a bool."""
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _length(experiment: Experiment) -> int | None:
+    """The training length the config names (``epochs: 20``), when it is a finite number."""
+    if experiment.length_key is None:
+        return None
+    value = experiment.get(experiment.length_key)
+    return int(value) if _number(value) and math.isfinite(float(value)) else None
 
 
 def _seed(experiment: Experiment) -> int | None:

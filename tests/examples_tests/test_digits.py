@@ -144,8 +144,19 @@ def own_conf_with(tmp_path: Path, round_file: str) -> Path:
             "name: bad\n",
             "trainer.seed_key: unknown parameter path 'sed'; did you mean seed?",
         ),
+        (
+            ("trainer.seed_key=null",),
+            "name: bad\nscientific:\n  model.num_layers: [1, 2]\n",
+            "trainer.seed_key: promotion re-trains the candidate and the incumbent",
+        ),
     ],
-    ids=["unknown own key", "wrong type", "trainer not importable", "unknown seed key"],
+    ids=[
+        "unknown own key",
+        "wrong type",
+        "trainer not importable",
+        "unknown seed key",
+        "no seed key for promotion",
+    ],
 )
 def test_each_misconfiguration_is_one_error_before_anything_is_written(
     tmp_path, overrides, round_file, message

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 
 import pytest
 from hydra import compose, initialize_config_dir
@@ -13,13 +14,19 @@ from orchestrator.config.round import RoundConfig
 from orchestrator.config.schema import experiment_from_cfg, register_configs
 from orchestrator.exceptions import ConfigError
 from orchestrator.rounds.validate import parse_round
+from orchestrator.store.record import config_hash
 from tests.support.cli import ROOT
+
+
+class Act(Enum):
+    relu = 1
+    gelu = 2
 
 
 @dataclass
 class Net:
     width: int = 32
-    act: str = "relu"
+    act: Act = Act.relu
     scale: float | None = None
 
 
@@ -83,6 +90,7 @@ def test_a_structured_config_of_the_users_gives_the_declared_types(tmp_path):
     )
     e = own_experiment(tmp_path, text)
     assert e.schema.type_of("net.width").base is int
+    assert e.get("net.act") == "relu" and len(config_hash(e)) == 16  # enums stored by name
     assert e.schema.type_of("net.scale").base is float and e.schema.type_of("net.scale").optional
     rnd = parse_round(RoundConfig(name="r", nuisance={"net.scale": {"low": 1, "high": 2}}), e)
     assert rnd.search_space()["net.scale"] == FloatDistribution(1.0, 2.0)
@@ -91,10 +99,14 @@ def test_a_structured_config_of_the_users_gives_the_declared_types(tmp_path):
 
 
 def test_enums_and_mandatory_values_of_a_users_config(tmp_path):
-    e = own_experiment(tmp_path, PLAIN.replace("tag: a", "tag: ${oc.env:NO_SUCH_VAR_X,b}"))
+    text = PLAIN.replace("tag: a", "tag: ${oc.env:NO_SUCH_VAR_X,b}")
+    e = own_experiment(tmp_path, text + "data: {root: '${paths.studies}/data'}\n")
     assert e.get("tag") == "b"  # interpolations resolved when composed
+    assert e.get("data.root") == "studies/data"  # also into the orchestrator's sections
     with pytest.raises(ConfigError, match=r"^extra: is \?\?\? \(mandatory\)"):
         own_experiment(tmp_path, PLAIN.replace("extra: null", "extra: ???"))
+    with pytest.raises(ConfigError, match=r"^net.size: is \?\?\? \(mandatory\)"):
+        own_experiment(tmp_path, PLAIN + "net:\n  size: ???\n")
 
 
 def test_an_own_section_of_our_names_keeps_no_built_in_rule(tmp_path):
