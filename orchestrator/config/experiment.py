@@ -14,9 +14,10 @@ from __future__ import annotations
 import copy
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from orchestrator.config.launch import Launch
 from orchestrator.config.params import BUILTIN_SCHEMA, ParamSchema
 from orchestrator.exceptions import ConfigError
 from orchestrator.train.config import (
@@ -39,6 +40,13 @@ class Experiment:
     trainer: str = BUILTIN_TRAINER  # trainer._target_ (part of the config hash)
     seed_key: str | None = "train.seed"  # where a promotion rerun puts its seed
     length_key: str | None = "train.steps"  # the training length the step checks adjust
+    # How the trainer is started (function, Hydra app, command); ``trainer`` is its identity.
+    launch: Launch | None = field(default=None, compare=False)
+
+    @property
+    def how(self) -> Launch:
+        """The launch; a plain function at ``trainer`` when none was given."""
+        return self.launch if self.launch is not None else Launch(target=self.trainer)
 
     @property
     def builtin(self) -> bool:

@@ -17,20 +17,14 @@ from pathlib import Path
 from typing import Any, cast
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import (
-    BooleanNode,
-    DictConfig,
-    EnumNode,
-    FloatNode,
-    IntegerNode,
-    ListConfig,
-    OmegaConf,
-    StringNode,
-)
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
+from orchestrator.config.app import app_tree
 from orchestrator.config.experiment import Experiment
-from orchestrator.config.params import BUILTIN_SCHEMA, ParamSchema, ParamType
+from orchestrator.config.launch import launch_from
+from orchestrator.config.node_types import own_types
+from orchestrator.config.params import BUILTIN_SCHEMA, ParamSchema
 from orchestrator.config.round import RoundConfig
 from orchestrator.config.sections import (
     AnalysisConfig,
@@ -158,19 +152,32 @@ def experiment_of(root: Config) -> ExperimentConfig:
 
 
 def experiment_from_cfg(cfg: DictConfig, root: Config | None = None) -> Experiment:
-    """The composed config's experiment: the built-in one, or the user's own keys."""
+    """The composed config's experiment: the built-in one, the user's own keys, or a Hydra
+    app's config tree (with the ``objective`` of the orchestrator's config)."""
     root = root if root is not None else root_from_cfg(cfg)
-    trainer = root.round.trainer if root.round and root.round.trainer else root.trainer._target_
+    launch = launch_from(root.trainer, root.round.trainer if root.round else None)
     if is_builtin(cfg):
+        if launch.kind != "function":
+            raise ConfigError(
+                "trainer.kind",
+                f"{launch.kind} trains your own keys: compose your own config "
+                "(defaults: [orchestrator, _self_]; README: bring your own code)",
+            )
         tree: dict[str, Any] = experiment_to_dict(experiment_of(root))
         schema = BUILTIN_SCHEMA
+    elif launch.kind == "hydra_app":
+        _no_own_keys_beside_an_app(cfg)
+        launch, tree, types = app_tree(launch)
+        tree["objective"] = OmegaConf.to_container(cfg.objective, resolve=True)
+        types |= own_types(cfg.objective, prefix="objective.")
+        schema = ParamSchema(types, builtin=False)
     else:
         tree = _own_tree(cfg)
         schema = ParamSchema(own_types(cfg, skip=ORCHESTRATOR_KEYS), builtin=False)
     seed_key, length_key = root.trainer.seed_key, root.trainer.length_key
     if schema.builtin:  # the built-in experiment's keys, also when a config does not say
         seed_key, length_key = seed_key or "train.seed", length_key or "train.steps"
-    experiment = Experiment(tree, schema, trainer, seed_key, length_key)
+    experiment = Experiment(tree, schema, launch.identity(), seed_key, length_key, launch)
     for key in ("seed_key", "length_key"):
         path = getattr(experiment, key)
         if path is not None:
@@ -179,6 +186,18 @@ def experiment_from_cfg(cfg: DictConfig, root: Config | None = None) -> Experime
                 raise ConfigError(f"trainer.{key}", f"{path} must hold an integer")
     experiment.validate()
     return experiment
+
+
+def _no_own_keys_beside_an_app(cfg: DictConfig) -> None:
+    """With a Hydra app the experiment is the app's tree: keys of the orchestrator's config
+    beside it would be silently ignored, so they are refused."""
+    for key in (str(k) for k in cfg):
+        if key not in ORCHESTRATOR_KEYS and key != "objective":
+            raise ConfigError(
+                key,
+                "is not the app's: with trainer.kind=hydra_app the experiment is your app's "
+                "config tree (set its keys there, or fix them in trainer.overrides)",
+            )
 
 
 def _own_tree(cfg: DictConfig) -> dict[str, Any]:
@@ -197,41 +216,3 @@ def _own_tree(cfg: DictConfig) -> dict[str, Any]:
     except MissingMandatoryValue as err:
         raise ConfigError(str(err.full_key), "is ??? (mandatory): give it a value") from None
     return tree
-
-
-_NODE_TYPES: dict[type, type] = {
-    IntegerNode: int,
-    FloatNode: float,
-    BooleanNode: bool,
-    StringNode: str,
-    EnumNode: str,
-}
-
-
-def own_types(
-    cfg: DictConfig, *, skip: tuple[str, ...] = (), prefix: str = ""
-) -> dict[str, ParamType]:
-    """path -> type of every leaf: from a structured config's declared types, else from the
-    default value (``null`` takes any value)."""
-    out: dict[str, ParamType] = {}
-    for key in (str(k) for k in cfg):
-        if key in skip:
-            continue
-        path = f"{prefix}{key}"
-        node = cfg._get_node(key)
-        assert node is not None  # a key the loop just listed
-        if isinstance(node, DictConfig):
-            out.update(own_types(node, prefix=f"{path}."))
-            continue
-        if isinstance(node, ListConfig):
-            out[path] = ParamType(list, node._is_optional())
-            continue
-        value = cfg[key]
-        declared = next((t for n, t in _NODE_TYPES.items() if isinstance(node, n)), None)
-        if declared is not None:
-            out[path] = ParamType(declared, bool(node._is_optional()))
-        else:  # AnyNode: the default value's type (inferred); null takes anything
-            base = None if value is None else type(value)
-            known = base if base in (int, float, bool, str) else None
-            out[path] = ParamType(known, True, inferred=True)
-    return out

@@ -9,18 +9,30 @@ them (the probe's measurement, for one, imports torch; its settings must not).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from orchestrator.exceptions import ConfigError
 
 
 @dataclass
 class TrainerConfig:
-    """Which function trains a trial, and the config keys it takes its seed and length from."""
+    """What trains a trial (a function, a Hydra app, a command), and the config keys it
+    takes its seed and length from (README: bring your own code)."""
 
-    _target_: str = "orchestrator.train.fit"
+    kind: str = "function"  # function | hydra_app | command
+    _target_: str = (
+        "orchestrator.train.fit"  # function: fn(config, report=None); hydra_app: its @hydra.main
+    )
     seed_key: str | None = None  # promotion's seed reruns set it (built-in: train.seed)
     length_key: str | None = None  # the training length (built-in: train.steps)
+    command: str | None = None  # command: the command line, e.g. "python train.py"
+    args: str = "hydra"  # command: a trial's values as hydra (key=value) | argparse (--key value)
+    subprocess: bool = False  # hydra_app: each trial in its own process (the app owns it)
+    config_path: str | None = None  # hydra_app: its config dir (default: its decorator's)
+    config_name: str | None = None  # hydra_app: its primary config (default: its decorator's)
+    overrides: list[str] = field(default_factory=list)  # hydra_app: fixed, e.g. [trainer=cpu]
+    timeout: float | None = None  # a child process's seconds per trial (None: no limit)
+    grace: float = 10.0  # seconds a child gets to exit after it is asked to stop
 
 
 @dataclass

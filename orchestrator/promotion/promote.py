@@ -73,8 +73,8 @@ def gather_evidence(
     seeds, cache = cfg.seed_list, job.cache
     steps = incumbent.get(incumbent.length_key) if incumbent.length_key else None
     known = job.ledger.reruns(config_hash(incumbent), steps)
-    inc_values = rerun_values(study, "incumbent", incumbent, seeds, known, cache)
-    cand_values = rerun_values(study, "candidate", candidate.config, seeds, {}, cache)
+    inc_values = rerun_values(study, "incumbent", incumbent, seeds, known, cache, job.studies)
+    cand_values = rerun_values(study, "candidate", candidate.config, seeds, {}, cache, job.studies)
     block, warn = blocking_findings(job.studies, rnd.name)
     decision = decide(
         cand_values,

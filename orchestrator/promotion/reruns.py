@@ -10,14 +10,16 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Mapping
+from pathlib import Path
 
 import optuna
 from optuna.trial import TrialState
 
 from orchestrator.config.experiment import Experiment
+from orchestrator.store.paths import trial_dir
 from orchestrator.store.record import INFEASIBLE, TrialAttr, config_hash, infeasible_value
 from orchestrator.work.cache import WorkerCache
-from orchestrator.work.trainer_call import Reports
+from orchestrator.work.trainer_call import Reports, TrialPlace
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,7 @@ def rerun_values(
     seeds: list[int],
     known: Mapping[int, float],
     cache: WorkerCache,
+    studies: str | Path = "studies",
 ) -> list[float]:
     """The objective of ``config`` trained with each seed, reusing what is stored already."""
     digest = config_hash(config)
@@ -49,8 +52,13 @@ def rerun_values(
         else:
             assert config.seed_key is not None  # the promote stage made sure
             seeded = config.with_values({config.seed_key: seed})
-            values.append(_train(study, role, seeded, seed, digest, cache))
+            values.append(_train(study, role, seeded, seed, digest, cache, studies))
     return values
+
+
+def _place(study: optuna.Study, number: int, studies: str | Path) -> TrialPlace:
+    """A rerun's own folder, beside the round's trials (``<round>/promotion/<n>``)."""
+    return TrialPlace(f"{study.study_name}#{number}", trial_dir(studies, study.study_name, number))
 
 
 def _train(
@@ -60,9 +68,10 @@ def _train(
     seed: int,
     digest: str,
     cache: WorkerCache,
+    studies: str | Path,
 ) -> float:
     """Train ``config`` (its seed set) as one trial of ``study``; its stored value."""
-    cache.trainer(config)  # before the trial: a bad target leaves none
+    cache.ready(config)  # before the trial: a bad target leaves none
     with warnings.catch_warnings():  # ask/tell on a heartbeat store: reruns are supervised here
         warnings.simplefilter("ignore", UserWarning)
         trial = study.ask()
@@ -73,7 +82,8 @@ def _train(
     }.items():
         trial.set_user_attr(key, value)
     try:
-        result = cache.train(config, Reports(config.metric, config.direction == "maximize"))
+        reports = Reports(config.metric, config.direction == "maximize")
+        result = cache.train(config, reports, _place(study, trial.number, studies))
     except Exception:
         study.tell(trial, state=TrialState.FAIL)
         raise

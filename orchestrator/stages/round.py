@@ -87,8 +87,8 @@ def opened_round(root: Config, base: Experiment, *, starts_work: bool) -> Iterat
             "promotion re-trains the candidate and the incumbent with fresh seeds: name the "
             "config key your trainer seeds from (e.g. trainer.seed_key=seed)",
         )
-    if starts_work:  # the trainer importable, its signature fits
-        WorkerCache().trainer(start)
+    if starts_work:  # the trainer importable and fitting, an app composed, a command found
+        WorkerCache().ready(start)
     with ExitStack() as stack:
         with claim_lock(root.storage, root.paths.studies, "schema"):
             storage = stack.enter_context(opened_storage(root.storage))

@@ -16,7 +16,7 @@ from orchestrator.exceptions import TrainerContractError
 from orchestrator.store import paths
 from orchestrator.train.result import TrainResult
 from orchestrator.work.cache import WorkerCache
-from orchestrator.work.trainer_call import Reports
+from orchestrator.work.trainer_call import Reports, TrialPlace
 
 log = logging.getLogger("orchestrator")
 
@@ -40,7 +40,8 @@ def train_once(experiment: Experiment, run_dir: Path, *, progress: bool) -> Trai
 
     reports = Reports(experiment.metric, experiment.direction == "maximize", echo=log_step)
     try:
-        result = WorkerCache().train(experiment, reports, progress=progress)
+        place = TrialPlace("train", run_dir / "trial")
+        result = WorkerCache().train(experiment, reports, place, progress=progress)
     except TrainerContractError as err:
         raise TrainerContractError(f"trainer {experiment.trainer}: {err}") from None
 

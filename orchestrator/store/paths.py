@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 
@@ -55,3 +56,11 @@ def artifacts_dir(studies: str | Path) -> Path:
 def history_file(studies: str | Path, round_name: str) -> Path:
     """``studies/history/<round>.yaml``: the configuration promoted by that round."""
     return Path(studies) / "history" / f"{round_name}.yaml"
+
+
+def trial_dir(studies: str | Path, study_name: str, number: int) -> Path:
+    """``studies/trials/<round>/<study>/<n>/``: one trial's own files (a child trainer's
+    stdout, stderr and metrics; a Hydra app's output dir). Characters a file name should
+    not hold become ``_``."""
+    parts = [re.sub(r"[^A-Za-z0-9._=,+-]", "_", part) for part in study_name.split("/")]
+    return Path(studies) / "trials" / Path(*parts) / str(number)

@@ -12,14 +12,26 @@ trainer may ask for), so a trainer that does not use torch never imports it.
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.config.experiment import Experiment
+from orchestrator.config.launch import Launch
 from orchestrator.config.trainer import Trainer
 from orchestrator.train.config import DataConfig
 from orchestrator.train.result import TrainResult
-from orchestrator.work.trainer_call import Reports, build_result, config_for, trainer_for
+from orchestrator.work.child_trainer import check_command, command_argv, train_in_child
+from orchestrator.work.hydra_app import HydraAppTrainer
+from orchestrator.work.trainer_call import (
+    Reports,
+    TrialPlace,
+    build_result,
+    config_for,
+    reporting_to,
+    trainer_for,
+)
 
 if TYPE_CHECKING:
     from orchestrator.train.cache import TrainCache
@@ -35,8 +47,25 @@ class WorkerCache:
 
     # (target, built-in experiment?) -> the trainer and the documented names it asks for
     trainers: dict[tuple[str, bool], tuple[Trainer, frozenset[str]]] = field(default_factory=dict)
+    apps: dict[Launch, HydraAppTrainer] = field(default_factory=dict)  # composed once each
     splits: dict[str, Split] = field(default_factory=dict)
     train_cache_: TrainCache | None = None
+
+    def ready(self, experiment: Experiment) -> None:
+        """The trainer checked before any trial: a function imported and its signature
+        fitting, a Hydra app's config composed, a command's program found."""
+        launch = experiment.how
+        if launch.kind == "command":
+            check_command(launch)
+        elif launch.kind == "hydra_app":
+            self.app(launch)
+        else:
+            self.trainer(experiment)
+
+    def app(self, launch: Launch) -> HydraAppTrainer:
+        if launch not in self.apps:
+            self.apps[launch] = HydraAppTrainer(launch)
+        return self.apps[launch]
 
     def trainer(self, experiment: Experiment) -> tuple[Trainer, frozenset[str]]:
         """The experiment's trainer, imported and its signature checked once."""
@@ -64,8 +93,22 @@ class WorkerCache:
             self.train_cache_ = TrainCache()
         return self.train_cache_
 
-    def train(self, experiment: Experiment, reports: Reports, **extra: Any) -> TrainResult:
-        """Call the experiment's trainer with what it asks for; its answer as a result."""
+    def train(
+        self,
+        experiment: Experiment,
+        reports: Reports,
+        place: TrialPlace | None = None,
+        **extra: Any,
+    ) -> TrainResult:
+        """Train one run with the experiment's trainer; its answer as a result. ``place``:
+        the trial's own folder (a child's or an app's files; a fresh temporary one if None)."""
+        launch = experiment.how
+        if launch.kind != "function":
+            if place is None:
+                place = TrialPlace("run", Path(tempfile.mkdtemp(prefix="orchestrator-trial-")))
+            if launch.kind == "command":
+                return train_in_child(command_argv(experiment), experiment, reports, place)
+            return self.app(launch).train(experiment, reports, place)
         trainer, asks = self.trainer(experiment)
         config = config_for(experiment)
         offered: dict[str, Any] = {
@@ -79,4 +122,8 @@ class WorkerCache:
             kwargs["data"] = self.split(config.data)
         if "cache" in asks:
             kwargs["cache"] = self.train_cache()
-        return build_result(trainer(config, **kwargs), reports, experiment)
+        with reporting_to(reports) as finals:  # trial_report works in a function trainer too
+            returned = trainer(config, **kwargs)
+        return build_result(
+            returned if returned is not None else finals or None, reports, experiment
+        )

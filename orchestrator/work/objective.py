@@ -29,6 +29,7 @@ from optuna.artifacts import FileSystemArtifactStore, upload_artifact
 from orchestrator.config.experiment import Experiment
 from orchestrator.exceptions import TrainerContractError
 from orchestrator.rounds.space import Round
+from orchestrator.store.paths import trial_dir
 from orchestrator.store.record import (
     INFEASIBLE,
     ResultSummary,
@@ -40,7 +41,7 @@ from orchestrator.train.result import TrainResult
 from orchestrator.work.cache import WorkerCache
 from orchestrator.work.liveness import owner
 from orchestrator.work.signals import Interrupted, StopSignals
-from orchestrator.work.trainer_call import Reports
+from orchestrator.work.trainer_call import Reports, TrialPlace
 
 INLINE_CURVES_BYTES = 4096  # larger curves go to the artifact store, not the database
 
@@ -86,7 +87,8 @@ class TrialObjective:
     ) -> None:
         self.rnd, self.start, self.point = rnd, start, dict(point)
         self.cache = cache
-        cache.trainer(start)  # imported and its signature checked before any trial
+        cache.ready(start)  # imported and checked (composed, found) before any trial
+        self.studies = artifacts_dir.parent  # studies/artifacts: trial folders go beside it
         artifacts_dir.mkdir(parents=True, exist_ok=True)
         self.artifacts = FileSystemArtifactStore(str(artifacts_dir))
         self.prunes = False  # no pruner yet: asking one would read every trial, each report
@@ -103,7 +105,7 @@ class TrialObjective:
                 self.start, self.point, self.rnd.suggest(trial, self.start, self.point)
             )
             with window:
-                result = self.cache.train(config, self._reports(trial, config))
+                result = self.cache.train(config, self._reports(trial, config), self._place(trial))
         except Interrupted as err:  # SIGTERM/SIGINT: Optuna marks it FAIL, the loop stops
             trial.set_user_attr(TrialAttr.ERROR, f"interrupted by {err.signame}; retried once")
             raise
@@ -139,6 +141,10 @@ class TrialObjective:
             trial, f"{metric}={result.objective:.4g} best_step={result.best_step}", seconds
         )
         return Outcome("complete", result.objective, params, n, line)
+
+    def _place(self, trial: optuna.Trial) -> TrialPlace:
+        name = trial.study.study_name
+        return TrialPlace(f"{name}#{trial.number}", trial_dir(self.studies, name, trial.number))
 
     def _reports(self, trial: optuna.Trial, config: Experiment) -> Reports:
         """The trial's report hook: the objective's metric goes to Optuna at each step."""

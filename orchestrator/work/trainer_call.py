@@ -24,12 +24,16 @@ import inspect
 import math
 import numbers
 import operator
-from collections.abc import Callable, Mapping
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from omegaconf import OmegaConf
 
+from orchestrator.child import trial_report
 from orchestrator.config.experiment import Experiment
 from orchestrator.config.trainer import Trainer, resolve_trainer
 from orchestrator.exceptions import ConfigError, TrainerContractError
@@ -48,6 +52,19 @@ STEP_CURVES = ("train_loss", "lr", "grad_norm")
 EVAL_CURVES = ("val_loss", "val_error")
 
 OnValue = Callable[[int, float], bool]  # the objective metric at a step -> stop now?
+
+# The user's code imports the helper as ``trial_report`` (a child finds it on PYTHONPATH);
+# in this process that name is this module, so its reports reach the running trial.
+sys.modules.setdefault("trial_report", trial_report)
+
+
+@dataclass(frozen=True)
+class TrialPlace:
+    """Where one trial's own files go (a child's stdout, stderr and metrics; a Hydra app's
+    output dir), and the name it is known by (``ORCHESTRATOR_TRIAL``)."""
+
+    label: str
+    dir: Path
 
 
 def checked_asks(target: str, trainer: Trainer, *, builtin: bool) -> frozenset[str]:
@@ -115,12 +132,13 @@ class Reports:
             self.steps.append(step)
         numbers: dict[str, float] = {}
         for name, raw in metrics.items():
-            if not _number(raw):
+            value = _real(raw)
+            if value is None:
                 raise TrainerContractError(
                     f"report({step}, {name}=...): metrics must be numbers; got {raw!r}"
                 )
-            numbers[name] = float(raw)
-            self.values.setdefault(name, {})[step] = finite_or_none(numbers[name])
+            numbers[name] = value
+            self.values.setdefault(name, {})[step] = finite_or_none(value)
         if self.echo is not None:
             self.echo(step, numbers)
         value = self.values[self.metric][step] if self.metric in metrics else None
@@ -160,6 +178,35 @@ class Reports:
         return curves
 
 
+@contextmanager
+def reporting_to(reports: Reports) -> Iterator[dict[str, float]]:
+    """``trial_report.report``/``final`` called in this process go to ``reports``; yields
+    the final metrics ``final(...)`` gave."""
+    finals: dict[str, float] = {}
+
+    def keep_final(**metrics: float) -> None:
+        for name, raw in metrics.items():
+            value = _real(raw)
+            if value is None:
+                raise TrainerContractError(
+                    f"final({name}=...): metrics must be numbers; got {raw!r}"
+                )
+            finals[name] = value
+
+    # The helper may be loaded twice (as ``trial_report`` from the path before the alias
+    # below was set, and as ``orchestrator.child.trial_report``): route both.
+    loaded = (trial_report, sys.modules.get("trial_report"))
+    helpers: dict[int, Any] = {id(m): m for m in loaded if m is not None}
+    saved = {key: (m.sink, m.final_sink) for key, m in helpers.items()}
+    for helper in helpers.values():
+        helper.sink, helper.final_sink = reports.report, keep_final
+    try:
+        yield finals
+    finally:
+        for key, helper in helpers.items():
+            helper.sink, helper.final_sink = saved[key]
+
+
 def build_result(returned: Any, reports: Reports, experiment: Experiment) -> TrainResult:
     """The trainer's answer as a ``TrainResult`` (its own, or built from the reports)."""
     if isinstance(returned, TrainResult) or (
@@ -169,10 +216,12 @@ def build_result(returned: Any, reports: Reports, experiment: Experiment) -> Tra
     metric = reports.metric
     final: dict[str, float] = {}
     if isinstance(returned, Mapping):
-        final = {str(k): float(v) for k, v in returned.items() if _number(v)}
+        final = {
+            str(k): v for k, v in ((k, _real(v)) for k, v in returned.items()) if v is not None
+        }
         objective = final.get(metric)
-    elif _number(returned):
-        objective = float(returned)
+    elif _real(returned) is not None:
+        objective = _real(returned)
     elif returned is None:
         objective = None
     else:
@@ -207,7 +256,7 @@ def build_result(returned: Any, reports: Reports, experiment: Experiment) -> Tra
         max_steps=_length(experiment) or steps,
         final=final,
         curves=reports.curves(),
-        seed=_seed(experiment),
+        seed=seed_of(experiment),
     )
     if not math.isfinite(objective):
         return TrainResult(
@@ -232,19 +281,26 @@ def _step(value: Any) -> int:
         return -1
 
 
-def _number(value: Any) -> bool:
-    """A real number (numpy's and torch's scalars included), not a bool."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+def _real(value: Any) -> float | None:
+    """``value`` as a float when it is a real number (numpy's and torch's scalars and 0-d
+    arrays and tensors included), else None (a bool is no number)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if getattr(value, "ndim", None) == 0 and callable(getattr(value, "item", None)):
+        return _real(value.item())
+    return None
 
 
 def _length(experiment: Experiment) -> int | None:
     """The training length the config names (``epochs: 20``), when it is a finite number."""
     if experiment.length_key is None:
         return None
-    value = experiment.get(experiment.length_key)
-    return int(value) if _number(value) and math.isfinite(float(value)) else None
+    value = _real(experiment.get(experiment.length_key))
+    return int(value) if value is not None and math.isfinite(value) else None
 
 
-def _seed(experiment: Experiment) -> int | None:
+def seed_of(experiment: Experiment) -> int | None:
     value = experiment.get(experiment.seed_key) if experiment.seed_key else None
     return value if isinstance(value, int) else None

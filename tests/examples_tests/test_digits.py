@@ -8,19 +8,17 @@ the example's own config directory. A tiny budget keeps it to about half a minut
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import optuna
 import pytest
 import yaml
 
-from tests.support.cli import ROOT
+from tests.support.examples import EXAMPLES, run_example
 
-EXAMPLE = ROOT / "examples" / "digits"
+EXAMPLE = EXAMPLES / "digits"
 SMALL = ("round.budget.trials_per_study=3", "round.promotion.seeds=2", "epochs=6")
 
 
@@ -28,16 +26,7 @@ def orchestrator(
     studies: Path, *overrides: str, conf: Path = EXAMPLE / "conf", env: dict | None = None
 ) -> subprocess.CompletedProcess[str]:
     """The console script from the example's directory, with its own config."""
-    script = shutil.which("orchestrator") or str(Path(sys.executable).parent / "orchestrator")
-    return subprocess.run(
-        [script, "--config-dir", str(conf), "--config-name", "digits", f"paths.studies={studies}",
-         *overrides],
-        cwd=EXAMPLE,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, **(env or {})},
-    )  # fmt: skip
+    return run_example("digits", studies, *overrides, conf=conf, env=env)
 
 
 @pytest.fixture(scope="module")

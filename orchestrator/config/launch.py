@@ -1,0 +1,170 @@
+"""How a trial's trainer is started: a function called in the worker, a Hydra application
+(called in the worker, or in a process of its own), or any command as a child process.
+
+``Launch`` is the checked ``trainer`` section; ``identity`` is the one string that names
+the trainer in the store's provenance (a function's identity is its dotted path, as in
+stores of earlier versions). The functions below turn a trial's config into what a child
+process is given: Hydra overrides (``optim.lr=0.01``) or argparse flags (``--lr 0.01``).
+"""
+
+from __future__ import annotations
+
+import math
+import shlex
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from orchestrator.config.sections import TrainerConfig
+from orchestrator.exceptions import ConfigError
+
+KINDS = ("function", "hydra_app", "command")
+ARG_STYLES = ("hydra", "argparse")
+NOT_PASSED = ("objective",)  # the orchestrator's own key in the tree: never an argument
+
+
+@dataclass(frozen=True)
+class Launch:
+    """The ``trainer`` section, checked (see ``TrainerConfig`` for each key)."""
+
+    kind: str = "function"
+    target: str = "orchestrator.train.fit"
+    command: tuple[str, ...] = ()
+    args: str = "hydra"
+    subprocess: bool = False
+    config_dir: str | None = None  # hydra_app: the app's config dir, absolute (or pkg://)
+    config_name: str | None = None
+    overrides: tuple[str, ...] = ()
+    timeout: float | None = None
+    grace: float = 10.0
+
+    @property
+    def in_child(self) -> bool:
+        """Each trial runs in a child process (a command, or a Hydra app run apart)."""
+        return self.kind == "command" or (self.kind == "hydra_app" and self.subprocess)
+
+    def identity(self) -> str:
+        """The trainer as provenance records it; a function keeps its bare dotted path."""
+        if self.kind == "command":
+            return "command " + shlex.join(self.command)
+        if self.kind == "hydra_app":
+            return "hydra_app " + self.target
+        return self.target
+
+
+def launch_from(section: TrainerConfig, target: str | None = None) -> Launch:
+    """The ``trainer`` section checked, ``target`` (a round's ``trainer``) winning; one
+    ConfigError naming the key."""
+    if section.kind not in KINDS:
+        raise ConfigError(
+            "trainer.kind", f"must be one of {', '.join(KINDS)}; got {section.kind!r}"
+        )
+    if section.args not in ARG_STYLES:
+        raise ConfigError(
+            "trainer.args", f"must be one of {', '.join(ARG_STYLES)}; got {section.args!r}"
+        )
+    if section.timeout is not None and not section.timeout > 0:
+        raise ConfigError("trainer.timeout", f"must be seconds > 0 or null; got {section.timeout}")
+    if not (section.grace >= 0 and math.isfinite(section.grace)):
+        raise ConfigError("trainer.grace", f"must be seconds >= 0; got {section.grace}")
+    command: tuple[str, ...] = ()
+    if section.kind == "command":
+        try:
+            command = tuple(shlex.split(section.command or ""))
+        except ValueError as err:
+            raise ConfigError(
+                "trainer.command", f"cannot split {section.command!r}: {err}"
+            ) from None
+        if not command:
+            raise ConfigError(
+                "trainer.command",
+                "trainer.kind=command needs the command line, e.g. "
+                "trainer.command='python train.py'",
+            )
+    elif section.command:
+        raise ConfigError(
+            "trainer.command",
+            f"is for trainer.kind=command (this trainer is a {section.kind}); drop it, or set "
+            "trainer.kind=command",
+        )
+    if section.kind != "hydra_app":
+        for key in ("config_path", "config_name", "overrides", "subprocess"):
+            if getattr(section, key):
+                raise ConfigError(f"trainer.{key}", "is for trainer.kind=hydra_app only")
+    return Launch(
+        kind=section.kind,
+        target=target or section._target_,
+        command=command,
+        args=section.args,
+        subprocess=section.subprocess,
+        config_dir=section.config_path,
+        config_name=section.config_name,
+        overrides=tuple(str(o) for o in section.overrides),
+        timeout=section.timeout,
+        grace=section.grace,
+    )
+
+
+def leaf_values(tree: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """(dotted path, value) of every leaf (a list is one leaf), the orchestrator's keys left
+    out."""
+    for key, value in tree.items():
+        if not prefix and key in NOT_PASSED:
+            continue
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            yield from leaf_values(value, f"{path}.")
+        else:
+            yield path, value
+
+
+def changed_values(tree: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """The leaves of ``tree`` that differ from ``defaults`` (a Hydra app's own composed
+    config): only these are overridden, so the app's interpolations keep working."""
+    base = dict(leaf_values(defaults))
+    return {path: value for path, value in leaf_values(tree) if base.get(path, _ABSENT) != value}
+
+
+_ABSENT = object()
+
+
+def hydra_override(path: str, value: Any) -> str:
+    """``path=value`` in Hydra's override grammar (strings quoted, so ``'1'`` stays text)."""
+    return f"{path}={_hydra_value(value)}"
+
+
+def _hydra_value(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value) if math.isfinite(value) else str(value)
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_hydra_value(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return "{" + ",".join(f"{k}:{_hydra_value(v)}" for k, v in value.items()) + "}"
+    text = str(value).replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{text}'"
+
+
+def argparse_args(values: Mapping[str, Any]) -> list[str]:
+    """``--key value`` per leaf; a list is ``--key a b`` (nargs), True is a bare ``--key``
+    (store_true), False and null are left out."""
+    out: list[str] = []
+    for path, value in values.items():
+        if value is None or value is False:
+            continue
+        out.append(f"--{path}")
+        if value is True:
+            continue
+        out.extend(str(v) for v in value) if isinstance(value, list) else out.append(str(value))
+    return out
+
+
+def child_arguments(launch: Launch, tree: Mapping[str, Any]) -> list[str]:
+    """A command trainer's arguments for one trial: every key of the tree, in its style."""
+    values = dict(leaf_values(tree))
+    if launch.args == "argparse":
+        return argparse_args(values)
+    return [hydra_override(path, value) for path, value in values.items()]

@@ -1,0 +1,162 @@
+"""A trial trained by a child process: a command (``python train.py``) or a Hydra app run
+in a process of its own; its reports read while it runs, its answer made a result.
+
+The child is given the trial's values as arguments (``work/child_process.py`` runs it),
+and in its environment: ``ORCHESTRATOR_TRIAL`` (round/study/trial), ``ORCHESTRATOR_SEED``
+(the value of the seed key), ``ORCHESTRATOR_TRIAL_DIR`` (its own folder), and what the
+``trial_report`` helper needs (its folder on ``PYTHONPATH``, the metrics file, the stop
+file). What it reports becomes curves and Optuna's intermediate values as for any
+trainer. A child that exits non-zero, runs past the timeout, or reports nothing is a
+FAILED trial with the reason and the tail of its stderr; the round goes on.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from orchestrator.child import trial_report
+from orchestrator.config.experiment import Experiment
+from orchestrator.config.launch import Launch, child_arguments, hydra_override
+from orchestrator.exceptions import ConfigError
+from orchestrator.train.result import TrainResult
+from orchestrator.work.child_process import run_child
+from orchestrator.work.metric_lines import LineTail, parse_line
+from orchestrator.work.trainer_call import Reports, TrialPlace, build_result, seed_of
+
+STDERR_TAIL_CHARS = 1500
+CHILD_HELPER_DIR = Path(trial_report.__file__).parent  # `import trial_report` in the child
+
+
+class ChildTrialFailed(RuntimeError):
+    """The child ended without a usable result; the message says why, with its stderr."""
+
+
+def check_command(launch: Launch) -> None:
+    """The command's program exists and is executable; one ConfigError before any trial."""
+    program = launch.command[0]
+    found = shutil.which(program) if os.sep not in program else program
+    if found is None or not (os.path.isfile(found) and os.access(found, os.X_OK)):
+        raise ConfigError(
+            "trainer.command",
+            f"command not found: {program!r} (not on PATH"
+            + ("" if os.sep not in program else ", or not an executable file")
+            + "); give the program as you would run it here, e.g. 'python train.py'",
+        )
+
+
+def command_argv(experiment: Experiment) -> list[str]:
+    """A command trainer's argv for this trial: the command, then every key's value."""
+    launch = experiment.how
+    return [*launch.command, *child_arguments(launch, experiment.tree)]
+
+
+def child_env(experiment: Experiment, place: TrialPlace) -> dict[str, str]:
+    env = dict(os.environ)
+    path = [str(CHILD_HELPER_DIR), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
+    if os.getcwd() not in path:  # the child imports the user's modules as the worker does
+        path.append(os.getcwd())
+    env["PYTHONPATH"] = os.pathsep.join(path)
+    env["PYTHONUNBUFFERED"] = "1"  # stdout metric lines arrive as they are printed
+    env[trial_report.METRICS_ENV] = str(place.dir / "metrics.jsonl")
+    env[trial_report.STOP_ENV] = str(place.dir / "stop")
+    env["ORCHESTRATOR_TRIAL"] = place.label
+    env["ORCHESTRATOR_TRIAL_DIR"] = str(place.dir)
+    env["ORCHESTRATOR_OBJECTIVE"] = experiment.metric
+    seed = seed_of(experiment)
+    if seed is not None:
+        env["ORCHESTRATOR_SEED"] = str(seed)
+    return env
+
+
+def train_in_child(
+    argv: Sequence[str], experiment: Experiment, reports: Reports, place: TrialPlace
+) -> TrainResult:
+    """Run ``argv`` as this trial's child; its reports and final metrics as a result."""
+    launch = experiment.how
+    place.dir.mkdir(parents=True, exist_ok=True)
+    env = child_env(experiment, place)
+    for name in (trial_report.METRICS_ENV, trial_report.STOP_ENV):
+        Path(env[name]).unlink(missing_ok=True)  # a rerun into the same folder starts clean
+    tails = [LineTail(Path(env[trial_report.METRICS_ENV])), LineTail(place.dir / "stdout.log")]
+    final: dict[str, float] = {}
+
+    def feed(last: bool = False) -> bool:
+        for tail in tails:
+            for line in tail.new_lines(final=last):
+                parsed = parse_line(line)
+                if parsed is None:
+                    continue
+                step, metrics = parsed
+                if step is None:
+                    final.update(metrics)
+                else:
+                    reports.report(step, **metrics)
+        return reports.stopped
+
+    outcome = run_child(
+        argv,
+        env=env,
+        out_dir=place.dir,
+        on_tick=feed,
+        stop_file=Path(env[trial_report.STOP_ENV]),
+        timeout=launch.timeout,
+        grace=launch.grace,
+    )
+    feed(last=True)
+    if outcome.timed_out:
+        raise ChildTrialFailed(
+            f"timed out after {launch.timeout:g} s and was stopped{_tail(place)}"
+        )
+    if outcome.returncode != 0 and not outcome.stopped:
+        raise ChildTrialFailed(f"{_exit(outcome.returncode)}{_tail(place)}")
+    if not reports.values and not final:
+        raise ChildTrialFailed(
+            f"exited without reporting a metric (report(step, {experiment.metric}=...) from "
+            f'trial_report, or print a JSON line {{"{experiment.metric}": value}}){_tail(place)}'
+        )
+    return build_result(final or None, reports, experiment)
+
+
+def app_child_argv(launch: Launch, overrides: Sequence[str], place: TrialPlace) -> list[str]:
+    """A Hydra app in a process of its own: Hydra runs it there as from its command line
+    (``work/app_child.py`` passes its return value back)."""
+    assert launch.config_dir and launch.config_name
+    job = launch.target.rpartition(".")[0].rpartition(".")[2] or "app"
+    return [
+        sys.executable,
+        "-m",
+        "orchestrator.work.app_child",
+        launch.target,
+        launch.config_dir,
+        launch.config_name,
+        *launch.overrides,
+        *overrides,
+        hydra_override("hydra.run.dir", str(place.dir)),
+        hydra_override("hydra.job.name", job),
+    ]
+
+
+def _exit(code: int) -> str:
+    if code < 0:
+        try:
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with code {code}"
+
+
+def _tail(place: TrialPlace) -> str:
+    """The end of the child's stderr, for the trial's error."""
+    try:
+        text = (place.dir / "stderr.log").read_text(errors="replace").strip()
+    except OSError:
+        return ""
+    if not text:
+        return f" (stderr empty; files in {place.dir})"
+    tail = text[-STDERR_TAIL_CHARS:]
+    return f"; stderr ends:\n{tail}\n(files in {place.dir})"

@@ -1,0 +1,83 @@
+"""A Hydra application trained in the worker: its config composed once, each trial's
+values applied to a copy, its decorated main called with it (as Hydra's ``main`` allows:
+``decorated_main(cfg)`` runs the task function on ``cfg``).
+
+Per trial, ``HydraConfig`` is set as a Hydra run sets it, with the trial's own folder as
+``hydra.runtime.output_dir`` (so ``${hydra:runtime.output_dir}`` in the app's config
+points there), and the app runs in that folder when its config says ``hydra.job.chdir``.
+Only the keys whose value differs from the app's own composed default are set, so the
+app's interpolations (``scheduler.max_lr: ${optimizer.lr}``) follow a tuned value. Its
+return value (a number, or a dict holding the objective's metric) is the answer; what it
+reports through ``trial_report`` becomes the curves.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+
+from orchestrator.config.app import (
+    app_functions,
+    compose_app,
+    hydra_config,
+    task_config,
+    working_dir_for,
+)
+from orchestrator.config.experiment import Experiment
+from orchestrator.config.launch import Launch, changed_values, hydra_override
+from orchestrator.train.result import TrainResult
+from orchestrator.work.child_trainer import app_child_argv, train_in_child
+from orchestrator.work.trainer_call import Reports, TrialPlace, build_result, reporting_to
+
+
+class HydraAppTrainer:
+    """One worker's view of a Hydra app: its main, its composed config, its defaults."""
+
+    def __init__(self, launch: Launch) -> None:
+        self.launch = launch
+        self.main, _, _ = app_functions(launch.target)
+        self.composed = compose_app(launch)
+        defaults = OmegaConf.to_container(task_config(self.composed), resolve=False)
+        assert isinstance(defaults, dict)
+        self.defaults: Mapping[str, Any] = {str(k): v for k, v in defaults.items()}
+
+    def changed(self, experiment: Experiment) -> dict[str, Any]:
+        """The trial's values that differ from the app's own defaults."""
+        return changed_values(experiment.tree, self.defaults)
+
+    def train(self, experiment: Experiment, reports: Reports, place: TrialPlace) -> TrainResult:
+        if self.launch.subprocess:
+            overrides = [hydra_override(p, v) for p, v in self.changed(experiment).items()]
+            argv = app_child_argv(self.launch, overrides, place)
+            return train_in_child(argv, experiment, reports, place)
+        place.dir.mkdir(parents=True, exist_ok=True)
+        task = task_config(self.composed)
+        for path, value in self.changed(experiment).items():
+            OmegaConf.update(task, path, value, merge=False)
+        with (
+            hydra_config(self.composed, place.dir),
+            _working_dir(working_dir_for(self.composed, place.dir)),
+            reporting_to(reports) as finals,
+        ):
+            returned = self.main(task)
+        return build_result(
+            returned if returned is not None else finals or None, reports, experiment
+        )
+
+
+@contextmanager
+def _working_dir(path: str | Path) -> Iterator[None]:
+    previous = os.getcwd()
+    if str(path) == previous:
+        yield
+        return
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(previous)

@@ -1,0 +1,87 @@
+"""The trainer section checked, and a trial's values as a child's arguments.
+
+Hydra overrides are checked by Hydra's own override parser: what the orchestrator writes
+must read back as the same value, for every type a config key can hold.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hydra.core.override_parser.overrides_parser import OverridesParser
+
+from orchestrator.config.launch import (
+    Launch,
+    argparse_args,
+    changed_values,
+    child_arguments,
+    hydra_override,
+    launch_from,
+)
+from orchestrator.config.sections import TrainerConfig
+from orchestrator.exceptions import ConfigError
+
+
+@pytest.mark.parametrize(
+    "value",
+    [0.001, 1e-05, 3, -2, True, False, None, "adam", "1", "it's a:b=c", "a b", [1, 2.5], "",
+     float("inf"), ["x", "y z"], "${other.key}"],
+)  # fmt: skip
+def test_a_hydra_override_reads_back_as_the_same_value(value):
+    parsed = OverridesParser.create().parse_overrides([hydra_override("optim.lr", value)])[0]
+    assert parsed.key_or_group == "optim.lr"
+    assert parsed.value() == value
+
+
+def test_argparse_flags_follow_argparse_conventions():
+    args = argparse_args(
+        {"lr": 0.1, "batch-size": 64, "amp": True, "compile": False, "tag": None, "dims": [1, 2]}
+    )
+    assert args == ["--lr", "0.1", "--batch-size", "64", "--amp", "--dims", "1", "2"]
+
+
+def test_a_command_gets_every_key_but_the_objective_in_its_own_names():
+    tree = {"lr": 0.1, "model": {"depth": 3}, "objective": {"metric": "acc"}, "seed": 1}
+    hydra = child_arguments(Launch(kind="command", command=("x",)), tree)
+    argparse = child_arguments(Launch(kind="command", command=("x",), args="argparse"), tree)
+    assert hydra == ["lr=0.1", "model.depth=3", "seed=1"]
+    assert argparse == ["--lr", "0.1", "--model.depth", "3", "--seed", "1"]
+
+
+def test_only_values_that_differ_from_the_apps_defaults_are_overridden():
+    defaults = {"optim": {"lr": 0.001, "max_lr": "${optim.lr}"}, "seed": 1, "tags": [1]}
+    tree = {**defaults, "optim": {"lr": 0.01, "max_lr": "${optim.lr}"}, "objective": {"m": 1}}
+    assert changed_values(tree, defaults) == {"optim.lr": 0.01}
+
+
+def test_identity_keeps_a_functions_bare_path_as_older_stores_recorded_it():
+    assert Launch(target="pkg.train").identity() == "pkg.train"
+    assert (
+        Launch(kind="hydra_app", target="src.train.main").identity() == "hydra_app src.train.main"
+    )
+    command = Launch(kind="command", command=("python", "train.py", "--a b"))
+    assert command.identity() == "command python train.py '--a b'"
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "says"),
+    [
+        (TrainerConfig(kind="script"), "trainer.kind", "function, hydra_app, command"),
+        (TrainerConfig(kind="command"), "trainer.command", "needs the command line"),
+        (TrainerConfig(kind="command", command="python 'x"), "trainer.command", "cannot split"),
+        (TrainerConfig(command="python x.py"), "trainer.command", "trainer.kind=command"),
+        (TrainerConfig(kind="command", command="x", args="click"), "trainer.args", "argparse"),
+        (TrainerConfig(kind="command", command="x", timeout=0), "trainer.timeout", "> 0"),
+        (TrainerConfig(kind="command", command="x", grace=-1), "trainer.grace", ">= 0"),
+        (TrainerConfig(overrides=["a=1"]), "trainer.overrides", "hydra_app only"),
+        (TrainerConfig(kind="command", command="x", subprocess=True), "trainer.subprocess",
+         "hydra_app only"),
+    ],
+)  # fmt: skip
+def test_a_bad_trainer_section_is_one_error_naming_the_key(section, key, says):
+    with pytest.raises(ConfigError) as err:
+        launch_from(section)
+    assert err.value.key == key and says in str(err.value)
+
+
+def test_a_rounds_trainer_wins_over_the_sections_target():
+    assert launch_from(TrainerConfig(), "pkg.other").target == "pkg.other"

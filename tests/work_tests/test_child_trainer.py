@@ -1,0 +1,168 @@
+"""A command as the trainer, with a real child process for every fault a user meets.
+
+Each test runs ``tests/support/child_script.py`` through the worker's own door
+(``WorkerCache.train``), as a round's trial would, and checks what the trial becomes and
+that no process of the child's (nor its own child) is left running.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from orchestrator.config.experiment import Experiment
+from orchestrator.config.launch import Launch
+from orchestrator.config.params import ParamSchema
+from orchestrator.exceptions import ConfigError, TrainerContractError
+from orchestrator.work.cache import WorkerCache
+from orchestrator.work.child_trainer import ChildTrialFailed
+from orchestrator.work.trainer_call import Reports, TrialPlace
+
+SCRIPT = Path(__file__).resolve().parents[1] / "support" / "child_script.py"
+
+
+def experiment(mode: str, pids: Path, *, timeout: float | None = 60, grace: float = 2.0,
+               steps: int = 4, delay: float = 0.0,
+               command: tuple[str, ...] | None = None) -> Experiment:  # fmt: skip
+    launch = Launch(
+        kind="command",
+        command=command or (sys.executable, str(SCRIPT)),
+        args="argparse",
+        timeout=timeout,
+        grace=grace,
+    )
+    tree = {
+        "mode": mode, "x": 0.5, "steps": steps, "seed": 7, "pids": str(pids), "delay": delay,
+        "objective": {"metric": "loss", "direction": "minimize"},
+    }  # fmt: skip
+    return Experiment(tree, ParamSchema({}, builtin=False), launch.identity(), "seed", "steps",
+                      launch)  # fmt: skip
+
+
+def train(exp: Experiment, place: Path, on_value=None):
+    reports = Reports("loss", False, on_value)
+    return WorkerCache().train(exp, reports, TrialPlace("r1/s#3", place)), reports
+
+
+def alive(pids: Path) -> list[str]:
+    """The recorded processes still running (a zombie awaiting its reaper is not running)."""
+    running = []
+    for marker in pids.glob("*.*"):
+        stat = Path(f"/proc/{marker.stem}/stat")
+        try:
+            state = stat.read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, IndexError):
+            continue
+        if state != "Z":
+            running.append(marker.name)
+    return running
+
+
+def wait_until_gone(pids: Path, seconds: float = 5.0) -> list[str]:
+    deadline = time.monotonic() + seconds
+    while alive(pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return alive(pids)
+
+
+def test_a_command_reports_curves_and_its_objective_with_seed_and_trial_in_its_env(tmp_path):
+    result, _ = train(experiment("ok", tmp_path / "pids"), tmp_path / "t")
+    assert result.status == "completed"
+    assert result.objective == pytest.approx(0.04 + 0.25)  # the best reported loss (step 4)
+    assert result.best_step == 4 and result.steps == 4 and result.max_steps == 4
+    assert result.curves.eval_step == [1, 2, 3, 4]
+    assert result.curves.metrics["loss"][0] == pytest.approx(1.04)
+    stderr = (tmp_path / "t" / "stderr.log").read_text()
+    assert "seed env=7 trial=r1/s#3" in stderr
+    assert (tmp_path / "t" / "metrics.jsonl").read_text().count("\n") == 4
+    assert wait_until_gone(tmp_path / "pids") == []
+
+
+def test_printed_json_lines_are_read_without_the_helper(tmp_path):
+    result, _ = train(experiment("stdout", tmp_path / "pids"), tmp_path / "t")
+    assert result.curves.eval_step == [1, 2, 3, 4]
+    assert result.objective == pytest.approx(0.04)  # the final line wins over the reports
+
+
+def test_final_metrics_from_the_helper_are_the_answer(tmp_path):
+    result, _ = train(experiment("final", tmp_path / "pids"), tmp_path / "t")
+    assert result.objective == -1.0 and result.final["loss"] == -1.0
+
+
+def test_a_non_zero_exit_fails_the_trial_with_the_code_and_the_tail_of_stderr(tmp_path):
+    with pytest.raises(ChildTrialFailed) as err:
+        train(experiment("fail", tmp_path / "pids"), tmp_path / "t")
+    assert "exited with code 3" in str(err.value)
+    assert "ValueError: bad batch" in str(err.value)
+    assert str(tmp_path / "t") in str(err.value)
+
+
+def test_a_command_that_reports_nothing_fails_the_trial_saying_how_to_report(tmp_path):
+    with pytest.raises(ChildTrialFailed) as err:
+        train(experiment("silent", tmp_path / "pids"), tmp_path / "t")
+    assert "exited without reporting a metric" in str(err.value)
+    assert "report(step, loss=...)" in str(err.value)
+    assert (tmp_path / "t" / "stdout.log").read_text() == "training... done\n"
+
+
+def test_a_hanging_command_is_stopped_at_the_timeout_with_its_children(tmp_path):
+    pids = tmp_path / "pids"
+    started = time.monotonic()
+    with pytest.raises(ChildTrialFailed) as err:
+        train(experiment("hang", pids, timeout=1.5, grace=1.0), tmp_path / "t")
+    assert "timed out after 1.5 s" in str(err.value)
+    assert time.monotonic() - started < 10
+    assert len(list(pids.glob("*"))) == 2  # the child and its own child both ran
+    assert wait_until_gone(pids) == []
+
+
+def test_a_stopped_trial_ends_at_its_next_report_and_keeps_what_it_reported(tmp_path):
+    result, reports = train(
+        experiment("ok", tmp_path / "pids", steps=50, delay=0.05),
+        tmp_path / "t",
+        lambda step, v: step >= 2,
+    )
+    assert result.status == "stopped" and reports.stopped
+    # the worker reads reports every 0.1 s: the child sees the stop a few steps later
+    assert 2 <= result.steps <= 12 and result.curves.eval_step[:2] == [1, 2]
+    assert "stopping at step" in (tmp_path / "t" / "stderr.log").read_text()
+
+
+def test_a_child_that_ignores_the_stop_and_sigterm_is_killed_after_the_grace(tmp_path):
+    pids = tmp_path / "pids"
+    started = time.monotonic()
+    result, _ = train(
+        experiment("ignore_stop", pids, steps=500, delay=0.2, grace=0.5),
+        tmp_path / "t",
+        lambda step, v: step >= 2,
+    )
+    assert result.status == "stopped" and result.steps >= 2
+    assert time.monotonic() - started < 10
+    assert wait_until_gone(pids) == []
+
+
+def test_a_grandchild_left_behind_by_a_finished_command_is_stopped(tmp_path):
+    pids = tmp_path / "pids"
+    result, _ = train(experiment("spawn", pids), tmp_path / "t")
+    assert result.status == "completed"
+    assert len(list(pids.glob("*.grandchild"))) == 1
+    assert wait_until_gone(pids) == []
+
+
+def test_a_command_that_is_not_found_is_one_error_before_any_trial(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        WorkerCache().ready(experiment("ok", tmp_path, command=("pyhton", "train.py")))
+    assert err.value.key == "trainer.command" and "command not found: 'pyhton'" in str(err.value)
+    with pytest.raises(ConfigError, match="not an executable file"):
+        WorkerCache().ready(experiment("ok", tmp_path, command=("./train.py",)))
+
+
+def test_a_bad_step_from_a_command_breaks_the_contract(tmp_path):
+    script = tmp_path / "bad.py"
+    script.write_text('print(\'{"step": 0, "loss": 1.0}\')\n')
+    exp = experiment("ok", tmp_path, command=(sys.executable, str(script)))
+    with pytest.raises(TrainerContractError, match="step must be an int >= 1"):
+        train(exp, tmp_path / "t")
