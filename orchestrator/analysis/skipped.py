@@ -27,7 +27,8 @@ def skipped_checks(studies: list[StudyRecord], length_key: str | None) -> list[F
         out.append(
             _skipped(
                 f"The training-loss checks ({LOSS_CHECKS}) were skipped: the best trials have "
-                "no train_loss curve. Report it from your trainer: report(step, train_loss=...)."
+                "no train_loss curve. Report it from your trainer: report(step, train_loss=...), or "
+                "name yours: trainer.curves.train_loss=<your metric>."
             )
         )
     if not any(_has(t, m) for t in best for m in EVAL_METRICS):
@@ -35,7 +36,7 @@ def skipped_checks(studies: list[StudyRecord], length_key: str | None) -> list[F
             _skipped(
                 f"The validation-curve checks ({EVAL_CHECKS}) were skipped: the best trials "
                 "have no val_loss or val_error curve. Report one at each evaluation: "
-                "report(step, val_loss=...)."
+                "report(step, val_loss=...), or name yours: trainer.curves.val_loss=<your metric>."
             )
         )
     if length_key is None:

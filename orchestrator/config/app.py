@@ -134,15 +134,27 @@ def task_config(composed: DictConfig) -> DictConfig:
     return task
 
 
-@contextmanager
-def hydra_config(composed: DictConfig, output_dir: str | Path) -> Iterator[None]:
-    """``HydraConfig`` set as a Hydra run sets it (``${hydra:runtime.output_dir}``
-    resolves to ``output_dir``), the previous one back afterwards."""
-    with read_write(composed.hydra), open_dict(composed.hydra):
-        composed.hydra.runtime.output_dir = str(output_dir)
+def hydra_state(composed: DictConfig) -> Any:
+    """What ``HydraConfig`` holds during a Hydra run of this config (made once: copying the
+    ``hydra`` node is the expensive part; a trial only changes its output dir)."""
     instance = HydraConfig.instance()
     saved = instance.cfg
-    instance.set_config(composed)
+    try:
+        instance.set_config(composed)
+        return instance.cfg
+    finally:
+        instance.cfg = saved
+
+
+@contextmanager
+def hydra_config(state: Any, output_dir: str | Path) -> Iterator[None]:
+    """``HydraConfig`` set as a Hydra run sets it (``${hydra:runtime.output_dir}``
+    resolves to ``output_dir``), the previous one back afterwards."""
+    with read_write(state.hydra):
+        state.hydra.runtime.output_dir = str(output_dir)
+    instance = HydraConfig.instance()
+    saved = instance.cfg
+    instance.cfg = state
     try:
         yield
     finally:
@@ -164,7 +176,7 @@ def app_tree(launch: Launch) -> tuple[Launch, dict[str, Any], dict[str, ParamTyp
                 "its own section; rename it in the app",
             )
     try:
-        with hydra_config(composed, PLACEHOLDER_DIR):
+        with hydra_config(hydra_state(composed), PLACEHOLDER_DIR):
             missing = sorted(OmegaConf.missing_keys(task))  # resolves: needs HydraConfig
             OmegaConf.to_container(task, resolve=True)
     except OmegaConfBaseException as err:

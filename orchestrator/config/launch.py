@@ -21,6 +21,8 @@ from orchestrator.exceptions import ConfigError
 KINDS = ("function", "hydra_app", "command")
 ARG_STYLES = ("hydra", "argparse")
 NOT_PASSED = ("objective",)  # the orchestrator's own key in the tree: never an argument
+# The curves the checks read: per step (train_loss, lr, grad_norm), per evaluation (the rest).
+CURVE_ROLES = ("train_loss", "lr", "grad_norm", "val_loss", "val_error")
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class Launch:
     overrides: tuple[str, ...] = ()
     timeout: float | None = None
     grace: float = 10.0
+    curves: tuple[tuple[str, str], ...] = ()  # (role, your metric's name)
 
     @property
     def in_child(self) -> bool:
@@ -87,6 +90,14 @@ def launch_from(section: TrainerConfig, target: str | None = None) -> Launch:
             f"is for trainer.kind=command (this trainer is a {section.kind}); drop it, or set "
             "trainer.kind=command",
         )
+    for role, name in section.curves.items():
+        if role not in CURVE_ROLES:
+            raise ConfigError(
+                f"trainer.curves.{role}",
+                f"is not a curve the checks read; name one of {', '.join(CURVE_ROLES)}",
+            )
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"trainer.curves.{role}", f"must name a metric; got {name!r}")
     if section.kind != "hydra_app":
         for key in ("config_path", "config_name", "overrides", "subprocess"):
             if getattr(section, key):
@@ -102,6 +113,7 @@ def launch_from(section: TrainerConfig, target: str | None = None) -> Launch:
         overrides=tuple(str(o) for o in section.overrides),
         timeout=section.timeout,
         grace=section.grace,
+        curves=tuple(sorted(section.curves.items())),
     )
 
 

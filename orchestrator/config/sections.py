@@ -33,6 +33,8 @@ class TrainerConfig:
     overrides: list[str] = field(default_factory=list)  # hydra_app: fixed, e.g. [trainer=cpu]
     timeout: float | None = None  # a child process's seconds per trial (None: no limit)
     grace: float = 10.0  # seconds a child gets to exit after it is asked to stop
+    # Your reported metrics that are the curves the checks read: {train_loss: train/loss}
+    curves: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

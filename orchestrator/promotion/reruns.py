@@ -82,7 +82,7 @@ def _train(
     }.items():
         trial.set_user_attr(key, value)
     try:
-        reports = Reports(config.metric, config.direction == "maximize")
+        reports = Reports.of(config)
         result = cache.train(config, reports, _place(study, trial.number, studies))
     except Exception:
         study.tell(trial, state=TrialState.FAIL)

@@ -38,7 +38,7 @@ def train_once(experiment: Experiment, run_dir: Path, *, progress: bool) -> Trai
     def log_step(step: int, metrics: Mapping[str, float]) -> None:
         log.info("step %d: %s", step, " ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
 
-    reports = Reports(experiment.metric, experiment.direction == "maximize", echo=log_step)
+    reports = Reports.of(experiment, echo=log_step)
     try:
         place = TrialPlace("train", run_dir / "trial")
         result = WorkerCache().train(experiment, reports, place, progress=progress)

@@ -13,6 +13,7 @@ reports through ``trial_report`` becomes the curves.
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -25,6 +26,7 @@ from orchestrator.config.app import (
     app_functions,
     compose_app,
     hydra_config,
+    hydra_state,
     task_config,
     working_dir_for,
 )
@@ -42,7 +44,9 @@ class HydraAppTrainer:
         self.launch = launch
         self.main, _, _ = app_functions(launch.target)
         self.composed = compose_app(launch)
-        defaults = OmegaConf.to_container(task_config(self.composed), resolve=False)
+        self.state = hydra_state(self.composed)  # what HydraConfig holds during a trial
+        self.task = task_config(self.composed)  # each trial changes a copy
+        defaults = OmegaConf.to_container(self.task, resolve=False)
         assert isinstance(defaults, dict)
         self.defaults: Mapping[str, Any] = {str(k): v for k, v in defaults.items()}
 
@@ -56,11 +60,11 @@ class HydraAppTrainer:
             argv = app_child_argv(self.launch, overrides, place)
             return train_in_child(argv, experiment, reports, place)
         place.dir.mkdir(parents=True, exist_ok=True)
-        task = task_config(self.composed)
+        task = copy.deepcopy(self.task)
         for path, value in self.changed(experiment).items():
             OmegaConf.update(task, path, value, merge=False)
         with (
-            hydra_config(self.composed, place.dir),
+            hydra_config(self.state, place.dir),
             _working_dir(working_dir_for(self.composed, place.dir)),
             reporting_to(reports) as finals,
         ):

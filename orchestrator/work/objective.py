@@ -153,7 +153,7 @@ class TrialObjective:
             trial.report(value, step)
             return self.prunes and trial.should_prune()
 
-        return Reports(config.metric, config.direction == "maximize", on_value)
+        return Reports.of(config, on_value)
 
     def _record(self, trial: optuna.Trial, result: TrainResult, seconds: float) -> None:
         """One ``result`` attribute (one write), the curves inline when small, else an artifact."""

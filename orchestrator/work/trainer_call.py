@@ -119,6 +119,19 @@ class Reports:
     values: dict[str, dict[int, float | None]] = field(default_factory=dict)
     stopped: bool = False  # the hook answered "stop"
     echo: Callable[[int, Mapping[str, float]], None] | None = None  # e.g. a log line per report
+    roles: Mapping[str, str] = field(default_factory=dict)  # your metric -> the curve it is
+
+    @classmethod
+    def of(
+        cls,
+        experiment: Experiment,
+        on_value: OnValue | None = None,
+        echo: Callable[[int, Mapping[str, float]], None] | None = None,
+    ) -> Reports:
+        """The reports of one run of ``experiment`` (its metric, direction, curve names)."""
+        roles = {name: role for role, name in experiment.how.curves}
+        return cls(experiment.metric, experiment.direction == "maximize", on_value,
+                   echo=echo, roles=roles)  # fmt: skip
 
     def report(self, step: int, **metrics: float) -> bool:
         """Record ``metrics`` at ``step``; True when the trainer should stop now."""
@@ -169,10 +182,11 @@ class Reports:
         curves = Curves(eval_step=order)
         last = order[-1] if order else 0
         for name, by_step in self.values.items():
-            if name in STEP_CURVES:
-                setattr(curves, name, [by_step.get(k) for k in range(1, last + 1)])
-            elif name in EVAL_CURVES:
-                setattr(curves, name, [by_step.get(s) for s in order])
+            role = self.roles.get(name, name)  # trainer.curves: {train_loss: train/loss}
+            if role in STEP_CURVES:
+                setattr(curves, role, [by_step.get(k) for k in range(1, last + 1)])
+            elif role in EVAL_CURVES:
+                setattr(curves, role, [by_step.get(s) for s in order])
             else:
                 curves.metrics[name] = [by_step.get(s) for s in order]
         return curves

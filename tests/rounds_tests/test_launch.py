@@ -73,6 +73,8 @@ def test_identity_keeps_a_functions_bare_path_as_older_stores_recorded_it():
         (TrainerConfig(kind="command", command="x", timeout=0), "trainer.timeout", "> 0"),
         (TrainerConfig(kind="command", command="x", grace=-1), "trainer.grace", ">= 0"),
         (TrainerConfig(overrides=["a=1"]), "trainer.overrides", "hydra_app only"),
+        (TrainerConfig(curves={"loss": "x"}), "trainer.curves.loss", "train_loss, lr"),
+        (TrainerConfig(curves={"val_loss": ""}), "trainer.curves.val_loss", "must name"),
         (TrainerConfig(kind="command", command="x", subprocess=True), "trainer.subprocess",
          "hydra_app only"),
     ],

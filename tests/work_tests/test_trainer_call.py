@@ -134,3 +134,12 @@ def test_a_trainer_receives_only_the_documented_names_it_asks_for():
     assert checked_asks("m.shows_progress", shows_progress, builtin=False) == {"progress"}
     assert checked_asks("m.takes_kwargs", takes_kwargs, builtin=True) == {"on_eval"}  # as before
     assert checked_asks("m.takes_kwargs", takes_kwargs, builtin=False) == set()
+
+
+def test_metrics_named_in_trainer_curves_become_the_curves_the_checks_read():
+    reports = Reports("val/acc", True, roles={"train/loss": "train_loss", "val/loss": "val_loss"})
+    reports.report(1, **{"train/loss": 2.0, "val/loss": 1.5, "val/acc": 0.5})
+    reports.report(2, **{"train/loss": 1.0, "val/loss": 1.2, "val/acc": 0.7})
+    curves = reports.curves()
+    assert curves.train_loss == [2.0, 1.0] and curves.val_loss == [1.5, 1.2]
+    assert curves.metrics == {"val/acc": [0.5, 0.7]}

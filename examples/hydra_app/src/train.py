@@ -42,12 +42,15 @@ def train(cfg: DictConfig) -> dict[str, float]:
     for epoch in range(1, cfg.trainer.max_epochs + 1):
         net.train()
         order = torch.randperm(len(x_train))
+        losses = []
         for start in range(0, len(order), cfg.data.batch_size):
             idx = order[start : start + cfg.data.batch_size]
             optimizer.zero_grad()
             loss = loss_fn(net(x_train[idx]), y_train[idx])
             loss.backward()
             optimizer.step()
+            losses.append(loss.item())
+        train_loss = sum(losses) / len(losses)  # the epoch's mean
         net.eval()
         with torch.no_grad():
             logits = net(x_val)
@@ -58,11 +61,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
         log.debug(
             "epoch %d: train/loss=%.4f val/loss=%.4f val/acc=%.4f",
             epoch,
-            loss.item(),
+            train_loss,
             val_loss,
             val_acc,
         )
-        if report(epoch, **{"train/loss": loss.item(), "val/loss": val_loss, "val/acc": val_acc}):
+        if report(epoch, **{"train/loss": train_loss, "val/loss": val_loss, "val/acc": val_acc}):
             break  # the orchestrator asks this trial to stop
     return best
 
