@@ -35,11 +35,12 @@ format: setup ## ruff format and autofix
 train: setup ## Train the composed config once: make train ARGS="model.depth=3 optimizer.lr=0.2"
 	$(RUN) orchestrator stage=train $(ARGS)
 
-bench: setup ## Benchmarks: fit vs DataLoader; per-trial overhead; the fast path; parallel workers
+bench: setup ## Benchmarks: fit vs DataLoader; per-trial overhead; the fast path; parallel workers; trainer kinds
 	$(RUN) python -m tests.benchmarks.bench_fit
 	$(RUN) python -m tests.benchmarks.bench_overhead
 	$(RUN) python -m tests.benchmarks.bench_fast_path
 	$(RUN) python -m tests.benchmarks.bench_workers
+	$(RUN) python -m tests.benchmarks.bench_trainers
 
 round-%: setup ## Run round N (conf/round/round_N.yaml): make round-1 ARGS="budget overrides"
 	$(RUN) orchestrator round=round_$* $(ARGS)

@@ -27,8 +27,8 @@ def skipped_checks(studies: list[StudyRecord], length_key: str | None) -> list[F
         out.append(
             _skipped(
                 f"The training-loss checks ({LOSS_CHECKS}) were skipped: the best trials have "
-                "no train_loss curve. Report it from your trainer: report(step, train_loss=...), or "
-                "name yours: trainer.curves.train_loss=<your metric>."
+                "no train_loss curve. Report it from your trainer: report(step, train_loss=...), "
+                "or name yours: trainer.curves.train_loss=<your metric>."
             )
         )
     if not any(_has(t, m) for t in best for m in EVAL_METRICS):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hydra
 from omegaconf import DictConfig
-
 from trial_report import report
 
 
