@@ -58,7 +58,8 @@ def rerun_values(
 
 def _place(study: optuna.Study, number: int, studies: str | Path) -> TrialPlace:
     """A rerun's own folder, beside the round's trials (``<round>/promotion/<n>``)."""
-    return TrialPlace(f"{study.study_name}#{number}", trial_dir(studies, study.study_name, number))
+    folder = trial_dir(Path(studies).resolve(), study.study_name, number)
+    return TrialPlace(f"{study.study_name}#{number}", folder)
 
 
 def _train(

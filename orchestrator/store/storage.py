@@ -29,8 +29,9 @@ def create_storage(cfg: StorageConfig) -> optuna.storages.BaseStorage:
     if cfg.kind not in KINDS:
         raise ConfigError("storage.kind", f"must be one of {', '.join(KINDS)}; got {cfg.kind!r}")
     if cfg.kind == "journal":
-        Path(cfg.path).parent.mkdir(parents=True, exist_ok=True)
-        backend = JournalFileBackend(cfg.path)
+        path = Path(cfg.path).resolve()  # absolute: a trainer may change the directory
+        path.parent.mkdir(parents=True, exist_ok=True)
+        backend = JournalFileBackend(str(path))
         return optuna.storages.JournalStorage(backend)
     # Pre-ping: PostgreSQL drops idle connections (optuna#5600) and Optuna sets it only for
     # MySQL. One small pool per worker: connections = workers x (pool_size + max_overflow).
@@ -39,12 +40,15 @@ def create_storage(cfg: StorageConfig) -> optuna.storages.BaseStorage:
         "pool_size": cfg.pool_size,
         "max_overflow": cfg.max_overflow,
     }
+    url = cfg.url
     if cfg.kind == "sqlite":
         if not cfg.url.startswith("sqlite:///"):
             raise ConfigError(
                 "storage.url", f"sqlite needs sqlite:///<file>; got {redact(cfg.url)}"
             )
-        _prepare_sqlite_file(Path(cfg.url.removeprefix("sqlite:///")))
+        path = Path(cfg.url.removeprefix("sqlite:///")).resolve()
+        _prepare_sqlite_file(path)
+        url = f"sqlite:///{path}"  # absolute: a trainer may change the directory (chdir)
         engine_kwargs = {"connect_args": {"timeout": cfg.busy_timeout}}
     heartbeat = cfg.heartbeat_interval
     try:
@@ -52,7 +56,7 @@ def create_storage(cfg: StorageConfig) -> optuna.storages.BaseStorage:
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1)
             return optuna.storages.RDBStorage(
-                cfg.url,
+                url,
                 engine_kwargs=engine_kwargs,
                 heartbeat_interval=heartbeat,
                 grace_period=cfg.grace_period if heartbeat else None,

@@ -88,9 +88,10 @@ class TrialObjective:
         self.rnd, self.start, self.point = rnd, start, dict(point)
         self.cache = cache
         cache.ready(start)  # imported and checked (composed, found) before any trial
-        self.studies = artifacts_dir.parent  # studies/artifacts: trial folders go beside it
+        # studies/artifacts: trial folders go beside it (absolute: an app may chdir)
+        self.studies = artifacts_dir.resolve().parent
         artifacts_dir.mkdir(parents=True, exist_ok=True)
-        self.artifacts = FileSystemArtifactStore(str(artifacts_dir))
+        self.artifacts = FileSystemArtifactStore(str(artifacts_dir.resolve()))
         self.prunes = False  # no pruner yet: asking one would read every trial, each report
         self.owner = owner(worker)  # who runs the trial: a dead owner's trial is retried
         self.stop = stop

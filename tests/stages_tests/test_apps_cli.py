@@ -6,6 +6,7 @@ app is ``tests/support/tiny_app`` and the command ``tests/support/child_script.p
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -165,3 +166,24 @@ def test_sigterm_to_the_worker_stops_the_command_and_its_children(tmp_path):
     ).trials
     assert [t.state for t in trials] == [TrialState.FAIL, TrialState.WAITING]  # and retried
     assert trials[0].user_attrs["error"] == "interrupted by SIGTERM; retried once"
+
+
+def test_an_app_that_changes_directory_still_writes_to_the_store_it_was_given(tmp_path):
+    # hydra.job.chdir: the app runs in its trial's folder, while the store, the journal and
+    # the artifacts are named relative to where the orchestrator started (tmp_path)
+    conf = write_conf(tmp_path, "tiny", APP, APP_ROUND)
+    for storage in ("sqlite", "journal"):
+        done = subprocess.run(
+            command(conf, "tiny", Path(storage), "round=tiny_1", "stage=work",
+                    "round.budget.trials_per_study=2", f"storage={storage}",
+                    "trainer.overrides=['trainer=long','hydra.job.chdir=true']"),
+            cwd=tmp_path, capture_output=True, text=True, timeout=300,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.count("2/2") == 2
+        trials = tmp_path / storage / "trials"
+        seen = list(trials.rglob("seen.json"))
+        assert len(seen) == 4
+        assert all(json.loads(p.read_text())["cwd"] == str(p.parent) for p in seen)
+        assert not [p for p in trials.rglob("*") if p.suffix in (".db", ".log")]
