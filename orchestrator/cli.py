@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from orchestrator.config.schema import (
 from orchestrator.exceptions import OrchestratorError
 from orchestrator.store.files import atomic_write
 from orchestrator.store.redaction import redact_text
+from orchestrator.work.signals import Interrupted
 
 log = logging.getLogger("orchestrator")
 
@@ -56,6 +58,9 @@ def _hydra_entry(cfg: DictConfig) -> None:
         configure_worker(int(cfg.worker), hydra_cfg.launcher.get("n_jobs") if multirun else None)
     try:
         code = run_stage(cfg)
+    except Interrupted as err:  # a stop signal during a training outside the worker loop
+        print(f"stopped by {err.signame}", file=sys.stderr)
+        sys.exit(128 + getattr(signal, err.signame, signal.SIGTERM).value)
     except OrchestratorError as err:
         # Hydra made this run's directory before our checks ran; a rejected run must leave
         # nothing behind, so remove it (it is new, and results are written only on success).

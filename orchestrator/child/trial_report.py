@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 import os
 from collections.abc import Callable, Mapping
 
@@ -42,7 +43,7 @@ def report(step: int, **metrics: float) -> bool:
     path = os.environ.get(METRICS_ENV)
     if not path:
         return False
-    _append(path, {"step": int(step), **_numbers(metrics)})
+    _append(path, {"step": _step(step), **_numbers(metrics)})
     stop = os.environ.get(STOP_ENV)
     return stop is not None and os.path.exists(stop)
 
@@ -57,10 +58,23 @@ def final(**metrics: float) -> None:
         _append(path, _numbers(metrics))
 
 
+def _step(step: int) -> int:
+    """The same rule as in the orchestrator's own process: an int (numpy's too) >= 1."""
+    try:
+        value = operator.index(step) if not isinstance(step, bool) else -1
+    except TypeError:
+        value = -1
+    if value < 1:
+        raise ValueError(f"report(step, ...): step must be an int >= 1; got {step!r}")
+    return value
+
+
 def _numbers(metrics: dict[str, float]) -> dict[str, float | str]:
     """Plain floats (numpy and torch scalars too); JSON has no NaN, so non-finite as text."""
     out: dict[str, float | str] = {}
     for name, value in metrics.items():
+        if isinstance(value, bool | str | bytes):
+            raise TypeError(f"{name}={value!r}: metrics must be numbers")
         number = float(value)
         out[name] = number if math.isfinite(number) else str(number)
     return out

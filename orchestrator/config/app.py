@@ -23,11 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from hydra import compose, initialize_config_dir, initialize_config_module
+from hydra import version as hydra_version
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.core.singleton import Singleton
 from hydra.initialize import get_gh_backup, restore_gh_from_backup
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from omegaconf.errors import OmegaConfBaseException
+from packaging.version import Version
 
 from orchestrator.config.launch import NOT_PASSED, Launch
 from orchestrator.config.node_types import own_types
@@ -35,7 +38,7 @@ from orchestrator.config.params import ParamType
 from orchestrator.config.trainer import resolve_trainer
 from orchestrator.exceptions import ConfigError
 
-VERSION_BASE = "1.3"
+LEGACY_BASE = "1.1"  # what Hydra assumes for an app that names no version_base
 PLACEHOLDER_DIR = "/tmp/orchestrator-trial"  # ${hydra:runtime.output_dir} while checking
 
 
@@ -44,7 +47,7 @@ def app_functions(
 ) -> tuple[Callable[..., Any], Callable[..., Any], Mapping[str, Any]]:
     """The ``@hydra.main`` function at ``target``, its task function and its decorator's
     settings; one ConfigError when ``target`` is not one."""
-    main = resolve_trainer(target)
+    main = resolve_trainer(target)  # its import runs the decorator: it sets the version base
     try:
         settings = inspect.getclosurevars(main).nonlocals
     except TypeError:
@@ -62,6 +65,7 @@ def located(launch: Launch) -> Launch:
     """``launch`` with the app's config dir (absolute) and name filled in: the ones the
     config names, else the decorator's (``config_path`` relative to the app's file)."""
     _, task, settings = app_functions(launch.target)
+    base = launch.version_base or _version_base_set_by_the_app()
     config_dir = launch.config_dir
     if config_dir is None:
         declared = settings.get("config_path")
@@ -74,7 +78,7 @@ def located(launch: Launch) -> Launch:
         config_dir = (
             declared
             if declared.startswith("pkg://")
-            else str((Path(inspect.getfile(task)).parent / declared).resolve())
+            else str((Path(inspect.getfile(inspect.unwrap(task))).parent / declared).resolve())
         )
     elif not config_dir.startswith("pkg://"):
         config_dir = str(Path(config_dir).resolve())
@@ -86,30 +90,74 @@ def located(launch: Launch) -> Launch:
             "trainer.config_name",
             f"{launch.target}'s @hydra.main names no config_name: set trainer.config_name",
         )
-    return replace(launch, config_dir=config_dir, config_name=str(name).removesuffix(".yaml"))
+    name = str(name).removesuffix(".yaml")
+    return replace(launch, config_dir=config_dir, config_name=name, version_base=base)
+
+
+def _version_base_set_by_the_app() -> str:
+    """The version base the app's ``@hydra.main(version_base=...)`` set when its module was
+    imported (Hydra keeps it globally): it decides defaults such as ``hydra.job.chdir``."""
+    base = hydra_version.getbase()
+    return f"{base.major}.{base.minor}" if isinstance(base, Version) else LEGACY_BASE
 
 
 def compose_app(launch: Launch) -> DictConfig:
     """The app's composed config, its ``hydra`` node included (``launch`` located); one
     ConfigError naming the app's config when it does not compose."""
     assert launch.config_dir and launch.config_name, "located() first"
-    job = launch.target.rpartition(".")[0].rpartition(".")[2] or "app"
     try:
-        with _initialized(launch.config_dir, job):
-            return compose(
-                launch.config_name, overrides=list(launch.overrides), return_hydra_config=True
-            )
+        return _compose(launch, launch.overrides)
     except Exception as err:  # noqa: BLE001 - Hydra raises many kinds; all mean "does not compose"
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        key = "trainer.config_name"
+        if launch.overrides:  # the overrides' fault when the config composes without them
+            try:
+                _compose(launch, ())
+                key = "trainer.overrides"
+            except Exception:  # noqa: BLE001 - the config itself does not compose
+                pass
         raise ConfigError(
-            "trainer.config_name",
+            key,
             f"the app's config {launch.config_name!r} in {launch.config_dir} does not compose "
             f"with overrides {list(launch.overrides)}: {first}",
         ) from None
 
 
+def _compose(launch: Launch, overrides: tuple[str, ...]) -> DictConfig:
+    assert launch.config_dir and launch.config_name
+    with _initialized(launch.config_dir, app_job_name(launch), launch.version_base):
+        return compose(launch.config_name, overrides=list(overrides), return_hydra_config=True)
+
+
+def app_job_name(launch: Launch) -> str:
+    """``hydra.job.name`` as the app's own run names it: its module's last part."""
+    return launch.target.rpartition(".")[0].rpartition(".")[2] or "app"
+
+
+def app_global_hydra(launch: Launch) -> Any:
+    """Hydra's global state initialised on the app's config dir, kept for its trials: an app
+    that composes or reads its search path itself finds its own (made once per worker)."""
+    assert launch.config_dir
+    with _initialized(launch.config_dir, app_job_name(launch), launch.version_base):
+        return Singleton._instances[GlobalHydra]
+
+
 @contextmanager
-def _initialized(config_dir: str, job: str) -> Iterator[None]:
+def global_hydra_as(state: Any) -> Iterator[None]:
+    """Hydra's global state swapped for ``state`` (an app's), the previous one back after."""
+    saved = Singleton._instances.get(GlobalHydra)
+    Singleton._instances[GlobalHydra] = state
+    try:
+        yield
+    finally:
+        if saved is None:
+            del Singleton._instances[GlobalHydra]
+        else:
+            Singleton._instances[GlobalHydra] = saved
+
+
+@contextmanager
+def _initialized(config_dir: str, job: str, version_base: str | None) -> Iterator[None]:
     """Hydra initialised on the app's config dir; the orchestrator's own Hydra state (this
     process runs inside its ``@hydra.main``) put aside and restored."""
     saved = get_gh_backup()
@@ -117,10 +165,10 @@ def _initialized(config_dir: str, job: str) -> Iterator[None]:
     try:
         if config_dir.startswith("pkg://"):
             module = config_dir.removeprefix("pkg://").replace("/", ".")
-            with initialize_config_module(module, job_name=job, version_base=VERSION_BASE):
+            with initialize_config_module(module, job_name=job, version_base=version_base):
                 yield
         else:
-            with initialize_config_dir(config_dir, job_name=job, version_base=VERSION_BASE):
+            with initialize_config_dir(config_dir, job_name=job, version_base=version_base):
                 yield
     finally:
         restore_gh_from_backup(saved)
@@ -190,7 +238,24 @@ def app_tree(launch: Launch) -> tuple[Launch, dict[str, Any], dict[str, ParamTyp
     return launch, {str(k): v for k, v in tree.items()}, types
 
 
-def working_dir_for(composed: DictConfig, output_dir: Path) -> str:
-    """Where the app runs: its output dir when it asks Hydra to change there
-    (``hydra.job.chdir``), else the current directory."""
-    return str(output_dir) if composed.hydra.job.get("chdir") else os.getcwd()
+def working_dir_for(composed: DictConfig, output_dir: Path, version_base: str | None) -> str:
+    """Where the app runs: its output dir when Hydra would change there (``hydra.job.chdir``;
+    unset, an app of version base below 1.2 changes, as Hydra's ``run_job`` decides), else
+    the current directory."""
+    chdir = composed.hydra.job.get("chdir")
+    if chdir is None:
+        chdir = Version(version_base or LEGACY_BASE) < Version("1.2")
+    return str(output_dir) if chdir else os.getcwd()
+
+
+def set_trial_overrides(state: Any, overrides: list[str]) -> None:
+    """The trial's overrides where a Hydra run keeps them: ``hydra.overrides.task`` and
+    ``hydra.job.override_dirname`` (sorted, the configured separators and exclusions);
+    overrides of ``hydra.*`` itself are not the task's."""
+    job = state.hydra.job.config.override_dirname
+    keys = [o.split("=", 1)[0].lstrip("+~") for o in overrides]
+    task = [o for o, key in zip(overrides, keys, strict=True) if not key.startswith("hydra.")]
+    kept = sorted(o for o in task if o.split("=", 1)[0].lstrip("+~") not in job.exclude_keys)
+    with read_write(state.hydra):
+        state.hydra.overrides.task = task
+        state.hydra.job.override_dirname = job.item_sep.join(kept).replace("=", job.kv_sep)

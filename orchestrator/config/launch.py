@@ -10,6 +10,7 @@ process is given: Hydra overrides (``optim.lr=0.01``) or argparse flags (``--lr 
 from __future__ import annotations
 
 import math
+import re
 import shlex
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ class Launch:
     timeout: float | None = None
     grace: float = 10.0
     curves: tuple[tuple[str, str], ...] = ()  # (role, your metric's name)
+    version_base: str | None = None  # hydra_app: its @hydra.main's (found with its config)
 
     @property
     def in_child(self) -> bool:
@@ -53,6 +55,16 @@ class Launch:
         if self.kind == "hydra_app":
             return "hydra_app " + self.target
         return self.target
+
+
+def selection_hint(identity: str) -> str:
+    """The overrides that select the trainer ``identity`` names, for error messages."""
+    kind, _, rest = identity.partition(" ")
+    if kind == "command" and rest:
+        return f"trainer.kind=command trainer.command={shlex.quote(rest)}"
+    if kind == "hydra_app" and rest:
+        return f"trainer.kind=hydra_app trainer._target_={rest}"
+    return f"trainer._target_={identity}"
 
 
 def launch_from(section: TrainerConfig, target: str | None = None) -> Launch:
@@ -98,6 +110,13 @@ def launch_from(section: TrainerConfig, target: str | None = None) -> Launch:
             )
         if not isinstance(name, str) or not name:
             raise ConfigError(f"trainer.curves.{role}", f"must name a metric; got {name!r}")
+    in_child = section.kind == "command" or (section.kind == "hydra_app" and section.subprocess)
+    if section.timeout is not None and not in_child:
+        raise ConfigError(
+            "trainer.timeout",
+            "applies to a trainer in a child process (trainer.kind=command, or a hydra_app with"
+            " trainer.subprocess=true): a call in the worker cannot be stopped midway",
+        )
     if section.kind != "hydra_app":
         for key in ("config_path", "config_name", "overrides", "subprocess"):
             if getattr(section, key):
@@ -156,8 +175,9 @@ def _hydra_value(value: Any) -> str:
         return "[" + ",".join(_hydra_value(v) for v in value) + "]"
     if isinstance(value, Mapping):
         return "{" + ",".join(f"{k}:{_hydra_value(v)}" for k, v in value.items()) + "}"
-    text = str(value).replace("\\", "\\\\").replace("'", "\\'")
-    return f"'{text}'"
+    # Hydra unescapes a backslash only before a quote or at the string's end: double those
+    text = re.sub(r"(\\+)(?='|\Z)", lambda m: m.group(1) * 2, str(value))
+    return "'" + text.replace("'", "\\'") + "'"
 
 
 def argparse_args(values: Mapping[str, Any]) -> list[str]:

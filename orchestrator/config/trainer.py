@@ -7,10 +7,17 @@ resolve a trainer from a stored config without Hydra being initialised.
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable
 from typing import Any
 
+from orchestrator.child import trial_report
 from orchestrator.exceptions import ConfigError
+
+# The user's code imports the reporting helper as ``trial_report``; in the orchestrator's
+# process that name is this one module, set before any user module is imported here, so
+# its reports reach the running trial whatever the install (editable or a wheel).
+sys.modules.setdefault("trial_report", trial_report)
 
 Trainer = Callable[..., Any]
 

@@ -19,6 +19,7 @@ from orchestrator.config.experiment import Experiment
 from orchestrator.store.paths import trial_dir
 from orchestrator.store.record import INFEASIBLE, TrialAttr, config_hash, infeasible_value
 from orchestrator.work.cache import WorkerCache
+from orchestrator.work.signals import interrupting_training
 from orchestrator.work.trainer_call import Reports, TrialPlace
 
 log = logging.getLogger(__name__)
@@ -83,9 +84,9 @@ def _train(
     }.items():
         trial.set_user_attr(key, value)
     try:
-        reports = Reports.of(config)
-        result = cache.train(config, reports, _place(study, trial.number, studies))
-    except Exception:
+        with interrupting_training():
+            result = cache.train(config, Reports.of(config), _place(study, trial.number, studies))
+    except BaseException:  # a failure, or a stop signal: the rerun is FAIL, never left RUNNING
         study.tell(trial, state=TrialState.FAIL)
         raise
     if result.diverged:  # recorded like a round's infeasible trial, valued at the worst

@@ -19,6 +19,7 @@ import optuna
 import yaml
 
 from orchestrator.config.experiment import Experiment
+from orchestrator.config.launch import selection_hint
 from orchestrator.config.schema import CONF_DIR, Config
 from orchestrator.exceptions import ConfigError
 from orchestrator.rounds.space import Round
@@ -124,7 +125,7 @@ def _resumed(
             raise ConfigError(
                 "trainer._target_",
                 f"round {rnd.name} was started with trainer {trainer}, not {start.trainer};"
-                f" finish it with trainer._target_={trainer}, or name the round anew"
+                f" finish it with {selection_hint(trainer)}, or name the round anew"
                 " (round.name=...)",
             )
         start = dataclasses.replace(start, trainer=trainer)  # analysis: as it was trained

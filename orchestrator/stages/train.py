@@ -16,6 +16,7 @@ from orchestrator.exceptions import TrainerContractError
 from orchestrator.store import paths
 from orchestrator.train.result import TrainResult
 from orchestrator.work.cache import WorkerCache
+from orchestrator.work.signals import interrupting_training
 from orchestrator.work.trainer_call import Reports, TrialPlace
 
 log = logging.getLogger("orchestrator")
@@ -41,7 +42,8 @@ def train_once(experiment: Experiment, run_dir: Path, *, progress: bool) -> Trai
     reports = Reports.of(experiment, echo=log_step)
     try:
         place = TrialPlace("train", run_dir / "trial")
-        result = WorkerCache().train(experiment, reports, place, progress=progress)
+        with interrupting_training():  # a stop signal stops a child trainer too
+            result = WorkerCache().train(experiment, reports, place, progress=progress)
     except TrainerContractError as err:
         raise TrainerContractError(f"trainer {experiment.trainer}: {err}") from None
 

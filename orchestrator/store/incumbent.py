@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from orchestrator.config.experiment import Experiment
+from orchestrator.config.launch import selection_hint
 from orchestrator.exceptions import ConfigError
 from orchestrator.store import paths
 from orchestrator.store.files import atomic_write
@@ -41,7 +42,7 @@ class Incumbent:
                 "trainer._target_",
                 f"{self.path} was promoted with trainer {self.trainer}, and this round trains "
                 f"with {base.trainer}: its values may not mean the same to it. Use "
-                f"trainer._target_={self.trainer}, or start from your base config "
+                f"{selection_hint(self.trainer)}, or start from your base config "
                 "(round.start_from=base)",
             )
         unknown = sorted(_leaves(self.tree) - set(base.schema.types))

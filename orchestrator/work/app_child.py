@@ -1,5 +1,5 @@
-"""``python -m orchestrator.work.app_child TARGET CONFIG_DIR CONFIG_NAME [overrides]``: a
-Hydra app's trial in a process of its own (``trainer.subprocess=true``).
+"""A Hydra app's trial in a process of its own (``trainer.subprocess=true``):
+``python -m orchestrator.work.app_child TARGET CONFIG_DIR CONFIG_NAME VERSION_BASE [overrides]``.
 
 Hydra runs the app's task function here exactly as from the app's own command line
 (logging, output dir, ``chdir``), with the trial's overrides. Its return value, which a
@@ -16,13 +16,13 @@ from typing import Any
 
 
 def main(argv: list[str]) -> None:
-    target, config_dir, config_name, *overrides = argv
+    target, config_dir, config_name, version_base, *overrides = argv
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     import hydra
 
     from orchestrator.child import trial_report
-    from orchestrator.config.app import VERSION_BASE, app_functions
+    from orchestrator.config.app import app_functions
 
     sys.modules.setdefault("trial_report", trial_report)
     _, task_function, _ = app_functions(target)
@@ -39,7 +39,7 @@ def main(argv: list[str]) -> None:
         return value
 
     sys.argv = [target, *overrides]
-    hydra.main(config_path=config_dir, config_name=config_name, version_base=VERSION_BASE)(task)()
+    hydra.main(config_path=config_dir, config_name=config_name, version_base=version_base)(task)()
 
 
 def _is_number(value: Any) -> bool:

@@ -124,6 +124,4 @@ class WorkerCache:
             kwargs["cache"] = self.train_cache()
         with reporting_to(reports) as finals:  # trial_report works in a function trainer too
             returned = trainer(config, **kwargs)
-        return build_result(
-            returned if returned is not None else finals or None, reports, experiment
-        )
+        return build_result(returned, reports, experiment, finals)

@@ -69,9 +69,10 @@ def run_child(
             )
         except OSError as error:
             raise ChildStartError(f"cannot start {argv[0]!r}: {error.strerror}") from None
-    started = time.monotonic()
-    waiter = _Waiter(proc)
-    try:
+    waiter: _Waiter | None = None
+    try:  # from here on, every way out stops the child's group
+        started = time.monotonic()
+        waiter = _Waiter(proc)
         timed_out = stopped = False
         term_at = kill_at = None
         while not waiter.ended(TICK_SECONDS):
@@ -79,7 +80,7 @@ def run_child(
             if not stopped and not timed_out and on_tick():
                 stopped, term_at = True, now + grace
                 stop_file.touch()
-            if timeout is not None and not timed_out and now - started > timeout:
+            if timeout is not None and not (timed_out or stopped) and now - started > timeout:
                 timed_out, term_at = True, now
             if term_at is not None and now >= term_at:
                 _signal_group(proc, signal.SIGTERM)
@@ -90,21 +91,27 @@ def run_child(
         return ChildOutcome(proc.returncode, time.monotonic() - started, timed_out, stopped)
     finally:
         _end_group(proc, waiter, grace)
-        waiter.close()
 
 
-def _end_group(proc: subprocess.Popen[bytes], waiter: _Waiter, grace: float) -> None:
+def _end_group(proc: subprocess.Popen[bytes], waiter: _Waiter | None, grace: float) -> None:
     """The child stopped if it still runs (SIGTERM, ``grace``, SIGKILL), then whatever is
-    left of its group killed (its own children outlive it otherwise)."""
-    if proc.poll() is None:
-        _signal_group(proc, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        while not waiter.ended(min(TICK_SECONDS, max(deadline - time.monotonic(), 0.0))):
-            if time.monotonic() >= deadline:
-                _signal_group(proc, signal.SIGKILL)
-                proc.wait()
-                break
-    _signal_group(proc, signal.SIGKILL)
+    left of its group killed (its own children outlive it otherwise). The kill, the reaping
+    and the pidfd's release happen even when a second signal cuts the grace short."""
+    try:
+        if proc.poll() is None:
+            _signal_group(proc, signal.SIGTERM)
+            deadline = time.monotonic() + grace
+            while proc.poll() is None and time.monotonic() < deadline:
+                left = max(deadline - time.monotonic(), 0.0)
+                if waiter is not None:
+                    waiter.ended(min(TICK_SECONDS, left))
+                else:
+                    time.sleep(min(TICK_SECONDS, left))
+    finally:
+        _signal_group(proc, signal.SIGKILL)
+        proc.wait()
+        if waiter is not None:
+            waiter.close()
 
 
 def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
@@ -120,17 +127,21 @@ class _Waiter:
 
     def __init__(self, proc: subprocess.Popen[bytes]) -> None:
         self.proc = proc
+        self.fd: int | None = None
+        self.poller: select.poll | None = None
         try:
-            self.fd: int | None = os.pidfd_open(proc.pid)
+            self.fd = os.pidfd_open(proc.pid)
+            self.poller = select.poll()  # not select(): any fd number, also past 1024
+            self.poller.register(self.fd, select.POLLIN)
         except (AttributeError, OSError):
-            self.fd = None
+            self.close()
 
     def ended(self, seconds: float) -> bool:
         """True once the child has exited (reaped), waiting up to ``seconds``."""
         if self.proc.poll() is not None:
             return True
-        if self.fd is not None:
-            select.select([self.fd], [], [], seconds)
+        if self.poller is not None:
+            self.poller.poll(seconds * 1000)
             return self.proc.poll() is not None
         try:
             self.proc.wait(timeout=seconds)
@@ -139,6 +150,7 @@ class _Waiter:
         return True
 
     def close(self) -> None:
+        self.poller = None
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None

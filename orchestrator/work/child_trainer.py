@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from orchestrator.child import trial_report
+from orchestrator.config.app import app_job_name
 from orchestrator.config.experiment import Experiment
 from orchestrator.config.launch import Launch, child_arguments, hydra_override
 from orchestrator.exceptions import ConfigError
@@ -117,16 +118,16 @@ def train_in_child(
     if not reports.values and not final:
         raise ChildTrialFailed(
             f"exited without reporting a metric (report(step, {experiment.metric}=...) from "
-            f'trial_report, or print a JSON line {{"{experiment.metric}": value}}){_tail(place)}'
+            f'trial_report, or print a JSON line {{"{experiment.metric}": value}}; a line with '
+            f"a value that is not a number is not read as metrics){_tail(place)}"
         )
-    return build_result(final or None, reports, experiment)
+    return build_result(None, reports, experiment, final)
 
 
 def app_child_argv(launch: Launch, overrides: Sequence[str], place: TrialPlace) -> list[str]:
     """A Hydra app in a process of its own: Hydra runs it there as from its command line
     (``work/app_child.py`` passes its return value back)."""
-    assert launch.config_dir and launch.config_name
-    job = launch.target.rpartition(".")[0].rpartition(".")[2] or "app"
+    assert launch.config_dir and launch.config_name and launch.version_base
     return [
         sys.executable,
         "-m",
@@ -134,10 +135,11 @@ def app_child_argv(launch: Launch, overrides: Sequence[str], place: TrialPlace) 
         launch.target,
         launch.config_dir,
         launch.config_name,
+        launch.version_base,
         *launch.overrides,
         *overrides,
         hydra_override("hydra.run.dir", str(place.dir)),
-        hydra_override("hydra.job.name", job),
+        hydra_override("hydra.job.name", app_job_name(launch)),
     ]
 
 
@@ -153,7 +155,9 @@ def _exit(code: int) -> str:
 def _tail(place: TrialPlace) -> str:
     """The end of the child's stderr, for the trial's error."""
     try:
-        text = (place.dir / "stderr.log").read_text(errors="replace").strip()
+        with open(place.dir / "stderr.log", "rb") as handle:
+            handle.seek(max(handle.seek(0, os.SEEK_END) - 4 * STDERR_TAIL_CHARS, 0))
+            text = handle.read().decode("utf-8", errors="replace").strip()
     except OSError:
         return ""
     if not text:

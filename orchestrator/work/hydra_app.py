@@ -4,7 +4,11 @@ values applied to a copy, its decorated main called with it (as Hydra's ``main``
 
 Per trial, ``HydraConfig`` is set as a Hydra run sets it, with the trial's own folder as
 ``hydra.runtime.output_dir`` (so ``${hydra:runtime.output_dir}`` in the app's config
-points there), and the app runs in that folder when its config says ``hydra.job.chdir``.
+points there) and the trial's overrides in ``hydra.overrides.task`` and
+``hydra.job.override_dirname``; Hydra's global state is the app's (its own search path for
+a ``compose`` inside it); ``hydra.job.env_set`` is applied; and the app runs in that folder
+when Hydra would change there (``hydra.job.chdir``). What only a Hydra run of its own does
+(its logging config, its callbacks) needs ``trainer.subprocess=true``.
 Only the keys whose value differs from the app's own composed default are set, so the
 app's interpolations (``scheduler.max_lr: ${optimizer.lr}``) follow a tuned value. Its
 return value (a number, or a dict holding the objective's metric) is the answer; what it
@@ -20,13 +24,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from hydra.core.utils import env_override
 from omegaconf import OmegaConf
 
 from orchestrator.config.app import (
     app_functions,
+    app_global_hydra,
     compose_app,
+    global_hydra_as,
     hydra_config,
     hydra_state,
+    set_trial_overrides,
     task_config,
     working_dir_for,
 )
@@ -45,6 +53,7 @@ class HydraAppTrainer:
         self.main, _, _ = app_functions(launch.target)
         self.composed = compose_app(launch)
         self.state = hydra_state(self.composed)  # what HydraConfig holds during a trial
+        self.global_hydra = app_global_hydra(launch)  # Hydra's global state during a trial
         self.task = task_config(self.composed)  # each trial changes a copy
         defaults = OmegaConf.to_container(self.task, resolve=False)
         assert isinstance(defaults, dict)
@@ -55,23 +64,26 @@ class HydraAppTrainer:
         return changed_values(experiment.tree, self.defaults)
 
     def train(self, experiment: Experiment, reports: Reports, place: TrialPlace) -> TrainResult:
+        changed = self.changed(experiment)
+        overrides = [hydra_override(path, value) for path, value in changed.items()]
         if self.launch.subprocess:
-            overrides = [hydra_override(p, v) for p, v in self.changed(experiment).items()]
             argv = app_child_argv(self.launch, overrides, place)
             return train_in_child(argv, experiment, reports, place)
         place.dir.mkdir(parents=True, exist_ok=True)
         task = copy.deepcopy(self.task)
-        for path, value in self.changed(experiment).items():
+        for path, value in changed.items():
             OmegaConf.update(task, path, value, merge=False)
+        set_trial_overrides(self.state, [*self.launch.overrides, *overrides])
+        workdir = working_dir_for(self.composed, place.dir, self.launch.version_base)
         with (
+            global_hydra_as(self.global_hydra),
             hydra_config(self.state, place.dir),
-            _working_dir(working_dir_for(self.composed, place.dir)),
+            env_override(dict(self.composed.hydra.job.env_set)),
+            _working_dir(workdir),
             reporting_to(reports) as finals,
         ):
             returned = self.main(task)
-        return build_result(
-            returned if returned is not None else finals or None, reports, experiment
-        )
+        return build_result(returned, reports, experiment, finals)
 
 
 @contextmanager

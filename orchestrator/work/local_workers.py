@@ -44,6 +44,7 @@ from orchestrator.store.storage import opened_storage
 from orchestrator.work.budget import count_trials
 from orchestrator.work.gpus import configure_worker, visible_gpus
 from orchestrator.work.loop import WorkerStats
+from orchestrator.work.signals import HANDLED
 from orchestrator.work.worker import run_worker
 
 log = logging.getLogger(__name__)
@@ -140,7 +141,7 @@ def forwarding_stop_signals(procs: dict[int, BaseProcess]) -> Iterator[list[str]
 
     previous = {}
     if threading.current_thread() is threading.main_thread():
-        previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
+        previous = {s: signal.signal(s, forward) for s in HANDLED}
     try:
         yield received
     finally:

@@ -19,7 +19,8 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
-HANDLED = (signal.SIGTERM, signal.SIGINT)
+# SIGHUP too: a closed terminal or SSH session must not leave a trial's child running.
+HANDLED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 class Interrupted(KeyboardInterrupt):
@@ -80,3 +81,11 @@ def handling_stop_signals() -> Iterator[StopSignals]:
         yield stop
     finally:
         stop.restore()
+
+
+@contextmanager
+def interrupting_training() -> Iterator[None]:
+    """Outside the worker loop (promotion's reruns, ``stage=train``): a stop signal during the
+    training raises ``Interrupted``, so a child trainer is stopped before this process ends."""
+    with handling_stop_signals() as stop, stop.trial_window():
+        yield

@@ -16,6 +16,7 @@ import optuna
 from optuna.trial import TrialState
 
 from orchestrator.config.experiment import Experiment
+from orchestrator.config.launch import selection_hint
 from orchestrator.exceptions import ConfigError
 from orchestrator.rounds.space import Round
 from orchestrator.store.record import (
@@ -119,7 +120,7 @@ def check_same_start(study: optuna.Study, start: Experiment, digest: str) -> Non
         raise ConfigError(
             "trainer._target_",
             f"study {name} was started with trainer {trainer}, not {start.trainer}; finish it "
-            f"with trainer._target_={trainer}, or name the round anew (round.name=...)",
+            f"with {selection_hint(trainer)}, or name the round anew (round.name=...)",
         )
     previous = attrs.get(StudyAttr.START_CONFIG_HASH)
     legacy = trainer is None and previous == legacy_config_hash(start.tree)

@@ -53,10 +53,6 @@ EVAL_CURVES = ("val_loss", "val_error")
 
 OnValue = Callable[[int, float], bool]  # the objective metric at a step -> stop now?
 
-# The user's code imports the helper as ``trial_report`` (a child finds it on PYTHONPATH);
-# in this process that name is this module, so its reports reach the running trial.
-sys.modules.setdefault("trial_report", trial_report)
-
 
 @dataclass(frozen=True)
 class TrialPlace:
@@ -221,23 +217,29 @@ def reporting_to(reports: Reports) -> Iterator[dict[str, float]]:
             helper.sink, helper.final_sink = saved[key]
 
 
-def build_result(returned: Any, reports: Reports, experiment: Experiment) -> TrainResult:
-    """The trainer's answer as a ``TrainResult`` (its own, or built from the reports)."""
+def build_result(
+    returned: Any,
+    reports: Reports,
+    experiment: Experiment,
+    finals: Mapping[str, float] | None = None,
+) -> TrainResult:
+    """The trainer's answer as a ``TrainResult`` (its own, or built from the reports).
+    ``finals``: what it gave ``trial_report.final(...)``; a returned value wins over it."""
     if isinstance(returned, TrainResult) or (
         isinstance(returned, Mapping) and "status" in returned
     ):
         return as_train_result(dict(returned) if isinstance(returned, Mapping) else returned)
     metric = reports.metric
-    final: dict[str, float] = {}
+    final: dict[str, float] = dict(finals or {})
     if isinstance(returned, Mapping):
-        final = {
-            str(k): v for k, v in ((k, _real(v)) for k, v in returned.items()) if v is not None
-        }
+        final.update(
+            {str(k): v for k, v in ((k, _real(v)) for k, v in returned.items()) if v is not None}
+        )
         objective = final.get(metric)
     elif _real(returned) is not None:
         objective = _real(returned)
     elif returned is None:
-        objective = None
+        objective = final.get(metric)
     else:
         raise TrainerContractError(
             f"the trainer returned {type(returned).__name__}; return a number (the objective),"

@@ -24,7 +24,8 @@ from orchestrator.exceptions import ConfigError
 @pytest.mark.parametrize(
     "value",
     [0.001, 1e-05, 3, -2, True, False, None, "adam", "1", "it's a:b=c", "a b", [1, 2.5], "",
-     float("inf"), ["x", "y z"], "${other.key}"],
+     float("inf"), ["x", "y z"], "${other.key}", "a\\b", "C:\\dir\\", "it\\'s", "\\\\",
+     "^\\d+$", "end\\\n"],
 )  # fmt: skip
 def test_a_hydra_override_reads_back_as_the_same_value(value):
     parsed = OverridesParser.create().parse_overrides([hydra_override("optim.lr", value)])[0]
@@ -74,6 +75,7 @@ def test_identity_keeps_a_functions_bare_path_as_older_stores_recorded_it():
         (TrainerConfig(kind="command", command="x", grace=-1), "trainer.grace", ">= 0"),
         (TrainerConfig(overrides=["a=1"]), "trainer.overrides", "hydra_app only"),
         (TrainerConfig(curves={"loss": "x"}), "trainer.curves.loss", "train_loss, lr"),
+        (TrainerConfig(kind="hydra_app", timeout=60), "trainer.timeout", "child process"),
         (TrainerConfig(curves={"val_loss": ""}), "trainer.curves.val_loss", "must name"),
         (TrainerConfig(kind="command", command="x", subprocess=True), "trainer.subprocess",
          "hydra_app only"),

@@ -95,7 +95,7 @@ def test_an_app_whose_config_does_not_compose_is_one_error_and_nothing_is_writte
     done = run(conf, "tiny", studies, "round=tiny_1", "trainer.overrides=['optim=adam']")
     assert done.returncode == 2
     error = done.stderr.strip().splitlines()[-1]
-    assert error.startswith("error: trainer.config_name: the app's config 'main' in ")
+    assert error.startswith("error: trainer.overrides: the app's config 'main' in ")
     assert "does not compose with overrides ['optim=adam']" in error
     assert not (studies / "tuning.db").exists() and not (studies / "tiny_1").exists()
 

@@ -220,3 +220,12 @@ def own_noop(cfg: Any, report: Any = None) -> float:
     if report is not None:
         report(1, val_error=0.5)
     return 0.5
+
+
+def reports_and_finals(cfg: Any, report: Any = None) -> float:
+    """Reports one value, gives final metrics through ``trial_report``, returns a number."""
+    from trial_report import final
+
+    report(1, val_acc=0.5)
+    final(val_acc=0.4, test_acc=0.9)
+    return 0.4

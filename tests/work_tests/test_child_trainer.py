@@ -7,6 +7,8 @@ that no process of the child's (nor its own child) is left running.
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -18,7 +20,8 @@ from orchestrator.config.launch import Launch
 from orchestrator.config.params import ParamSchema
 from orchestrator.exceptions import ConfigError, TrainerContractError
 from orchestrator.work.cache import WorkerCache
-from orchestrator.work.child_trainer import ChildTrialFailed
+from orchestrator.work.child_process import run_child
+from orchestrator.work.child_trainer import ChildTrialFailed, child_env
 from orchestrator.work.trainer_call import Reports, TrialPlace
 
 SCRIPT = Path(__file__).resolve().parents[1] / "support" / "child_script.py"
@@ -165,4 +168,61 @@ def test_a_bad_step_from_a_command_breaks_the_contract(tmp_path):
     script.write_text('print(\'{"step": 0, "loss": 1.0}\')\n')
     exp = experiment("ok", tmp_path, command=(sys.executable, str(script)))
     with pytest.raises(TrainerContractError, match="step must be an int >= 1"):
+        train(exp, tmp_path / "t")
+
+
+def test_a_worker_holding_over_a_thousand_files_still_watches_its_child(tmp_path):
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip(f"the hard limit on open files is {hard}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]  # the pidfd gets fd > 1024
+    try:
+        result, _ = train(experiment("ok", tmp_path / "pids"), tmp_path / "t")
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert result.status == "completed"
+
+
+def test_a_second_interrupt_during_the_grace_still_kills_the_group_and_frees_the_fd(tmp_path):
+    """The first error (the report hook raising) starts the grace; a Ctrl-C half a second
+    into it must not leave the child (which ignores SIGTERM) or its own child running."""
+    pids = tmp_path / "pids"
+    (tmp_path / "t").mkdir()
+    argv = [sys.executable, str(SCRIPT), "--mode", "ignore_stop", "--steps", "500",
+            "--delay", "0.1", "--pids", str(pids)]  # fmt: skip
+    env = child_env(experiment("ok", pids), TrialPlace("r/s#0", tmp_path / "t"))
+    fds_before = len(os.listdir("/proc/self/fd"))
+
+    def on_tick() -> bool:
+        if len(list(pids.glob("*"))) == 2:
+            raise RuntimeError("the store went away")
+        return False
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    try:
+        with pytest.raises((RuntimeError, KeyboardInterrupt)):
+            signal.setitimer(signal.ITIMER_REAL, 3.0)  # well into the 20 s grace below
+            run_child(argv, env=env, out_dir=tmp_path / "t", on_tick=on_tick,
+                      stop_file=tmp_path / "t" / "stop", timeout=None, grace=20.0)  # fmt: skip
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert wait_until_gone(pids) == []
+    assert len(os.listdir("/proc/self/fd")) == fds_before
+
+
+def test_a_child_reporting_a_fractional_step_fails_with_the_helpers_reason(tmp_path):
+    script = tmp_path / "frac.py"
+    script.write_text("from trial_report import report\nreport(2.5, loss=1.0)\n")
+    exp = experiment("ok", tmp_path, command=(sys.executable, str(script)))
+    with pytest.raises(ChildTrialFailed, match="step must be an int >= 1; got 2.5"):
         train(exp, tmp_path / "t")

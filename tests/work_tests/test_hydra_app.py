@@ -7,6 +7,7 @@ The app (``tests/support/tiny_app``) is unchanged Hydra code: its own config dir
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,9 @@ from orchestrator.work.cache import WorkerCache
 from orchestrator.work.trainer_call import Reports, TrialPlace
 
 TARGET = "tests.support.tiny_app.app.main"
+WRAPPED = "tests.support.tiny_app.wrapped_app.main"
+LEGACY = "tests.support.tiny_app.legacy_app.main"
+CONFIGS = Path(__file__).parents[1] / "support" / "tiny_app" / "configs"
 OBJECTIVE = {"metric": "loss", "direction": "minimize"}
 
 
@@ -93,7 +97,7 @@ def test_an_app_in_its_own_process_gives_the_same_answer(tmp_path):
 @pytest.mark.parametrize(
     ("launch", "key", "says"),
     [
-        (dict(overrides=("optim=adam",)), "trainer.config_name", "does not compose"),
+        (dict(overrides=("optim=adam",)), "trainer.overrides", "does not compose"),
         (dict(config_name="nope"), "trainer.config_name", "does not compose"),
         (dict(config_dir="/nonexistent"), "trainer.config_path", "is not a directory"),
         (dict(target="tests.support.trainers.analytic"), "trainer._target_",
@@ -105,3 +109,34 @@ def test_an_app_that_cannot_be_composed_is_one_error(launch, key, says):
     with pytest.raises(ConfigError) as err:
         app_tree(Launch(**{"kind": "hydra_app", "target": TARGET, **launch}))  # type: ignore[arg-type]
     assert err.value.key == key and says in str(err.value)
+
+
+def test_during_a_trial_hydra_is_the_apps_own(tmp_path):
+    exp = app_experiment(overrides=("+hydra.job.env_set.TINY_ENV=hello",))
+    exp = exp.with_values({"optim.lr": 0.2, "seed": 3})
+    WorkerCache().train(exp, Reports("loss", False), TrialPlace("r/s#0", tmp_path / "t"))
+    seen_by_app = seen(tmp_path / "t")
+    assert seen_by_app["task_overrides"] == ["seed=3", "optim.lr=0.2"]
+    assert seen_by_app["override_dirname"] == "optim.lr=0.2,seed=3"
+    assert seen_by_app["composed_momentum"] == 0.9  # compose() inside the app finds its config
+    assert seen_by_app["env"] == "hello" and "TINY_ENV" not in os.environ
+    assert not GlobalHydra.instance().is_initialized()  # the orchestrator's state is back
+
+
+def test_an_app_whose_task_is_wrapped_is_found_by_its_own_file():
+    located, tree, _ = app_tree(Launch(kind="hydra_app", target=WRAPPED))
+    assert located.config_dir == str(
+        Path(__file__).parents[1] / "support" / "tiny_app" / "configs"
+    )
+    assert tree["optim"]["lr"] == 0.5
+
+
+def test_an_app_without_a_version_base_runs_in_its_output_dir_as_hydra_1_1_would(tmp_path):
+    launch, tree, types = app_tree(Launch(kind="hydra_app", target=LEGACY))
+    assert launch.version_base == "1.1"
+    tree["objective"] = dict(OBJECTIVE)
+    exp = Experiment(tree, ParamSchema(types, builtin=False), launch.identity(), None, None,
+                     launch)  # fmt: skip
+    WorkerCache().train(exp, Reports("loss", False), TrialPlace("r/s#0", tmp_path / "t"))
+    assert (tmp_path / "t" / "cwd.txt").read_text() == str(tmp_path / "t")
+    assert Path.cwd() != tmp_path / "t"

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 from orchestrator.config.experiment import Experiment
+from orchestrator.config.launch import selection_hint
 from orchestrator.config.params import ParamSchema, ParamType
 from orchestrator.exceptions import ConfigError, TrainerContractError
+from orchestrator.work.cache import WorkerCache
 from orchestrator.work.trainer_call import Reports, build_result, checked_asks
 
 OWN = Experiment(
@@ -143,3 +148,30 @@ def test_metrics_named_in_trainer_curves_become_the_curves_the_checks_read():
     curves = reports.curves()
     assert curves.train_loss == [2.0, 1.0] and curves.val_loss == [1.5, 1.2]
     assert curves.metrics == {"val/acc": [0.5, 0.7]}
+
+
+def test_final_metrics_from_the_helper_join_a_returned_number(tmp_path):
+    exp = dataclasses.replace(OWN, trainer="tests.support.trainers.reports_and_finals")
+    result = WorkerCache().train(exp, Reports.of(exp))
+    assert result.objective == 0.4  # what it returned
+    assert result.final["test_acc"] == 0.9 and result.final["val_acc"] == 0.4
+
+
+def test_the_helper_is_the_same_module_under_both_names_without_the_editable_path():
+    code = (
+        "import sys; sys.path = [p for p in sys.path if not p.endswith('orchestrator/child')]; "
+        "import orchestrator.config.trainer, orchestrator.child.trial_report as a; "
+        "import trial_report as b; print(a is b)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip() == "True", done.stderr
+
+
+def test_error_hints_select_the_trainer_kind_they_name():
+    assert selection_hint("pkg.train") == "trainer._target_=pkg.train"
+    assert selection_hint("hydra_app src.train.main") == (
+        "trainer.kind=hydra_app trainer._target_=src.train.main"
+    )
+    assert selection_hint("command python train.py") == (
+        "trainer.kind=command trainer.command='python train.py'"
+    )

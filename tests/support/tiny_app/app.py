@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 import hydra
+from hydra import compose
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from trial_report import report
@@ -24,6 +25,10 @@ def main(cfg: DictConfig) -> float:
         "cfg": OmegaConf.to_container(cfg, resolve=True),
         "cwd": os.getcwd(),
         "hydra_output_dir": HydraConfig.get().runtime.output_dir,
+        "task_overrides": list(HydraConfig.get().overrides.task),
+        "override_dirname": HydraConfig.get().job.override_dirname,
+        "composed_momentum": compose(config_name="main").optim.momentum,  # its own search path
+        "env": os.environ.get("TINY_ENV"),
     }
     (out / "seen.json").write_text(json.dumps(seen))
     if cfg.fail:
