@@ -101,6 +101,10 @@ def _step_budget(draft: dict[str, Any], findings: list[Finding], reasons: list[s
         if f.kind != "step_budget" or not f.suggestion:
             continue
         ((key, new),) = f.suggestion.items()
+        role = next((r for r in ("scientific", "nuisance") if key in draft.get(r, {})), None)
+        if role is not None:  # a param has one role: the length stays the round's to vary
+            reasons.append(f"{key}: left as it is ({role} here; step_budget suggests {new})")
+            continue
         old = draft.get("fixed", {}).get(key, "the start config's")
         draft.setdefault("fixed", {})[key] = new
         reasons.append(f"{key}: {old} -> {new} (step_budget: {f.message})")

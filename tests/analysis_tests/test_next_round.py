@@ -85,3 +85,13 @@ def test_no_findings_gives_the_same_round_renamed_and_the_yaml_says_why():
 def test_round_from_dict_names_unknown_keys():
     with pytest.raises(ConfigError, match="unknown keys \\['goals'\\]"):
         round_from_dict({**base_round(), "goals": "x"})
+
+
+def test_a_step_budget_on_a_length_key_the_round_varies_leaves_it_alone():
+    raw = base_round()
+    raw["scientific"] = {"train.steps": [100, 300]}
+    raw["fixed"] = {}
+    draft, reasons = draft_next_round(raw, [finding("step_budget", **{"train.steps": 600})], 2)
+    assert "train.steps" not in draft.get("fixed", {})
+    assert reasons == ["train.steps: left as it is (scientific here; step_budget suggests 600)"]
+    parse_round(round_from_dict(draft), builtin_experiment())  # still a valid round

@@ -187,3 +187,32 @@ def test_an_app_that_changes_directory_still_writes_to_the_store_it_was_given(tm
         assert len(seen) == 4
         assert all(json.loads(p.read_text())["cwd"] == str(p.parent) for p in seen)
         assert not [p for p in trials.rglob("*") if p.suffix in (".db", ".log")]
+
+
+def test_sigterm_during_promotion_reruns_stops_the_command_too(tmp_path):
+    pids = tmp_path / "pids"
+    config = {**COMMAND, "mode": "hang_reruns", "pids": str(pids)}
+    rnd = {**COMMAND_ROUND, "promotion": {"seeds": 2}}
+    conf = write_conf(tmp_path, "cmd", config, rnd)
+    studies = tmp_path / "studies"
+    proc = subprocess.Popen(
+        command(conf, "cmd", studies, "round=cmd_1"),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    deadline = time.monotonic() + 180
+    while not list(pids.glob("*.grandchild")) and time.monotonic() < deadline:
+        time.sleep(0.1)  # a rerun (seed 1) is running, with its own child
+    assert list(pids.glob("*.grandchild")), "no rerun started"
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, err[-2000:]
+    assert "stopped by SIGTERM" in err
+    assert wait_until_gone(pids) == []
+    reruns = optuna.load_study(
+        study_name="cmd_1/promotion", storage=f"sqlite:///{studies}/tuning.db"
+    )
+    assert [t.state for t in reruns.trials] == [TrialState.FAIL]  # FAIL, not left RUNNING

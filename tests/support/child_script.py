@@ -32,7 +32,8 @@ def main() -> None:
         pids = Path(args.pids)
         pids.mkdir(parents=True, exist_ok=True)
         (pids / f"{os.getpid()}.child").touch()
-        if args.mode in ("hang", "spawn", "ignore_stop"):  # a grandchild in the same group
+        hangs = args.mode == "hang" or (args.mode == "hang_reruns" and args.seed > 0)
+        if hangs or args.mode in ("spawn", "ignore_stop"):  # a grandchild in the same group
             sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
             (pids / f"{sleeper.pid}.grandchild").touch()
     if args.mode == "fail":
@@ -41,8 +42,8 @@ def main() -> None:
     if args.mode == "silent":
         print("training... done")
         return
-    if args.mode == "hang":
-        time.sleep(600)
+    if args.mode == "hang" or (args.mode == "hang_reruns" and args.seed > 0):
+        time.sleep(600)  # hang_reruns: the round's trials (seed 0) finish, reruns hang
     if args.mode == "ignore_stop":
         import signal
 
