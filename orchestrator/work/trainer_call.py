@@ -139,15 +139,9 @@ class Reports:
         step = _step(step)
         if step not in self.steps:
             self.steps.append(step)
-        numbers: dict[str, float] = {}
-        for name, raw in metrics.items():
-            value = _real(raw)
-            if value is None:
-                raise TrainerContractError(
-                    f"report({step}, {name}=...): metrics must be numbers; got {raw!r}"
-                )
-            numbers[name] = value
-            self.values.setdefault(name, {})[step] = finite_or_none(value)
+        numbers = _metric_numbers(f"report({step}", metrics)
+        for name, number in numbers.items():
+            self.values.setdefault(name, {})[step] = finite_or_none(number)
         if self.echo is not None:
             self.echo(step, numbers)
         value = self.values[self.metric][step] if self.metric in metrics else None
@@ -195,13 +189,7 @@ def reporting_to(reports: Reports) -> Iterator[dict[str, float]]:
     finals: dict[str, float] = {}
 
     def keep_final(**metrics: float) -> None:
-        for name, raw in metrics.items():
-            value = _real(raw)
-            if value is None:
-                raise TrainerContractError(
-                    f"final({name}=...): metrics must be numbers; got {raw!r}"
-                )
-            finals[name] = value
+        finals.update(_metric_numbers("final(", metrics))
 
     # The helper may be loaded twice (as ``trial_report`` from the path before the alias
     # below was set, and as ``orchestrator.child.trial_report``): route both.
@@ -295,6 +283,21 @@ def _step(value: Any) -> int:
         return operator.index(value)
     except TypeError:
         return -1
+
+
+def _metric_numbers(call: str, metrics: Mapping[str, Any]) -> dict[str, float]:
+    """``metrics`` as floats; a TrainerContractError naming ``call`` and the metric that is
+    not a number."""
+    out: dict[str, float] = {}
+    for name, raw in metrics.items():
+        value = _real(raw)
+        if value is None:
+            sep = ", " if not call.endswith("(") else ""
+            raise TrainerContractError(
+                f"{call}{sep}{name}=...): metrics must be numbers; got {raw!r}"
+            )
+        out[name] = value
+    return out
 
 
 def _real(value: Any) -> float | None:

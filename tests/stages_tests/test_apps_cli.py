@@ -55,6 +55,13 @@ def command(conf: Path, name: str, studies: Path, *overrides: str) -> list[str]:
             name, f"paths.studies={studies}", *overrides]  # fmt: skip
 
 
+def start(argv: list[str]) -> subprocess.Popen:
+    """The command line started in the background, from the repository root."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)  # fmt: skip
+
+
 def run(conf: Path, name: str, studies: Path, *overrides: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         command(conf, name, studies, *overrides),
@@ -145,14 +152,7 @@ def test_sigterm_to_the_worker_stops_the_command_and_its_children(tmp_path):
     config = {**COMMAND, "mode": "hang", "pids": str(pids)}
     conf = write_conf(tmp_path, "cmd", config, COMMAND_ROUND)
     studies = tmp_path / "studies"
-    proc = subprocess.Popen(
-        command(conf, "cmd", studies, "round=cmd_1", "stage=work"),
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
+    proc = start(command(conf, "cmd", studies, "round=cmd_1", "stage=work"))
     deadline = time.monotonic() + 120
     while len(list(pids.glob("*"))) < 2 and time.monotonic() < deadline:
         time.sleep(0.1)  # the child and its own child are running
@@ -195,14 +195,7 @@ def test_sigterm_during_promotion_reruns_stops_the_command_too(tmp_path):
     rnd = {**COMMAND_ROUND, "promotion": {"seeds": 2}}
     conf = write_conf(tmp_path, "cmd", config, rnd)
     studies = tmp_path / "studies"
-    proc = subprocess.Popen(
-        command(conf, "cmd", studies, "round=cmd_1"),
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
+    proc = start(command(conf, "cmd", studies, "round=cmd_1"))
     deadline = time.monotonic() + 180
     while not list(pids.glob("*.grandchild")) and time.monotonic() < deadline:
         time.sleep(0.1)  # a rerun (seed 1) is running, with its own child

@@ -163,11 +163,22 @@ def test_a_command_that_is_not_found_is_one_error_before_any_trial(tmp_path):
         WorkerCache().ready(experiment("ok", tmp_path, command=("./train.py",)))
 
 
-def test_a_bad_step_from_a_command_breaks_the_contract(tmp_path):
+@pytest.mark.parametrize(
+    ("source", "error", "says"),
+    [
+        # a printed line with step 0: the worker's own check stops the round
+        ("print('{\"step\": 0, \"loss\": 1.0}')", TrainerContractError,
+         "step must be an int >= 1"),
+        # the helper checks the same rule in the child: the trial FAILS with its reason
+        ("from trial_report import report\nreport(2.5, loss=1.0)", ChildTrialFailed,
+         "step must be an int >= 1; got 2.5"),
+    ],
+)  # fmt: skip
+def test_a_bad_step_from_a_command_is_refused(tmp_path, source, error, says):
     script = tmp_path / "bad.py"
-    script.write_text('print(\'{"step": 0, "loss": 1.0}\')\n')
+    script.write_text(source + "\n")
     exp = experiment("ok", tmp_path, command=(sys.executable, str(script)))
-    with pytest.raises(TrainerContractError, match="step must be an int >= 1"):
+    with pytest.raises(error, match=says):
         train(exp, tmp_path / "t")
 
 
@@ -218,11 +229,3 @@ def test_a_second_interrupt_during_the_grace_still_kills_the_group_and_frees_the
         signal.signal(signal.SIGALRM, previous)
     assert wait_until_gone(pids) == []
     assert len(os.listdir("/proc/self/fd")) == fds_before
-
-
-def test_a_child_reporting_a_fractional_step_fails_with_the_helpers_reason(tmp_path):
-    script = tmp_path / "frac.py"
-    script.write_text("from trial_report import report\nreport(2.5, loss=1.0)\n")
-    exp = experiment("ok", tmp_path, command=(sys.executable, str(script)))
-    with pytest.raises(ChildTrialFailed, match="step must be an int >= 1; got 2.5"):
-        train(exp, tmp_path / "t")
