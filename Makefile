@@ -41,6 +41,7 @@ bench: setup ## Benchmarks: fit vs DataLoader; per-trial overhead; the fast path
 	$(RUN) python -m tests.benchmarks.bench_fast_path
 	$(RUN) python -m tests.benchmarks.bench_workers
 	$(RUN) python -m tests.benchmarks.bench_trainers
+	$(RUN) python -m tests.benchmarks.bench_pruning
 
 round-%: setup ## Run round N (conf/round/round_N.yaml): make round-1 ARGS="budget overrides"
 	$(RUN) orchestrator round=round_$* $(ARGS)

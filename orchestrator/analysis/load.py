@@ -36,6 +36,7 @@ def trial_record(t: FrozenTrial, artifacts: FileSystemArtifactStore | None) -> T
         params=dict(t.params),
         best_step=result.get("best_step"),
         max_steps=result.get("max_steps"),
+        steps=result.get("steps"),
         infeasible_reason=t.user_attrs.get(TrialAttr.INFEASIBLE_REASON),
         curves=_curves(result, artifacts),
         started=t.datetime_start.timestamp() if t.datetime_start else None,
@@ -83,6 +84,8 @@ def load_round(
                 metric=study.user_attrs.get(StudyAttr.METRIC, "val_error"),
                 search_space=study.user_attrs.get(StudyAttr.SEARCH_SPACE, {}),
                 trials=[trial_record(t, artifacts) for t in study.get_trials(deepcopy=False)],
+                sampler=study.user_attrs.get(StudyAttr.SAMPLER, "qmc"),
+                pruner=study.user_attrs.get(StudyAttr.PRUNER, "none"),
             )
         )
     return records

@@ -33,6 +33,7 @@ class TrialRecord:
     curves: dict[str, Any] | None = None
     started: float | None = None  # POSIX seconds; for the round's timeline
     finished: float | None = None
+    steps: int | None = None  # how far it trained (a pruned trial: where it was stopped)
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,8 @@ class StudyRecord:
     # path -> alternatives, each {low, high, log[, step]} or {choices}, maybe with "when"
     search_space: dict[str, list[dict[str, Any]]]
     trials: list[TrialRecord]
+    sampler: str = "qmc"  # budget.sampler (provenance)
+    pruner: str = "none"  # budget.pruner (absent in stores of earlier versions: none)
 
     @property
     def maximize(self) -> bool:

@@ -13,6 +13,7 @@ from typing import Any
 from orchestrator.analysis.curve_checks import run_curve_checks
 from orchestrator.analysis.importance import importance
 from orchestrator.analysis.model import StudyRecord
+from orchestrator.analysis.pruning import pruning_findings
 from orchestrator.analysis.round_checks import LENGTH_KEY, comparison, step_budget
 from orchestrator.analysis.skipped import skipped_checks
 from orchestrator.analysis.space_checks import boundary, density, infeasible
@@ -51,6 +52,7 @@ def analyze(
     keys), a suggestion naming a built-in key it does not have (``schedule.name``) is
     dropped: the message still says what was seen."""
     findings = run_study_checks(studies, cfg) + run_curve_checks(studies, cfg)
+    findings += pruning_findings(studies)
     findings = [_in_length_key(f, length_key) for f in findings]
     if own_paths is not None:
         findings = [_own_suggestions(f, own_paths) for f in findings]

@@ -23,6 +23,11 @@ class BudgetConfig:
     workers: int = 1
     max_failures: int | None = None  # per study, before giving up (None: trials_per_study)
     grid: dict[str, list[Any]] = field(default_factory=dict)  # sampler=grid: path -> values
+    pruner: str = "none"  # none | median | successive_halving | hyperband | wilcoxon
+    pruner_warmup_steps: int = 0  # median: reports before it may prune; wilcoxon: startup steps
+    pruner_startup_trials: int = 5  # median: trials finished before it prunes at all
+    pruner_min_resource: int | None = None  # successive_halving/hyperband (None: auto / 1)
+    pruner_reduction_factor: int = 3  # successive_halving/hyperband: keep 1 in this many
 
 
 @dataclass

@@ -82,12 +82,14 @@ def axis_plot(study: StudyRecord, param: str) -> go.Figure:
     """Objective vs one nuisance param: the playbook's basic hyperparameter axis plot.
 
     Complete trials are markers, the best one a green star; infeasible trials (no objective)
-    are red crosses along the top of the y-range, so a region that cannot train shows up.
+    are red crosses along the top of the y-range, so a region that cannot train shows up;
+    pruned trials (stopped early, no final value) are orange triangles there too.
     The active range's edges are dashed vertical lines: best trials crowding an edge mean
     the range is too small. Log ranges get a log x-axis; categorical params one x per choice.
     """
     complete = [t for t in study.ranked() if param in t.params]
     infeasible = [t for t in study.trials if t.state == "infeasible" and param in t.params]
+    pruned = [t for t in study.trials if t.state == "pruned" and param in t.params]
     spec = _axis_spec(study, param, complete or infeasible)
     categorical = spec is not None and "choices" in spec
     values = [_objective(t) for t in complete]
@@ -116,6 +118,13 @@ def axis_plot(study: StudyRecord, param: str) -> go.Figure:
         crosses.marker.symbol = "x"
         crosses.marker.size = 11
         fig.add_trace(crosses)
+    if pruned:
+        stopped = _markers(
+            "pruned", xs(pruned), [top] * len(pruned), pruned, STATE_COLORS["pruned"]
+        )
+        stopped.marker.symbol = "triangle-down"
+        stopped.marker.size = 10
+        fig.add_trace(stopped)
     if spec is not None and not categorical and "low" in spec:
         for edge in ("low", "high"):
             fig.add_trace(_edge_line(edge, spec[edge], bottom, top))

@@ -67,6 +67,7 @@ def build_report_html(
         page.figure("importance", figures.importance_plot(studies)),
         "<h2>Timeline</h2>",
         page.figure("timeline", figures.timeline(studies)),
+        _compute_section(studies),
         _decision_section(page, decision),
     ]
     title = f"Round {round_name}"
@@ -201,6 +202,23 @@ def _findings_section(findings: list[Finding]) -> str:
         rows.append([badge, _e(f.kind), _e(f.study or ""), _e(f.param or ""), _e(f.message)])
     table = _table(["severity", "kind", "study", "param", "message"], rows)
     return f"<h2>Findings ({len(findings)})</h2>{table}"
+
+
+def _compute_section(studies: list[StudyRecord]) -> str:
+    """Compute spent per study: training length, wall time, and what pruning saved."""
+    rows = []
+    for s in studies:
+        finished = [t for t in s.trials if t.state in ("complete", "infeasible", "pruned")]
+        pruned = [t for t in finished if t.state == "pruned"]
+        steps = sum(t.steps or 0 for t in finished)
+        seconds = sum((t.finished or 0) - (t.started or 0) for t in finished if t.started)
+        saved = sum(max((t.max_steps or 0) - (t.steps or 0), 0) for t in pruned)
+        rows.append(
+            [_e(s.name), _e(s.pruner), f"{steps:,}", f"{seconds:,.1f}", str(len(pruned)),
+             f"{saved:,}"]
+        )  # fmt: skip
+    header = ["study", "pruner", "steps trained", "trial seconds", "pruned", "steps saved"]
+    return "<h2>Compute spent</h2>" + _table(header, rows)
 
 
 def _decision_section(page: _Page, decision: dict[str, Any] | None) -> str:

@@ -20,6 +20,7 @@ from optuna.distributions import (
 from orchestrator.config.experiment import Experiment
 from orchestrator.config.round import BudgetConfig
 from orchestrator.rounds.promotion_config import PromotionConfig
+from orchestrator.rounds.pruning import make_pruner
 from orchestrator.rounds.sampling import make_sampler
 
 
@@ -92,6 +93,9 @@ class Round:
         return make_sampler(
             b.sampler, seed=b.seed, search_space=self.search_space(), grid=b.grid or None
         )
+
+    def pruner(self) -> Any:
+        return make_pruner(self.budget)
 
     def suggest(self, trial: Any, start: Experiment, point: Mapping[str, Any]) -> dict:
         """Sample the nuisance values active for this trial, in declaration order."""

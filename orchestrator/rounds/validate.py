@@ -16,6 +16,7 @@ from orchestrator.config.params import ParamSchema
 from orchestrator.config.round import BudgetConfig, RoundConfig
 from orchestrator.exceptions import ConfigError
 from orchestrator.rounds.promotion_config import parse_promotion
+from orchestrator.rounds.pruning import check_pruner
 from orchestrator.rounds.sampling import SAMPLERS, adam_budget_nuisance
 from orchestrator.rounds.space import ParamSpec, Round, scientific_points
 
@@ -197,6 +198,7 @@ def _parse_budget(b: BudgetConfig, nuisance: Mapping[str, Any]) -> BudgetConfig:
             "round.budget.workers",
             f"must be an integer >= 1 (worker processes on this machine); got {b.workers!r}",
         )
+    check_pruner(b)
     if b.max_failures is not None and b.max_failures < 1:
         raise ConfigError("round.budget.max_failures", f"must be >= 1; got {b.max_failures}")
     for path, values in b.grid.items():

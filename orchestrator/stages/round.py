@@ -22,6 +22,7 @@ from orchestrator.config.experiment import Experiment
 from orchestrator.config.launch import selection_hint
 from orchestrator.config.schema import CONF_DIR, Config
 from orchestrator.exceptions import ConfigError
+from orchestrator.rounds.pruning import pruning_warning
 from orchestrator.rounds.space import Round
 from orchestrator.rounds.validate import parse_round
 from orchestrator.store import paths
@@ -148,10 +149,14 @@ def _announce(root: Config, rnd: Round, start: Experiment, origin: str) -> None:
     print(f"round {rnd.name}: {rnd.goal}")
     print(f"  starting from {origin}")
     print(f"  {start.header()}")
+    pruner = "" if rnd.budget.pruner == "none" else f", pruner {rnd.budget.pruner}"
     print(
         f"  {len(rnd.points())} studies x {rnd.budget.trials_per_study} trials, sampler "
-        f"{rnd.budget.sampler} (seed {rnd.budget.seed}), store {where}"
+        f"{rnd.budget.sampler} (seed {rnd.budget.seed}){pruner}, store {where}"
     )
+    warning = pruning_warning(rnd.budget, bool(rnd.scientific))
+    if warning:
+        print(f"  {warning}")
 
 
 def round_record(rnd: Round, start: Experiment, origin: str) -> dict[str, Any]:

@@ -45,6 +45,7 @@ class StudyAttr:
     ROLES = "roles"
     SEARCH_SPACE = "search_space"
     SAMPLER = "sampler"
+    PRUNER = "pruner"  # budget.pruner (absent: none, as in stores of earlier versions)
     SEED = "seed"
     TRIALS_PER_STUDY = "trials_per_study"
     START_FROM = "start_from"

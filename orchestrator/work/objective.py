@@ -92,7 +92,7 @@ class TrialObjective:
         self.studies = artifacts_dir.resolve().parent
         artifacts_dir.mkdir(parents=True, exist_ok=True)
         self.artifacts = FileSystemArtifactStore(str(artifacts_dir.resolve()))
-        self.prunes = False  # no pruner yet: asking one would read every trial, each report
+        self.prunes = rnd.budget.pruner != "none"  # else never ask (it would read the study)
         self.owner = owner(worker)  # who runs the trial: a dead owner's trial is retried
         self.stop = stop
 

@@ -22,6 +22,7 @@ from orchestrator.rounds.space import Round
 from orchestrator.store.record import (
     Direction,
     StudyAttr,
+    TrialAttr,
     config_hash,
     feasible_value,
     legacy_config_hash,
@@ -47,6 +48,10 @@ class StudySummary:
     best_value: float | None = None
     best_params: dict[str, Any] = field(default_factory=dict)
     best_number: int | None = None
+    # compute spent, from the stored results (summarise): training length and wall time
+    steps: int = 0  # in the trainer's length unit (trainer.length_key)
+    seconds: float = 0.0
+    saved_steps: int = 0  # what the pruned trials did not run of their length
 
     def account(self, outcome: Outcome | None, direction: Direction) -> None:
         """Count a trial this worker just ran, without reading the store again."""
@@ -75,6 +80,7 @@ def provenance(rnd: Round, start: Experiment, point: Mapping[str, Any]) -> dict[
         StudyAttr.ROLES: rnd.roles(),
         StudyAttr.SEARCH_SPACE: {p: [s.describe() for s in a] for p, a in rnd.nuisance.items()},
         StudyAttr.SAMPLER: rnd.budget.sampler,
+        StudyAttr.PRUNER: rnd.budget.pruner,
         StudyAttr.SEED: rnd.budget.seed,
         StudyAttr.TRIALS_PER_STUDY: rnd.budget.trials_per_study,
         StudyAttr.START_FROM: rnd.start_from,
@@ -97,7 +103,7 @@ def open_studies(
             study_name=name,
             storage=storage,
             sampler=rnd.sampler(),
-            pruner=optuna.pruners.NopPruner(),
+            pruner=rnd.pruner(),
             direction=Direction(start.direction).value,
             load_if_exists=True,
         )
@@ -161,6 +167,12 @@ def summarise(rnd: Round, point: Mapping[str, Any], study: optuna.Study) -> Stud
         value = feasible_value(t)
         if value is not None:
             s._offer(value, t.params, t.number, direction)
+        result = t.user_attrs.get(TrialAttr.RESULT) or {}
+        steps, length = result.get("steps") or 0, result.get("max_steps") or 0
+        s.steps += steps
+        s.seconds += result.get("trial_seconds") or 0.0
+        if kind == "pruned" and length > steps:
+            s.saved_steps += length - steps
     return s
 
 
@@ -194,4 +206,24 @@ def format_summary(rnd: Round, summaries: list[StudySummary], metric: str) -> st
             f"  {s.name:<{width}}  {s.finished:>3}/{s.budget:<3}  {best:>14}  "
             f"{s.infeasible:>10}  {s.failed:>6}  {params}"
         )
+    if rnd.budget.pruner != "none" or any(s.pruned for s in summaries):
+        lines += compute_lines(summaries, rnd.budget.pruner)
     return "\n".join(lines)
+
+
+def compute_lines(summaries: list[StudySummary], pruner: str) -> list[str]:
+    """Compute spent per study (training length and wall time) and what pruning saved."""
+    width = max(len(s.name) for s in summaries)
+    lines = [f"  compute ({'pruner ' + pruner if pruner != 'none' else 'no pruner'}):"]
+    for s in summaries:
+        lines.append(
+            f"  {s.name:<{width}}  {s.steps:>9,} steps  {s.seconds:>8.1f} s  "
+            f"{s.pruned:>3} pruned  {s.saved_steps:>9,} steps saved"
+        )
+    spent, saved = sum(s.steps for s in summaries), sum(s.saved_steps for s in summaries)
+    if spent + saved:
+        lines.append(
+            f"  pruning saved {saved:,} of {spent + saved:,} steps "
+            f"({saved / (spent + saved):.0%}) that the round would have trained without it"
+        )
+    return lines

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import math
 import weakref
 from typing import Any
 
@@ -229,3 +230,15 @@ def reports_and_finals(cfg: Any, report: Any = None) -> float:
     report(1, val_acc=0.5)
     final(val_acc=0.4, test_acc=0.9)
     return 0.4
+
+
+def planted_curve(cfg: Any, report: Any = None) -> float:
+    """An own-keys trainer with a known curve: ``loss(step) = x + 1/step`` for
+    ``cfg.steps`` steps, so a larger ``x`` is worse at every step (the pruning tests plant
+    a loser and a winner by their ``x``). Stops when told."""
+    loss = math.inf
+    for step in range(1, int(cfg.steps) + 1):
+        loss = float(cfg.x) + 1.0 / step
+        if report is not None and report(step, loss=loss):
+            break
+    return loss

@@ -1,0 +1,61 @@
+"""What pruning did to a round: said as findings, since it changes what the checks can see.
+
+A pruned trial has no final value, so the boundary, density and importance checks and the
+axis plots leave it out (they read complete trials only). In an exploitation round that is
+the point; in an exploration round (``qmc``, ``grid``, or scientific values compared) it
+hides exactly what the round is for, so it is a warning there (``rounds/pruning.py``).
+"""
+
+from __future__ import annotations
+
+from orchestrator.analysis.model import StudyRecord
+from orchestrator.rounds.pruning import EXPLORING_SAMPLERS, exploring
+from orchestrator.store.findings import Finding
+
+
+def pruning_findings(studies: list[StudyRecord]) -> list[Finding]:
+    """One finding per study that pruned (or had a pruner on in an exploration round)."""
+    out = []
+    for s in studies:
+        pruned = [t for t in s.trials if t.state == "pruned"]
+        if s.pruner == "none" and not pruned:
+            continue
+        finished = [t for t in s.trials if t.state in ("complete", "infeasible", "pruned")]
+        saved = sum(
+            t.max_steps - t.steps
+            for t in pruned
+            if t.max_steps is not None and t.steps is not None and t.max_steps > t.steps
+        )
+        count = f"{len(pruned)} of {len(finished)} trials were pruned"
+        if saved:
+            count += f" ({saved:,} steps not trained)"
+        if exploring(s.sampler, bool(s.point)):
+            why = (
+                f"sampler {s.sampler}" if s.sampler in EXPLORING_SAMPLERS else "scientific values"
+            )
+            out.append(
+                Finding(
+                    "pruning",
+                    "warn",
+                    f"Pruner {s.pruner} was on in an exploration round ({why}): {count}. A "
+                    "pruned trial has no final value, so the boundary, density and importance "
+                    "checks and the axis plots leave it out, and the study's best may lose to "
+                    "a trial cut short before it improved. Run exploration rounds without a "
+                    "pruner; prune in exploitation rounds (tpe or gp, no scientific values).",
+                    s.name,
+                    None,
+                    {"round.budget.pruner": "none"},
+                )
+            )
+        elif pruned:
+            out.append(
+                Finding(
+                    "pruning",
+                    "info",
+                    f"Pruner {s.pruner}: {count}; the checks read the complete trials only.",
+                    s.name,
+                    None,
+                    {},
+                )
+            )
+    return out
