@@ -31,6 +31,7 @@ def draft_next_round(
     _trim(draft, findings, reasons)
     _fix_negligible(draft, findings, n_studies, reasons)
     _step_budget(draft, findings, reasons)
+    _no_pruning_when_exploring(draft, findings, reasons)
     if not reasons:
         reasons.append("no finding suggested a change: the same round with a new name")
     return draft, reasons
@@ -108,6 +109,16 @@ def _step_budget(draft: dict[str, Any], findings: list[Finding], reasons: list[s
         old = draft.get("fixed", {}).get(key, "the start config's")
         draft.setdefault("fixed", {})[key] = new
         reasons.append(f"{key}: {old} -> {new} (step_budget: {f.message})")
+
+
+def _no_pruning_when_exploring(
+    draft: dict[str, Any], findings: list[Finding], reasons: list[str]
+) -> None:
+    """A pruner warned about in an exploration round is turned off in the draft."""
+    if any(f.kind == "pruning" and f.severity == "warn" for f in findings):
+        budget = draft.setdefault("budget", {})
+        reasons.append(f"budget.pruner: {budget.get('pruner')} -> none (pruning: exploration)")
+        budget["pruner"] = "none"
 
 
 def render(draft: dict[str, Any], reasons: list[str], source: str) -> str:

@@ -95,3 +95,14 @@ def test_a_step_budget_on_a_length_key_the_round_varies_leaves_it_alone():
     assert "train.steps" not in draft.get("fixed", {})
     assert reasons == ["train.steps: left as it is (scientific here; step_budget suggests 600)"]
     parse_round(round_from_dict(draft), builtin_experiment())  # still a valid round
+
+
+def test_a_pruner_warned_about_in_an_exploration_round_is_off_in_the_draft():
+    raw = base_round()
+    raw["budget"]["pruner"] = "hyperband"
+    warned = Finding("pruning", "warn", "exploration", "s1", None, {})
+    draft, reasons = draft_next_round(raw, [warned], 2)
+    assert draft["budget"]["pruner"] == "none"
+    assert reasons == ["budget.pruner: hyperband -> none (pruning: exploration)"]
+    info = Finding("pruning", "info", "pruned 3", "s1", None, {})
+    assert draft_next_round(raw, [info], 2)[0]["budget"]["pruner"] == "hyperband"

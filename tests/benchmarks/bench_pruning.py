@@ -35,13 +35,22 @@ NUISANCE = {
 }
 
 
-def one_round(pruner: str, seed: int, trials: int, tmp: Path) -> tuple[int, float, float]:
-    """(steps trained, best validation error, seconds) of one round."""
+def one_round(
+    pruner: str, seed: int, trials: int, tmp: Path, min_resource: int | None = None
+) -> tuple[int, float, float, list[tuple[int, float]]]:
+    """(steps trained, best validation error, seconds, the anytime curve) of one round: the
+    curve is (steps spent so far, best so far) after each trial, in the order they ran."""
     start = builtin_experiment(tiny_experiment(steps=200, eval_every=20))
     raw = RoundConfig(
         name=f"{pruner}-{seed}",
         nuisance=dict(NUISANCE),
-        budget=BudgetConfig(trials_per_study=trials, sampler="tpe", seed=seed, pruner=pruner),
+        budget=BudgetConfig(
+            trials_per_study=trials,
+            sampler="tpe",
+            seed=seed,
+            pruner=pruner,
+            pruner_min_resource=min_resource,
+        ),
     )
     rnd = parse_round(raw, start)
     storage = create_storage(StorageConfig(url=f"sqlite:///{tmp}/{pruner}{seed}.db"))
@@ -49,8 +58,18 @@ def one_round(pruner: str, seed: int, trials: int, tmp: Path) -> tuple[int, floa
     run_round(rnd, start, storage, WorkerOptions(artifacts_dir=tmp / "a", progress=False))
     seconds = time.perf_counter() - began
     study = optuna.load_study(study_name=rnd.name, storage=storage)
-    steps = sum(t.user_attrs.get("result", {}).get("steps") or 0 for t in study.trials)
-    return steps, study.best_value, seconds
+    spent, best, curve = 0, float("inf"), []
+    for t in sorted(study.trials, key=lambda t: t.number):
+        spent += t.user_attrs.get("result", {}).get("steps") or 0
+        if t.value is not None and t.state == optuna.trial.TrialState.COMPLETE:
+            best = min(best, t.value)
+        curve.append((spent, best))
+    return spent, study.best_value, seconds, curve
+
+
+def steps_to_reach(curve: list[tuple[int, float]], target: float) -> int | None:
+    """The steps spent when the best so far first reached ``target`` (None: never)."""
+    return next((spent for spent, best in curve if best <= target), None)
 
 
 def per_report_cost(trials: int, reports: int = 10) -> None:
@@ -87,30 +106,48 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--trials", type=int, default=27)
+    parser.add_argument("--min-resource", type=int, default=None, help="hyperband's, in steps")
+    parser.add_argument("--pruned-trials", type=int, default=None, help="default: 2 x trials")
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.simplefilter("ignore")
-    rows = {"none": [], "hyperband": []}
-    print(f"{args.trials} trials per round, TPE, seeds 0..{args.seeds - 1}")
+    rows: dict[str, list] = {"none": [], "hyperband": []}
+    budget = {"none": args.trials, "hyperband": args.pruned_trials or 2 * args.trials}
+    print(
+        f"{args.trials} trials per round, TPE, seeds 0..{args.seeds - 1}, hyperband "
+        f"min_resource {args.min_resource or 1} (steps; evaluations every 20)"
+    )
     print(f"{'seed':>4}{'pruner':>11}{'steps':>9}{'best val_error':>16}{'seconds':>9}")
     with tempfile.TemporaryDirectory() as d:
         for seed in range(args.seeds):
             for pruner in rows:
-                steps, best, seconds = one_round(pruner, seed, args.trials, Path(d))
-                rows[pruner].append((steps, best, seconds))
+                steps, best, seconds, curve = one_round(
+                    pruner, seed, budget[pruner], Path(d), args.min_resource
+                )
+                rows[pruner].append((steps, best, seconds, curve))
                 print(f"{seed:>4}{pruner:>11}{steps:>9,}{best:>16.4f}{seconds:>9.1f}")
     for pruner, runs in rows.items():
-        bests = [b for _, b, _ in runs]
+        bests = [r[1] for r in runs]
         spread = statistics.stdev(bests) if len(bests) > 1 else 0.0
         print(
-            f"{pruner:>11}: {statistics.mean(s for s, _, _ in runs):>9,.0f} steps, best "
-            f"{statistics.mean(bests):.4f} +- {spread:.4f} (sd over seeds), "
-            f"{statistics.mean(t for _, _, t in runs):.1f} s"
+            f"{pruner:>11} ({budget[pruner]} trials): {statistics.mean(r[0] for r in runs):>9,.0f}"
+            f" steps, best {statistics.mean(bests):.4f} +- {spread:.4f} (sd over seeds), "
+            f"{statistics.mean(r[2] for r in runs):.1f} s"
         )
-    ratio = statistics.mean(s for s, _, _ in rows["none"]) / statistics.mean(
-        s for s, _, _ in rows["hyperband"]
-    )
-    print(f"compute ratio (none / hyperband): {ratio:.2f}x")
+    # Compute at equal quality: per seed, the steps hyperband had spent when its best so far
+    # first came within the validation error's sampling noise (1 sd, binomial, 300 images) of
+    # the unpruned round's final best, against the unpruned round's whole compute.
+    print("seed  unpruned best  hyperband steps to reach it (+ noise)  ratio")
+    ratios = []
+    for seed, (plain, pruned) in enumerate(zip(rows["none"], rows["hyperband"], strict=True)):
+        target = plain[1] + (plain[1] * (1 - plain[1]) / 300) ** 0.5
+        reached = steps_to_reach(pruned[3], target)
+        ratio = plain[0] / reached if reached else 0.0
+        ratios.append(ratio)
+        where = f"{reached:,}" if reached else "never"
+        print(f"{seed:>4}  {plain[1]:>13.4f}  {where:>37}  {ratio:>5.2f}")
+    print(f"compute ratio at equal quality (none / hyperband), median over seeds: "
+          f"{statistics.median(ratios):.2f}x")  # fmt: skip
     per_report_cost(200)
 
 
