@@ -43,11 +43,6 @@ class Launch:
     curves: tuple[tuple[str, str], ...] = ()  # (role, your metric's name)
     version_base: str | None = None  # hydra_app: its @hydra.main's (found with its config)
 
-    @property
-    def in_child(self) -> bool:
-        """Each trial runs in a child process (a command, or a Hydra app run apart)."""
-        return self.kind == "command" or (self.kind == "hydra_app" and self.subprocess)
-
     def identity(self) -> str:
         """The trainer as provenance records it; a function keeps its bare dotted path."""
         if self.kind == "command":

@@ -89,8 +89,9 @@ def opened_round(root: Config, base: Experiment, *, starts_work: bool) -> Iterat
             "promotion re-trains the candidate and the incumbent with fresh seeds: name the "
             "config key your trainer seeds from (e.g. trainer.seed_key=seed)",
         )
+    cache = WorkerCache()  # this process's trials share it (an app composed once)
     if starts_work:  # the trainer importable and fitting, an app composed, a command found
-        WorkerCache().ready(start)
+        cache.ready(start)
     with ExitStack() as stack:
         with claim_lock(root.storage, root.paths.studies, "schema"):
             storage = stack.enter_context(opened_storage(root.storage))
@@ -100,7 +101,7 @@ def opened_round(root: Config, base: Experiment, *, starts_work: bool) -> Iterat
             if starts_work:
                 open_studies(rnd, start, storage)
                 ledger.start_round(rnd.name, rnd.goal, round_record(rnd, start, ""))
-        yield RoundContext(root, rnd, start, storage, ledger)
+        yield RoundContext(root, rnd, start, storage, ledger, cache)
 
 
 def _checked_round(root: Config, base: Experiment, trains: bool) -> tuple[Round, Experiment, str]:

@@ -75,6 +75,6 @@ def test_no_pruner_and_nothing_pruned_says_nothing():
 
 
 def test_a_qmc_round_with_a_pruner_warns_even_before_anything_is_pruned():
-    study = dataclasses.replace(without_pruned(planted(sampler="qmc")))
+    study = without_pruned(planted(sampler="qmc"))
     (finding,) = pruning_findings([study])
     assert finding.severity == "warn" and "0 of 12 trials were pruned" in finding.message
