@@ -15,6 +15,7 @@ from optuna.artifacts import FileSystemArtifactStore, download_artifact
 from optuna.trial import FrozenTrial
 
 from orchestrator.analysis.model import StudyRecord, TrialRecord
+from orchestrator.config.experiment import BUILTIN_TRAINER
 from orchestrator.exceptions import OrchestratorError
 from orchestrator.rounds.space import Round
 from orchestrator.store.record import (
@@ -86,6 +87,21 @@ def load_round(
                 trials=[trial_record(t, artifacts) for t in study.get_trials(deepcopy=False)],
                 sampler=study.user_attrs.get(StudyAttr.SAMPLER, "qmc"),
                 pruner=study.user_attrs.get(StudyAttr.PRUNER, "none"),
+                val_examples=val_examples(study),
             )
         )
     return records
+
+
+def val_examples(study: optuna.Study) -> int | None:
+    """The validation set's size: what a trial reported as ``val_examples``, else the
+    built-in experiment's ``data.val_size``; None when neither is known."""
+    for t in study.get_trials(deepcopy=False):
+        final = t.user_attrs.get(TrialAttr.RESULT, {}).get("final") or {}
+        reported = final.get("val_examples")
+        if isinstance(reported, int | float) and reported >= 1:
+            return int(reported)
+    trainer = study.user_attrs.get(StudyAttr.TRAINER, BUILTIN_TRAINER)
+    start = study.user_attrs.get(StudyAttr.START_CONFIG) or {}
+    size = (start.get("data") or {}).get("val_size") if trainer == BUILTIN_TRAINER else None
+    return int(size) if isinstance(size, int) and size >= 1 else None

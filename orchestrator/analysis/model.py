@@ -49,6 +49,7 @@ class StudyRecord:
     trials: list[TrialRecord]
     sampler: str = "qmc"  # budget.sampler (provenance)
     pruner: str = "none"  # budget.pruner (absent in stores of earlier versions: none)
+    val_examples: int | None = None  # validation set size (the metric's sampling noise)
 
     @property
     def maximize(self) -> bool:

@@ -126,8 +126,9 @@ def _thin_finding(study: StudyRecord, cfg: AnalysisConfig) -> Finding | None:
     """A warning when a study's nuisance tuning looks too thin for a fair comparison."""
     reasons = []
     n_complete = len(study.complete())
-    if n_complete < cfg.min_good_trials:
-        reasons.append(f"only {n_complete} complete trials (fewer than {cfg.min_good_trials})")
+    needed = cfg.min_trials_per_param * max(len(study.search_space), 1) + 1
+    if n_complete < needed:
+        reasons.append(f"only {n_complete} complete trials (fewer than {needed})")
     edges = [f.param for f in boundary(study, cfg)]
     if edges:
         reasons.append(f"its best trial at a range edge of {', '.join(map(str, edges))}")
@@ -153,7 +154,7 @@ def comparison(
     spread of the winner's near-best trials (sample std of its top ``spread_top`` values; the
     check is skipped when the winner has fewer than 2), so the order is within tuning noise;
     and, per study, nuisance tuning too thin for a fair comparison: fewer than
-    ``min_good_trials`` complete trials, or a best at a range edge
+    ``min_trials_per_param`` per tuned param (plus one) complete trials, or a best at a range edge
     (:func:`~orchestrator.analysis.space_checks.boundary`), since a scientific value may lose
     only because its nuisance params were under-tuned.
     """

@@ -16,13 +16,14 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from orchestrator.analysis.edge_trend import EdgeTrend, edge_trends
 from orchestrator.analysis.model import StudyRecord, TrialRecord
+from orchestrator.analysis.noise import objective_noise
 from orchestrator.analysis.outcomes import finished_trials, fmt, objective_values
 from orchestrator.analysis.search_space import (
     active_spec,
     is_number,
     is_range,
-    unit_position,
     widened,
 )
 from orchestrator.config.sections import AnalysisConfig
@@ -31,36 +32,27 @@ from orchestrator.store.findings import Finding
 # --------------------------------------------------------------------------- boundary
 
 
-def _edge(u: float, margin: float) -> str | None:
-    """``"low"``/``"high"`` when ``u`` is within ``margin`` of that edge (nearer one wins)."""
-    near_low, near_high = u <= margin, u >= 1.0 - margin
-    if near_low and near_high:
-        return "low" if u <= 0.5 else "high"
-    return "low" if near_low else "high" if near_high else None
-
-
-def _boundary_finding(
-    study: StudyRecord, path: str, ranked: list[TrialRecord], cfg: AnalysisConfig
-) -> Finding | None:
-    """The boundary finding for one param, given complete trials that have it, best first."""
-    best = ranked[0]
+def _boundary_finding(study: StudyRecord, trend: EdgeTrend, cfg: AnalysisConfig) -> Finding | None:
+    """The boundary finding for one param's trend, or None when the evidence is short."""
+    if trend.edge is None or trend.p_value >= cfg.boundary_p:
+        return None
+    path, edge = trend.path, trend.edge
+    best = next(t for t in study.ranked() if is_number(t.params.get(path)))
     spec = active_spec(study, path, best.params)
     if not is_range(spec):
         return None
     assert spec is not None
-    edge = _edge(unit_position(best.params[path], spec), cfg.boundary_margin)
-    if edge is None:
-        return None
-    top = ranked[: max(cfg.boundary_top_k, 1)]
-    near = sum(
-        _edge(unit_position(t.params[path], spec), cfg.boundary_margin) == edge for t in top
-    )
     scale = "log" if spec.get("log") else "linear"
     new = widened(spec, edge, path)
+    if trend.vertex is None or not 0.0 <= trend.vertex <= 1.0:
+        where = "has its optimum beyond the edge"
+    else:
+        where = f"has its optimum at {trend.vertex:.0%} of the range"
     message = (
-        f"The best {path} {fmt(best.params[path])} is at the {edge} edge of its {scale} range "
-        f"[{fmt(spec['low'])}, {fmt(spec['high'])}] ({near} of the top {len(top)} trials "
-        f"within {cfg.boundary_margin:.0%} of it), so the range is probably too small: "
+        f"The objective improves toward the {edge} edge of {path}'s {scale} range "
+        f"[{fmt(spec['low'])}, {fmt(spec['high'])}] across all {trend.trials} complete trials "
+        f"(trend p = {trend.p_value:.2g}; a quadratic fit {where}; best trial at "
+        f"{fmt(best.params[path])}), so the optimum probably lies beyond it: "
         + (
             f"widen it to {fmt(new)} on that side."
             if new != spec[edge]
@@ -72,27 +64,24 @@ def _boundary_finding(
 
 
 def boundary(study: StudyRecord, cfg: AnalysisConfig) -> list[Finding]:
-    """Best trials at the edge of a numeric nuisance range: the range is too small.
+    """An optimum beyond the edge of a numeric nuisance range: the range is too small.
 
-    For each numeric nuisance param (an alternative with ``low``/``high``; with several
-    alternatives, the one whose ``when`` holds for the study's point and the best trial), the
-    complete trials that have the param are ranked; the best one's position ``u`` in
-    ``[0, 1]`` is measured in the param's own scale (log10 for log ranges). ``u <=
-    boundary_margin`` (or ``>= 1 - boundary_margin``) gives a ``warn``: the optimum may lie
-    outside the range, so the comparison of scientific values is made with under-tuned
-    nuisance params. It warns rather than blocks because the trials are still valid. The
-    message counts how many of the top ``boundary_top_k`` trials sit at the same edge (several
-    means the signal is not one lucky trial); the suggestion is ``{"low": new}`` or
-    ``{"high": new}`` (see :func:`~orchestrator.analysis.search_space.widened`). Silent when
-    the best sits in the interior.
+    Every complete trial counts (:mod:`~orchestrator.analysis.edge_trend`): the objective's
+    ranks are regressed on every numeric param's position in its own scale (log10 for log
+    ranges); a param whose linear trend is significant (``p < boundary_p``) and whose
+    quadratic fit has its optimum within ``boundary_margin`` of that edge or beyond gives a
+    ``warn``: the scientific values are then compared with under-tuned nuisance params. It
+    warns rather than blocks because the trials are still valid. The suggestion is
+    ``{"low": new}`` or ``{"high": new}`` (see
+    :func:`~orchestrator.analysis.search_space.widened`). Silent for an interior optimum, a
+    param the objective ignores, and a study with too few complete trials to fit (the
+    ``skipped`` findings say so).
     """
     findings = []
-    for path in study.search_space:
-        ranked = [t for t in study.ranked() if is_number(t.params.get(path))]
-        if ranked:
-            finding = _boundary_finding(study, path, ranked, cfg)
-            if finding is not None:
-                findings.append(finding)
+    for trend in edge_trends(study, cfg.boundary_margin).values():
+        finding = _boundary_finding(study, trend, cfg)
+        if finding is not None:
+            findings.append(finding)
     return findings
 
 
@@ -220,65 +209,59 @@ def infeasible(study: StudyRecord, cfg: AnalysisConfig, *, min_cluster: int = 2)
 
 # --------------------------------------------------------------------------- density
 
-
-def good_tolerance(values: Sequence[float], good_region: float) -> float:
-    """How far from the best a value may be and still count as "near the best".
-
-    ``values`` are the complete trials' objective values, best first; the tolerance is
-    ``good_region x |median - best|``. Relative to ``|best|`` would be wrong for bounded
-    metrics (for an accuracy of 0.98, 5% admits 0.93; for an error of 0.01 it admits only
-    0.0005) and meaningless near zero; relative to the whole observed range would let one
-    exploding-but-finite trial make everything "good". The best-to-median gap is the typical
-    spread the search produced, and robust to outliers.
-    """
-    if not values:
-        return 0.0
-    return good_region * abs(statistics.median(values) - values[0])
+# How many noises from the best a neighbour may lie and still share its region: the noise
+# is itself estimated from a handful of trials (five residual degrees of freedom at ten
+# trials over two params), so a tighter bound fired on a third of well-sampled round_1-like
+# studies (tests/analysis_tests/test_density_rates.py).
+ALONE_NOISES = 4
 
 
-def good_trials(study: StudyRecord, cfg: AnalysisConfig) -> list[TrialRecord]:
-    """Complete trials within :func:`good_tolerance` of the study's best value, best first."""
-    values = objective_values(study)
-    if not values:
-        return []
-    tol = good_tolerance(values, cfg.good_region)
-    slack = 1e-12 * max(1.0, abs(values[0]))
-    # ranked() holds complete trials only, and every complete trial has a value.
-    return [
-        t
-        for t in study.ranked()
-        if t.value is not None and abs(float(t.value) - values[0]) <= tol + slack
-    ]
+def tuned_dimensions(study: StudyRecord) -> int:
+    """How many nuisance params the study tunes (each thins the sampling of the others)."""
+    return len(study.search_space)
 
 
 def density(study: StudyRecord, cfg: AnalysisConfig) -> list[Finding]:
-    """Too few trials in the good region: the round was under-sampled.
+    """Too few trials to trust where the study's optimum is: the round was under-sampled.
 
-    "Good" is :func:`good_trials`: complete trials with ``|v - best| <= good_region x
-    |median - best|``. Fewer than ``min_good_trials`` (the best itself counts) gives ``warn``:
-    with one or two trials near the optimum, its location and value are luck, not
-    measurement. The suggestion ``{"more_trials": k}`` scales the finished trials so the
-    observed good fraction would reach ``min_good_trials``: ``k = ceil(n x min_good / good) -
-    n`` (with no complete trial at all, ``k = max(n, min_good_trials)``). Silent when dense.
+    Two signs, either gives ``warn`` with ``{"more_trials": k}``:
+
+    - fewer complete trials than ``min_trials_per_param`` per tuned param plus one (10 trials
+      over two params pass; 6 do not): too few to fit, or even bracket, an optimum;
+    - the best trial stands alone: no other complete trial lies within ``ALONE_NOISES``
+      times the noise of
+      the best value (:mod:`~orchestrator.analysis.noise`: the metric's sampling noise, or
+      the robust scatter around a fit), so the best was one lucky hit of a narrow region
+      that more trials should map.
+
+    On well-sampled studies neighbours of the best lie within its noise and it is silent;
+    measured in ``tests/analysis_tests/test_density_rates.py``.
     """
     n = len(finished_trials(study))
     values = objective_values(study)
-    good = good_trials(study, cfg)
-    if len(good) >= cfg.min_good_trials:
-        return []
-    if not good:
-        more = max(n, cfg.min_good_trials)
+    dims = max(tuned_dimensions(study), 1)
+    needed = cfg.min_trials_per_param * dims + 1
+    if len(values) < needed:
+        more = max(needed - len(values), 1)
+        what = "no complete trial" if not values else f"only {len(values)} complete trials"
         message = (
-            f"None of the {n} finished trials completed, so there is no good region to "
-            f"measure: run at least {more} more trials."
+            f"{n} finished trials gave {what} over {dims} tuned param"
+            f"{'s' if dims > 1 else ''}, fewer than {needed} ({cfg.min_trials_per_param} per param "
+            f"plus one): too few to locate the optimum, so run about {more} more trials or "
+            "tune fewer params."
         )
         return [Finding("density", "warn", message, study.name, None, {"more_trials": more})]
-    more = max(math.ceil(n * cfg.min_good_trials / len(good)) - n, 1)
-    tol = good_tolerance(values, cfg.good_region)
+    sigma, source = objective_noise(study)
+    if sigma is None or sigma <= 0:
+        return []
+    near = [v for v in values[1:] if abs(v - values[0]) <= ALONE_NOISES * sigma]
+    if near:
+        return []
+    more = len(values)
+    gap = abs(values[1] - values[0])
     message = (
-        f"Only {len(good)} of {len(values)} complete trials landed within {fmt(tol)} of the "
-        f"best {study.metric} {fmt(values[0])} ({cfg.good_region:.0%} of the gap to the "
-        f"median {fmt(statistics.median(values))}), fewer than {cfg.min_good_trials}: the "
-        f"round was under-sampled, so run about {more} more trials or tune fewer params."
+        f"The best {study.metric} {fmt(values[0])} stands alone: the next best trial is "
+        f"{fmt(gap)} away, more than {ALONE_NOISES} times the noise {fmt(sigma)} ({source}), so the best "
+        f"region was hit once: run about {more} more trials to map it."
     )
     return [Finding("density", "warn", message, study.name, None, {"more_trials": more})]

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,6 +67,21 @@ class Experiment:
         for part in path.split("."):
             node = node[part]
         return node
+
+    def length(self) -> int | None:
+        """The training length under the length key (``epochs: 20``), when it is a finite
+        number; None without a length key or value (what the step checks and pruner rungs
+        then do without)."""
+        if self.length_key is None:
+            return None
+        try:
+            value = self.get(self.length_key)
+        except (KeyError, TypeError):
+            return None
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            return None
+        number = float(value)
+        return int(number) if math.isfinite(number) else None
 
     def with_values(self, values: Mapping[str, Any]) -> Experiment:
         """A copy with each path set (values must be type-checked against ``schema``)."""

@@ -106,14 +106,11 @@ def _finite(value: object) -> bool:
 class AnalysisConfig:
     """Thresholds of the checks (``analysis:`` config group); every one has a default."""
 
-    boundary_margin: float = 0.1  # fraction of the range (in its own scale) counted as "edge"
-    boundary_top_k: int = 3  # how many best trials are checked against the edges
+    boundary_p: float = 0.05  # the objective's trend toward an edge must be this significant
+    boundary_margin: float = 0.1  # ... and its fitted optimum this near the edge or beyond
     infeasible_warn: float = 0.2  # infeasible fraction that warrants a warning
     infeasible_block: float = 0.8  # ... and one that suggests a bug (blocks promotion)
-    good_region: float = (
-        0.05  # "good" = within this fraction of the best-to-median gap of the best
-    )
-    min_good_trials: int = 3  # fewer good trials than this: under-sampled
+    min_trials_per_param: int = 3  # fewer complete trials per tuned param (+1): under-sampled
     late_fraction: float = 0.25  # the "late" part of training for curve checks
     late_variance_warn: float = 0.1  # relative std of the late validation metric
     improving_tolerance: float = 0.01  # still improving: last eval beats the late ones by this

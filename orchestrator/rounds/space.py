@@ -94,8 +94,22 @@ class Round:
             b.sampler, seed=b.seed, search_space=self.search_space(), grid=b.grid or None
         )
 
-    def pruner(self) -> Any:
-        return make_pruner(self.budget)
+    def pruner(self, start: Experiment, point: Mapping[str, Any]) -> Any:
+        """The study's pruner; its rungs follow the study's training length: the start's,
+        with the round's fixed and scientific values, or the top of a tuned length's range."""
+        return make_pruner(self.budget, self.length(start, point))
+
+    def length(self, start: Experiment, point: Mapping[str, Any]) -> int | None:
+        """The longest training a trial of the study at ``point`` can get."""
+        tuned = [
+            v
+            for spec in self.nuisance.get(start.length_key or "", ())
+            for v in (spec.choices or (spec.high,))
+            if isinstance(v, (int, float)) and not isinstance(v, bool)
+        ]
+        if tuned:
+            return int(max(tuned))
+        return start.with_values({**self.fixed, **point}).length()
 
     def suggest(self, trial: Any, start: Experiment, point: Mapping[str, Any]) -> dict:
         """Sample the nuisance values active for this trial, in declaration order."""

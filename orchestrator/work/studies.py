@@ -103,7 +103,7 @@ def open_studies(
             study_name=name,
             storage=storage,
             sampler=rnd.sampler(),
-            pruner=rnd.pruner(),
+            pruner=rnd.pruner(start, point),
             direction=Direction(start.direction).value,
             load_if_exists=True,
         )

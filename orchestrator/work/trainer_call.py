@@ -257,7 +257,7 @@ def build_result(
         metric=metric,
         direction=experiment.direction,
         steps=steps,
-        max_steps=_length(experiment) or steps,
+        max_steps=experiment.length() or steps,
         final=final,
         curves=reports.curves(),
         seed=seed_of(experiment),
@@ -310,14 +310,6 @@ def _real(value: Any) -> float | None:
     if getattr(value, "ndim", None) == 0 and callable(getattr(value, "item", None)):
         return _real(value.item())
     return None
-
-
-def _length(experiment: Experiment) -> int | None:
-    """The training length the config names (``epochs: 20``), when it is a finite number."""
-    if experiment.length_key is None:
-        return None
-    value = _real(experiment.get(experiment.length_key))
-    return int(value) if value is not None and math.isfinite(value) else None
 
 
 def seed_of(experiment: Experiment) -> int | None:

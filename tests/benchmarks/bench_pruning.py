@@ -106,7 +106,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--trials", type=int, default=27)
-    parser.add_argument("--min-resource", type=int, default=None, help="hyperband's, in steps")
+    parser.add_argument(
+        "--min-resource", type=int, default=None, help="hyperband's, in steps (default: 40%%)"
+    )
     parser.add_argument("--pruned-trials", type=int, default=None, help="default: 2 x trials")
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -115,7 +117,8 @@ def main() -> None:
     budget = {"none": args.trials, "hyperband": args.pruned_trials or 2 * args.trials}
     print(
         f"{args.trials} trials per round, TPE, seeds 0..{args.seeds - 1}, hyperband "
-        f"min_resource {args.min_resource or 1} (steps; evaluations every 20)"
+        f"min_resource {args.min_resource or 'unset (40% of the 200 steps: 80)'} (evaluations "
+        "every 20 steps)"
     )
     print(f"{'seed':>4}{'pruner':>11}{'steps':>9}{'best val_error':>16}{'seconds':>9}")
     with tempfile.TemporaryDirectory() as d:

@@ -118,3 +118,30 @@ def test_a_resumed_round_keeps_pruning_and_counts_pruned_trials_in_its_budget(tm
     assert len(study.trials) == len(first) + 2  # pruned trials count: nothing run again
     assert by_x(study, LOSER + 2).state == TrialState.PRUNED
     assert by_x(study, 0.0).state == TrialState.COMPLETE
+
+
+@pytest.mark.parametrize("pruner", ["successive_halving", "hyperband"])
+def test_rungs_follow_the_training_length_unless_set(tmp_path, pruner):
+    # unset, the first rung is 40% of the length key's 27 steps (step 11): a trial is judged
+    # on enough of its curve, not on the noise of its first evaluation; set, it is obeyed
+    xs = [*BACKGROUND[:9], LOSER]
+    study = run(tmp_path / "default", own(FUNCTION), pruned_round(pruner, len(xs)), xs)
+    assert max(by_x(study, LOSER).intermediate_values) == 11
+    raw = pruned_round(pruner, len(xs), pruner_min_resource=3)
+    study = run(tmp_path / "set", own(FUNCTION), raw, xs)
+    assert max(by_x(study, LOSER).intermediate_values) == 3
+
+
+def test_a_tuned_or_scientific_length_sets_the_rungs_from_its_longest_value():
+    start = own(FUNCTION)
+    tuned = parse_round(
+        RoundConfig(name="t", nuisance={"steps": {"low": 10, "high": 50}},
+                    budget=BudgetConfig(sampler="tpe", pruner="hyperband")), start,
+    )  # fmt: skip
+    assert tuned.length(start, {}) == 50
+    scientific = parse_round(
+        RoundConfig(name="s", scientific={"steps": [20, 60]},
+                    budget=BudgetConfig(sampler="tpe", pruner="hyperband")), start,
+    )  # fmt: skip
+    assert [scientific.length(start, p) for p in scientific.points()] == [20, 60]
+    assert parse_round(pruned_round("hyperband", 4), start).length(start, {}) == 27

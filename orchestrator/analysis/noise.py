@@ -1,0 +1,75 @@
+"""How much noise a study's objective values carry, so the checks compare against it.
+
+A gap, a swing or a rise smaller than the noise the values carry is not a finding: on a
+359-image validation set an error moves by 1/359 per image, and the binomial sampling noise
+of an error of 3% there is 0.9 points. Two estimates, the first that applies:
+
+- **sampling noise** of an error or accuracy (a proportion ``p`` measured on ``n``
+  validation examples): ``sqrt(p (1 - p) / n)``. ``n`` is the study's ``val_examples``
+  (the built-in data set's ``data.val_size``; an own trainer reports it as
+  ``final(val_examples=...)`` or returns it);
+- **scatter around a fitted trend**: the standard deviation of the residuals of an
+  additive quadratic fit of the values on the params' positions, leaving out the best
+  trial's own (a lucky hit of a narrow optimum is what the noise is asked about, and
+  must not inflate it).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from orchestrator.analysis.edge_trend import positions
+from orchestrator.analysis.model import StudyRecord
+
+
+def is_proportion(metric: str, value: float) -> bool:
+    """An error rate or accuracy (by its name), with a value that is a proportion."""
+    name = metric.lower()
+    return ("err" in name or "acc" in name) and 0.0 <= value <= 1.0
+
+
+def proportion_noise(metric: str, value: float, examples: int | None) -> float | None:
+    """The binomial sampling noise of ``value`` measured on ``examples``, when it applies."""
+    if not examples or examples < 1 or not is_proportion(metric, value):
+        return None
+    p = min(max(value, 1.0 / examples), 1.0 - 1.0 / examples)  # 0 errors is not 0 noise
+    return math.sqrt(p * (1.0 - p) / examples)
+
+
+def fit_noise(study: StudyRecord) -> float | None:
+    """The robust scatter of the complete trials around an additive quadratic fit of their
+    values; None with fewer than two trials beyond the fit's coefficients."""
+    found = positions(study)
+    if found is None:
+        return None
+    _, u, values = found
+    n, d = u.shape
+    if n < 1 + 2 * d + 2:
+        return None
+    centred = u - 0.5
+    x = np.column_stack([np.ones(n), centred, centred**2])
+    beta, *_ = np.linalg.lstsq(x, values, rcond=None)
+    residual = values - x @ beta
+    best = int(np.argmax(values) if study.maximize else np.argmin(values))
+    others = np.delete(residual, best)  # the best is what the noise is asked about
+    return float(np.sqrt(others @ others / (n - 1 - x.shape[1])))
+
+
+def objective_noise(study: StudyRecord) -> tuple[float | None, str]:
+    """(the noise of the study's best value, where it came from): the larger of the
+    sampling noise and the scatter around a fit (training noise from seeds and data order
+    adds to the sampling noise, and the scatter sees it), or whichever is known."""
+    ranked = study.ranked()
+    estimates = []
+    if ranked and ranked[0].value is not None:
+        sampling = proportion_noise(study.metric, float(ranked[0].value), study.val_examples)
+        if sampling is not None:
+            estimates.append((sampling, f"sampling noise on {study.val_examples} examples"))
+    scatter = fit_noise(study)
+    if scatter is not None:
+        estimates.append((scatter, "scatter of the trials around a fit"))
+    if not estimates:
+        return None, "unknown"
+    return max(estimates)
