@@ -11,11 +11,14 @@ negligible in every study to ``fixed`` at its best value; ``step_budget`` sets
 from __future__ import annotations
 
 import copy
+import math
+import statistics
 from collections import defaultdict
 from typing import Any
 
 import yaml
 
+from orchestrator.analysis.advice import readable
 from orchestrator.store.findings import Finding
 
 
@@ -81,6 +84,7 @@ def _trim(draft: dict[str, Any], findings: list[Finding], reasons: list[str]) ->
 def _fix_negligible(
     draft: dict[str, Any], findings: list[Finding], n_studies: int, reasons: list[str]
 ) -> None:
+    """A param negligible in every study is fixed, at a value its studies agree on."""
     flagged: dict[str, list[Any]] = defaultdict(list)
     for f in findings:
         if f.kind == "importance" and f.param and "fixed" in f.suggestion:
@@ -88,12 +92,43 @@ def _fix_negligible(
     for param, values in flagged.items():
         if len(values) < n_studies or param not in draft.get("nuisance", {}):
             continue  # negligible in every study, or it may matter for some scientific value
+        value = agreed_value(draft["nuisance"][param], values)
+        if value is None:
+            reasons.append(
+                f"{param}: left tuned (importance: negligible in all {n_studies} studies, but "
+                f"their best values {', '.join(map(str, values))} disagree)"
+            )
+            continue
         del draft["nuisance"][param]
-        draft.setdefault("fixed", {})[param] = values[0]
+        draft.setdefault("fixed", {})[param] = value
         reasons.append(
-            f"{param}: nuisance -> fixed at {values[0]} (importance: negligible in "
+            f"{param}: nuisance -> fixed at {value} (importance: negligible in "
             f"all {n_studies} studies)"
         )
+
+
+AGREEMENT = 0.1  # studies' best values within this fraction of the range (own scale) agree
+
+
+def agreed_value(spec: Any, values: list[Any]) -> Any:
+    """The value to fix a param at: the studies' median best value when they lie within
+    ``AGREEMENT`` of the range of each other (one study: its own), else None."""
+    if len(values) == 1:
+        return values[0]
+    log = isinstance(spec, dict) and bool(spec.get("log"))
+    if isinstance(spec, dict) and "low" in spec and all(_number(v, log) for v in values):
+        scale = math.log10 if spec.get("log") else float
+        low, high = scale(spec["low"]), scale(spec["high"])
+        where = sorted((scale(v) - low) / (high - low) for v in values)
+        if where[-1] - where[0] > AGREEMENT:
+            return None
+        return readable(statistics.median_low(values))
+    return values[0] if all(v == values[0] for v in values) else None
+
+
+def _number(value: Any, log: bool) -> bool:
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    return number and (value > 0 or not log)
 
 
 def _step_budget(draft: dict[str, Any], findings: list[Finding], reasons: list[str]) -> None:

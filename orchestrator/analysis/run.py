@@ -10,6 +10,7 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
+from orchestrator.analysis.advice import one_advice_per_param
 from orchestrator.analysis.curve_checks import run_curve_checks
 from orchestrator.analysis.importance import importance
 from orchestrator.analysis.model import StudyRecord
@@ -53,6 +54,7 @@ def analyze(
     dropped: the message still says what was seen."""
     findings = run_study_checks(studies, cfg) + run_curve_checks(studies, cfg)
     findings += pruning_findings(studies)
+    findings = one_advice_per_param(findings)
     findings = [_in_length_key(f, length_key) for f in findings]
     if own_paths is not None:
         findings = [_own_suggestions(f, own_paths) for f in findings]

@@ -11,9 +11,7 @@ check with nothing to say returns an empty list.
 from __future__ import annotations
 
 import math
-import statistics
 from collections import Counter
-from collections.abc import Sequence
 from typing import Any
 
 from orchestrator.analysis.edge_trend import EdgeTrend, edge_trends
@@ -139,12 +137,16 @@ def infeasible_cluster(
 
 
 def _reason_clause(bad: list[TrialRecord]) -> str:
-    """`` (most often 'nan loss', 6 trials)`` from the trials' infeasible reasons, or ``""``."""
+    """`` (most often 'nan loss', 6 of 9 trials)`` from the infeasible reasons, or ``""``."""
     reasons = Counter(t.infeasible_reason for t in bad if t.infeasible_reason)
     if not reasons:
         return ""
     reason, count = reasons.most_common(1)[0]
-    return f" (most often {reason!r}, {count} trials)"
+    if len(reasons) == 1:
+        return f" ({reason!r})" if count == 1 else f" (all {reason!r})"
+    if count == 1:
+        return f" ({len(reasons)} different reasons, e.g. {reason!r})"
+    return f" (most often {reason!r}, {count} of {len(bad)} trials)"
 
 
 def _infeasible_severity(fraction: float, cfg: AnalysisConfig) -> str:
@@ -246,8 +248,8 @@ def density(study: StudyRecord, cfg: AnalysisConfig) -> list[Finding]:
         what = "no complete trial" if not values else f"only {len(values)} complete trials"
         message = (
             f"{n} finished trials gave {what} over {dims} tuned param"
-            f"{'s' if dims > 1 else ''}, fewer than {needed} ({cfg.min_trials_per_param} per param "
-            f"plus one): too few to locate the optimum, so run about {more} more trials or "
+            f"{'s' if dims > 1 else ''}, fewer than {needed} ({cfg.min_trials_per_param} per "
+            f"param plus one): too few to locate the optimum, so run about {more} more trials or "
             "tune fewer params."
         )
         return [Finding("density", "warn", message, study.name, None, {"more_trials": more})]
@@ -261,7 +263,7 @@ def density(study: StudyRecord, cfg: AnalysisConfig) -> list[Finding]:
     gap = abs(values[1] - values[0])
     message = (
         f"The best {study.metric} {fmt(values[0])} stands alone: the next best trial is "
-        f"{fmt(gap)} away, more than {ALONE_NOISES} times the noise {fmt(sigma)} ({source}), so the best "
-        f"region was hit once: run about {more} more trials to map it."
+        f"{fmt(gap)} away, more than {ALONE_NOISES} times the noise {fmt(sigma)} ({source}), "
+        f"so the best region was hit once: run about {more} more trials to map it."
     )
     return [Finding("density", "warn", message, study.name, None, {"more_trials": more})]
