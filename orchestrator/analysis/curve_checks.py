@@ -31,6 +31,7 @@ import numpy as np
 from orchestrator.analysis.curve_series import (
     EVAL_METRICS,
     MIN_LATE_POINTS,
+    curve_noise,
     detrended_rel_std,
     eval_series,
     excess,
@@ -44,12 +45,15 @@ from orchestrator.analysis.curve_series import (
     window_mean,
 )
 from orchestrator.analysis.model import StudyRecord, TrialRecord
+from orchestrator.analysis.noise import proportion_noise
 from orchestrator.analysis.round_checks import LENGTH_KEY
 from orchestrator.config.sections import AnalysisConfig
 from orchestrator.store.findings import Finding
 
 DECAYING_SCHEDULE = "linear"  # the playbook's lazy, robust default (PLAYBOOK.md 7)
 MIN_EVALS = 3  # fewer evaluations than this cannot show a trend or a plateau
+NOISES = 2.5  # a change must exceed this many of its noises to be a change
+MIN_ERROR_SWING = 0.01  # late swings of an error below a point are no finding
 
 CurveCheck = Callable[[TrialRecord, str, AnalysisConfig], list[Finding]]
 
@@ -70,17 +74,25 @@ def _finding(kind: str, severity: str, study: str, message: str, **suggestion: A
 
 
 def overfitting(
-    trial: TrialRecord, study: str, cfg: AnalysisConfig, *, metric: str = "val_error"
+    trial: TrialRecord,
+    study: str,
+    cfg: AnalysisConfig,
+    *,
+    metric: str = "val_error",
+    examples: int | None = None,
 ) -> list[Finding]:
     """Validation metric rising from its minimum while the training loss kept falling.
 
     Rule: with at least 3 evaluations and at least 2 of them after the (first) minimum, the
-    mean of the last two evaluations exceeds the minimum by more than ``cfg.overfit_rise``
-    (absolute points for the error, relative for the loss), and the training loss, averaged
-    over a window of a tenth of training, is lower at the end than at the minimum's step.
-    Why two evaluations after the minimum: one bad last evaluation of a short noisy run is
-    not a trend. Why the training loss: a rising validation metric with a falling training
-    loss is the model memorising; with a rising training loss it is instability instead.
+    mean of the last two exceeds the minimum by more than ``cfg.overfit_rise`` (absolute points
+    for the error, relative for the loss) and by more than 2.5 noises of that difference
+    (:func:`~orchestrator.analysis.curve_series.curve_noise`: the scatter of the evaluations
+    from the minimum on around a line, or the error's sampling noise on ``examples`` validation
+    examples, whichever is larger); and the training loss, averaged over a window of a tenth of
+    training, is lower at the end than at the minimum's step. Why the noise: a flat but noisy
+    curve has an end above its luckiest dip in most runs (the old rule called 60% of such
+    curves overfitting). Why the training loss: a rising validation metric with a rising
+    training loss is instability instead.
     """
     curves = trial.curves
     if not curves:
@@ -94,7 +106,9 @@ def overfitting(
     best, end = float(values[i_min]), float(values[-2:].mean())
     absolute = is_error(name)
     rise = excess(end, best, absolute)
-    if rise <= cfg.overfit_rise:
+    sigma = curve_noise(name, values, examples, since=i_min) * math.sqrt(1 / 2 + 1)
+    noise_rise = excess(best + NOISES * sigma, best, absolute)
+    if rise <= cfg.overfit_rise or rise <= noise_rise:
         return []
     loss_then, loss_end = _train_loss_then_and_end(trial, curves, float(steps[i_min]))
     if not (loss_end < loss_then):  # also False when either is NaN (no training loss)
@@ -102,8 +116,8 @@ def overfitting(
     message = (
         f"trial {trial.number}: {name} rose from its minimum {best:.4g} at step "
         f"{int(steps[i_min])} to {end:.4g} at the end (+{rise:.3g} {unit_name(absolute)} > "
-        f"{cfg.overfit_rise:g}) while the training loss fell from {loss_then:.4g} to "
-        f"{loss_end:.4g}: the model overfits."
+        f"{max(cfg.overfit_rise, noise_rise):.3g}, the threshold or {NOISES:g} noises) while "
+        f"the training loss fell from {loss_then:.4g} to {loss_end:.4g}: the model overfits."
     )
     suggestion = {
         "regularisation": "add or strengthen (dropout, weight decay, augmentation)",
@@ -127,17 +141,27 @@ def _train_loss_then_and_end(
 
 
 def late_variance(
-    trial: TrialRecord, study: str, cfg: AnalysisConfig, *, metric: str = "val_error"
+    trial: TrialRecord,
+    study: str,
+    cfg: AnalysisConfig,
+    *,
+    metric: str = "val_error",
+    examples: int | None = None,
 ) -> list[Finding]:
     """Large step-to-step variation in the last ``cfg.late_fraction`` of training.
 
     Rule: the late points are the validation metric's evaluations after
     ``(1 - late_fraction) x steps`` when there are at least 3 of them, else the per-step
     training loss there (at least 3 steps). Their variation is the std of the residuals
-    around a least-squares line (so a smooth trend is not noise) over their mean; above
-    ``cfg.late_variance_warn`` it warns. Why: when the end of training wobbles by more than
-    the differences between trials, comparing trials becomes luck. The training-loss
-    fallback also contains per-batch noise, which is one of the causes the playbook names.
+    around a least-squares line (so a smooth trend is not noise); it warns when that is
+    above ``cfg.late_variance_warn`` of their mean level *and*, for an error, above twice
+    its binomial sampling noise on ``examples`` validation examples and above
+    ``MIN_ERROR_SWING`` (one point): a relative threshold means nothing at a low error
+    (on 359 images an error of 3% moves by 0.3 points per image, and swings of one or two
+    images are the validation set's noise, not training's). Why: when the end of training
+    wobbles by more than the differences between trials, comparing trials becomes luck.
+    The training-loss fallback also contains per-batch noise, which is one of the causes
+    the playbook names.
     """
     curves = trial.curves
     if not curves:
@@ -153,10 +177,19 @@ def late_variance(
     rel = detrended_rel_std(late)
     if not rel > cfg.late_variance_warn:  # also False for NaN (too few points, zero level)
         return []
+    level = float(late.mean())
+    swing = rel * abs(level)
+    floor = ""
+    if is_error(name):
+        sampling = proportion_noise(name, level, examples) or 0.0
+        least = max(MIN_ERROR_SWING, 2 * sampling)
+        if swing <= least:
+            return []
+        floor = f", above the error's floor {least:.3g}"
     message = (
         f"trial {trial.number}: over the last {cfg.late_fraction:.0%} of training "
         f"({len(late)} points) the {name} varies by {rel:.3g} of its level "
-        f"{float(late.mean()):.4g} around its trend (> {cfg.late_variance_warn:g}): "
+        f"{level:.4g} around its trend (> {cfg.late_variance_warn:g}{floor}): "
         "comparisons between trials become luck."
     )
     remedy = "a larger validation set or batch size"
@@ -167,14 +200,21 @@ def late_variance(
 
 
 def still_improving(
-    trial: TrialRecord, study: str, cfg: AnalysisConfig, *, metric: str = "val_error"
+    trial: TrialRecord,
+    study: str,
+    cfg: AnalysisConfig,
+    *,
+    metric: str = "val_error",
+    examples: int | None = None,
 ) -> list[Finding]:
     """Still getting better at the end of training: more steps or a schedule would help.
 
     Rule: the last evaluation is the best of all, and it beats the mean of the earlier late
     evaluations (after ``(1 - late_fraction) x steps``; if there are none, the previous
     evaluation) by more than ``cfg.improving_tolerance`` (points for the error; for the loss,
-    relative to the last value). Why the mean of several: one lucky last evaluation against
+    relative to the last value), and by more than 2.5 noises of one evaluation
+    (:func:`~orchestrator.analysis.curve_series.curve_noise` over the second half of the
+    evaluations). Why the mean of several and the noise: one lucky last evaluation against
     one unlucky previous one should not suggest doubling the budget.
     """
     curves = trial.curves
@@ -190,7 +230,8 @@ def still_improving(
     ref, last = float(earlier.mean()), float(values[-1])
     absolute = is_error(name)
     gain = excess(ref, last, absolute)
-    if gain <= cfg.improving_tolerance:
+    sigma = curve_noise(name, values, examples, since=len(values) // 2)
+    if gain <= cfg.improving_tolerance or ref - last <= NOISES * sigma:
         return []
     message = (
         f"trial {trial.number}: the last {name} {last:.4g} (step {int(steps[-1])}) is the best "
@@ -243,14 +284,22 @@ def saturated_early(
 
 
 def training_loss_rising(
-    trial: TrialRecord, study: str, cfg: AnalysisConfig, *, rising_factor: float = 1.2
+    trial: TrialRecord,
+    study: str,
+    cfg: AnalysisConfig,
+    *,
+    rising_factor: float = 1.2,
+    progress_lost: float = 0.2,
 ) -> list[Finding]:
     """The smoothed training loss ends clearly above its minimum: a bug or instability.
 
     Rule: the per-step training loss is averaged over consecutive windows of a tenth of
-    training, aligned to the last step; if the last window's mean exceeds ``rising_factor``
-    (default 1.2) x the lowest window mean, it warns. Why windows: per-batch losses are too
-    noisy to compare single steps, and a 20% rise of a ten-step mean is not batch noise.
+    training, aligned to the last step; it warns when the last window's mean exceeds
+    ``rising_factor`` (default 1.2) x the lowest window mean *and* gives back more than
+    ``progress_lost`` (default 20%) of the progress from the first window to the lowest.
+    Why windows: per-batch losses are too noisy to compare single steps. Why the progress:
+    near zero a relative rise means nothing (0.012 -> 0.025 is 2x, and nothing, after a
+    fall from 2.3), while giving back a fifth of what training achieved is a real rise.
     """
     curves = trial.curves
     if not curves:
@@ -267,13 +316,16 @@ def training_loss_rising(
     means = [m for m in means if not math.isnan(m)]
     if len(means) < 2:
         return []
-    end_mean, low = means[0], min(means)
+    end_mean, low, first = means[0], min(means), means[-1]
     if end_mean - low <= (rising_factor - 1.0) * abs(low):
+        return []
+    if end_mean - low <= progress_lost * (first - low):
         return []
     message = (
         f"trial {trial.number}: the training loss (mean over {width} steps) ends at "
         f"{end_mean:.4g}, {end_mean / low if low else math.inf:.3g}x its minimum {low:.4g} "
-        f"(> {rising_factor:g}x): a bug or instability."
+        f"(> {rising_factor:g}x), giving back {(end_mean - low) / max(first - low, 1e-12):.0%} "
+        f"of its fall from {first:.4g}: a bug or instability."
     )
     suggestion = {"check": "a bug (data, loss, schedule) or instability", "optimizer.lr": "lower"}
     return [_finding("training_loss_rising", "warn", study, message, **suggestion)]
@@ -286,11 +338,16 @@ def instability(
     *,
     early_fraction: float = 0.1,
     warmup_fraction: tuple[float, float] = (0.05, 0.1),
+    transient_fraction: float = 0.05,
 ) -> list[Finding]:
     """Gradient-norm spikes: suggest warmup and clipping at about the 90th percentile norm.
 
     Rule: with at least 10 finite gradient norms, a spike is a step whose norm exceeds
-    ``cfg.grad_spike_factor`` x the median norm; any spike warns. Suggests
+    ``cfg.grad_spike_factor`` x the median norm; any spike warns. The initial transient of
+    a fresh network is not a spike: a run of large norms from the very first step, up to
+    ``transient_fraction`` (5%) of training, is left out (the first steps of a randomly
+    initialised network ordinarily have norms many times the later median); a large norm
+    after a normal one, or a run that lasts longer, still counts. Suggests
     ``train.grad_clip_norm`` = the 90th percentile of the norms (rounded to 3 decimals; the
     playbook's clipping point, which clips about 10% of steps) and
     ``schedule.warmup_steps`` = 5% of the steps, or, when spikes fall in the first
@@ -304,10 +361,12 @@ def instability(
     if len(norms) < 10:
         return []
     median = float(np.median(norms))
-    spikes = g_steps[norms > cfg.grad_spike_factor * median]
+    n = n_steps(trial, curves)
+    large = norms > cfg.grad_spike_factor * median
+    settled = _transient_end(large, max(1, int(transient_fraction * n)))
+    spikes = g_steps[settled:][large[settled:]]
     if len(spikes) == 0:
         return []
-    n = n_steps(trial, curves)
     early = spikes[spikes <= early_fraction * n]
     low, high = (max(1, round(f * n)) for f in warmup_fraction)
     warmup = min(high, max(low, int(early.max()))) if len(early) else low
@@ -325,6 +384,13 @@ def instability(
     )
     suggestion = {"schedule.warmup_steps": warmup, "train.grad_clip_norm": clip}
     return [_finding("instability", "warn", study, message, **suggestion)]
+
+
+def _transient_end(large: np.ndarray, longest: int) -> int:
+    """How many leading steps are the initial transient: the run of large norms from the
+    first step, when it ends within ``longest`` steps (else none: it is no transient)."""
+    run = int(np.argmin(large)) if not large.all() else len(large)
+    return run if run <= longest else 0
 
 
 def update_ratio(
@@ -363,9 +429,14 @@ def update_ratio(
 # --------------------------------------------------------------------------- the round
 
 
-def curve_checks_for(metric: str) -> Sequence[CurveCheck]:
-    """Every curve check, the evaluation-based ones reading ``metric``'s curve."""
-    eval_checks = (overfitting, late_variance, still_improving, saturated_early)
+def curve_checks_for(metric: str, examples: int | None = None) -> Sequence[CurveCheck]:
+    """Every curve check, the evaluation-based ones reading ``metric``'s curve (and the
+    noise-aware ones the validation set's size, when known)."""
+    noisy: tuple[Callable[..., list[Finding]], ...] = (overfitting, late_variance, still_improving)
+    eval_checks: list[Callable[..., list[Finding]]] = [
+        partial(c, examples=examples) for c in noisy
+    ]
+    eval_checks.append(saturated_early)
     step_checks: tuple[CurveCheck, ...] = (training_loss_rising, instability, update_ratio)
     return tuple(partial(check, metric=metric) for check in eval_checks) + step_checks
 
@@ -382,7 +453,7 @@ def run_curve_checks(
     findings: list[Finding] = []
     for study in studies:
         metric = study.metric if study.metric in EVAL_METRICS else "val_error"
-        checks = curve_checks_for(metric)
+        checks = curve_checks_for(metric, study.val_examples)
         for trial in study.ranked()[:top_k]:
             for check in checks:
                 findings.extend(check(trial, study.name, cfg))

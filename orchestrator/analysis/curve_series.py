@@ -115,6 +115,42 @@ def detrended_rel_std(values: np.ndarray) -> float:
     return float(np.sqrt(np.sum(residuals**2) / (len(values) - 2)) / abs(mean))
 
 
+def curve_noise(
+    metric: str, values: np.ndarray, examples: int | None = None, since: int = 0
+) -> float:
+    """The noise of one evaluation of a validation curve, in the metric's units.
+
+    The scatter of the evaluations from index ``since`` on around a least-squares line (four
+    evaluations or more there; a rise after a minimum is close to a line, while a whole
+    curve, falling steeply and then turning, fits no simple shape on six points), else
+    around a quadratic through the whole curve (five or more); or the error's binomial
+    sampling noise on ``examples`` validation examples, whichever is larger; 0.0 when
+    none is known."""
+    estimates = [0.0]
+    part = values[since:]
+    if len(part) >= 4:
+        estimates.append(_scatter(part, degree=1))
+    elif len(values) >= 5:
+        estimates.append(_scatter(values, degree=2))
+    if examples and is_error(metric):
+        estimates.append(binomial_noise(float(np.median(values)), examples))
+    return max(estimates)
+
+
+def binomial_noise(proportion: float, examples: int) -> float:
+    """The sampling noise of a proportion (an error rate) measured on ``examples`` examples;
+    a proportion of 0 or 1 is taken as one example's worth (0 errors is not 0 noise)."""
+    p = min(max(proportion, 1.0 / examples), 1.0 - 1.0 / examples)
+    return math.sqrt(p * (1.0 - p) / examples)
+
+
+def _scatter(values: np.ndarray, degree: int) -> float:
+    """The residual standard deviation around a least-squares polynomial in the index."""
+    x = np.arange(len(values), dtype=float)
+    residual = values - np.polyval(np.polyfit(x, values, degree), x)
+    return float(np.sqrt(residual @ residual / (len(values) - degree - 1)))
+
+
 def lr_decays(curves: dict[str, Any]) -> bool:
     """Whether the learning rate ended at or below half its peak (a decaying schedule)."""
     lrs = [float(v) for v in curves.get("lr") or [] if finite(v)]

@@ -60,7 +60,9 @@ def positions(study: StudyRecord) -> tuple[list[str], np.ndarray, np.ndarray] | 
         row = []
         for path in paths:
             value = trial.params.get(path)
-            spec = active_spec(study, path, trial.params) if is_number(value) else None
+            if not is_number(value):
+                break
+            spec = active_spec(study, path, trial.params)
             if spec is None or not is_range(spec):
                 break
             row.append(unit_position(float(value), spec))

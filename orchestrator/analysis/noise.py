@@ -16,10 +16,9 @@ of an error of 3% there is 0.9 points. Two estimates, the first that applies:
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
+from orchestrator.analysis.curve_series import binomial_noise
 from orchestrator.analysis.edge_trend import positions
 from orchestrator.analysis.model import StudyRecord
 
@@ -34,8 +33,7 @@ def proportion_noise(metric: str, value: float, examples: int | None) -> float |
     """The binomial sampling noise of ``value`` measured on ``examples``, when it applies."""
     if not examples or examples < 1 or not is_proportion(metric, value):
         return None
-    p = min(max(value, 1.0 / examples), 1.0 - 1.0 / examples)  # 0 errors is not 0 noise
-    return math.sqrt(p * (1.0 - p) / examples)
+    return binomial_noise(value, examples)
 
 
 def fit_noise(study: StudyRecord) -> float | None:

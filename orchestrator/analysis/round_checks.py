@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import statistics
 
-from orchestrator.analysis.model import StudyRecord
+from orchestrator.analysis.model import StudyRecord, TrialRecord
 from orchestrator.analysis.outcomes import fmt, objective_values
 from orchestrator.analysis.space_checks import boundary
 from orchestrator.config.sections import AnalysisConfig
@@ -24,12 +24,26 @@ from orchestrator.store.findings import Finding
 LENGTH_KEY = "train.steps"  # how the checks name the training length (analysis/run.py maps it)
 
 
+MIN_SPREAD_EVALS = 3  # evaluations a trial needs, the first by half of training
+
+
+def evaluated_along(trial: TrialRecord) -> bool:
+    """Whether the trial evaluated several times spread over its run: at least
+    ``MIN_SPREAD_EVALS`` evaluations, the first by half of its steps. A trial that evaluates
+    once, at the end, always has its best there, which says nothing about the budget."""
+    evals = [s for s in (trial.curves or {}).get("eval_step") or [] if s is not None]
+    if len(evals) < MIN_SPREAD_EVALS or not trial.max_steps:
+        return False
+    return min(evals) <= 0.5 * trial.max_steps
+
+
 def _top_steps(study: StudyRecord, top_k: int) -> list[tuple[int, int]]:
-    """``(best_step, max_steps)`` of the study's top ``top_k`` complete trials that have both."""
+    """``(best_step, max_steps)`` of the study's top ``top_k`` complete trials that have
+    both and evaluated along their run (:func:`evaluated_along`)."""
     steps = [
         (t.best_step, t.max_steps)
         for t in study.ranked()
-        if t.best_step is not None and t.max_steps
+        if t.best_step is not None and t.max_steps and evaluated_along(t)
     ]
     return steps[:top_k]
 
@@ -46,7 +60,9 @@ def step_budget(
     at a quarter of the new budget, clear of both rules. If ALL are ``>= 1 -
     step_budget_late``, a longer budget may help (``info``: "may", since the schedule decays
     towards the end anyway); the suggestion doubles the largest ``max_steps``. "Always" is
-    the rule: with mixed positions, or no trial with step information, it is silent.
+    the rule: with mixed positions, or no trial with step information, it is silent. Only
+    trials that evaluated along their run count (:func:`evaluated_along`); when none did,
+    the ``skipped`` findings say so.
     """
     steps = [s for study in studies for s in _top_steps(study, top_k)]
     if not steps:

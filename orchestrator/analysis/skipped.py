@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from orchestrator.analysis.curve_series import EVAL_METRICS
 from orchestrator.analysis.model import StudyRecord, TrialRecord
+from orchestrator.analysis.round_checks import MIN_SPREAD_EVALS, evaluated_along
 from orchestrator.store.findings import Finding
 
 LOSS_CHECKS = "overfitting, training_loss_rising, instability"
@@ -51,6 +52,15 @@ def skipped_checks(studies: list[StudyRecord], length_key: str | None) -> list[F
             _skipped(
                 "The step-budget check was skipped: no trial says at which step its best value "
                 "came. Report the objective's metric per step or epoch: report(step, metric=...)."
+            )
+        )
+    elif not any(evaluated_along(t) for t in best):
+        out.append(
+            _skipped(
+                f"The step-budget check was skipped: the best trials evaluated fewer than "
+                f"{MIN_SPREAD_EVALS} times, or only late in training, so their best step is "
+                "wherever the evaluations were. Evaluate along the run (report(step, metric=...) "
+                "every few steps or epochs; train.eval_every for the built-in trainer)."
             )
         )
     return out

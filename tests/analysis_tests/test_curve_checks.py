@@ -203,13 +203,16 @@ def test_still_improving_silent_when_the_last_is_not_the_best() -> None:
     assert still_improving(trial(curves(errors, LATE_EVAL_STEPS)), "s", CFG) == []
 
 
-def test_still_improving_uses_the_mean_of_the_earlier_late_evaluations() -> None:
-    """Late evaluations 0.30, 0.27, 0.30 then 0.265: beats the previous one by 0.035 but
-    the mean of the earlier late ones (0.29) by 0.025; a tolerance of 0.03 separates them."""
-    errors = [0.6, 0.5, 0.45, 0.4, 0.36, 0.34, 0.32, 0.31, 0.30, 0.27, 0.30, 0.265]
-    strict = AnalysisConfig(improving_tolerance=0.03)
-    assert still_improving(trial(curves(errors, LATE_EVAL_STEPS)), "s", strict) == []
-    assert still_improving(trial(curves(errors, LATE_EVAL_STEPS)), "s", CFG) != []
+def test_still_improving_is_judged_against_the_late_noise() -> None:
+    """Late evaluations 0.30, 0.27, 0.30 then 0.265: the last beats the earlier late mean
+    (0.29) by 0.025, within 2.5 noises of a curve zigzagging by 0.03: no finding; the same
+    gain on a smooth late curve is one."""
+    zigzag = [0.6, 0.5, 0.45, 0.4, 0.36, 0.34, 0.32, 0.31, 0.30, 0.27, 0.30, 0.265]
+    assert still_improving(trial(curves(zigzag, LATE_EVAL_STEPS)), "s", CFG) == []
+    smooth = [0.6, 0.5, 0.45, 0.4, 0.37, 0.35, 0.335, 0.32, 0.305, 0.29, 0.275, 0.26]
+    assert still_improving(trial(curves(smooth, LATE_EVAL_STEPS)), "s", CFG) != []
+    strict = AnalysisConfig(improving_tolerance=0.03)  # the gain 0.0225 is below it
+    assert still_improving(trial(curves(smooth, LATE_EVAL_STEPS)), "s", strict) == []
 
 
 def test_still_improving_with_a_decaying_schedule_only_suggests_steps() -> None:

@@ -18,6 +18,7 @@ from orchestrator.analysis.model import StudyRecord, TrialRecord
 from orchestrator.analysis.round_checks import comparison, step_budget
 from orchestrator.analysis.run import run_study_checks
 from orchestrator.analysis.search_space import active_spec
+from orchestrator.analysis.skipped import skipped_checks
 from orchestrator.analysis.space_checks import (
     boundary,
     density,
@@ -257,10 +258,16 @@ def test_density_says_nothing_it_cannot_measure() -> None:
 # --------------------------------------------------------------------------- step budget
 
 
-def step_study(name: str, best_steps: list[int], max_steps: int = 1000) -> StudyRecord:
-    """Complete trials with the given best steps (better trials first)."""
+def step_study(
+    name: str, best_steps: list[int], max_steps: int = 1000, every: int = 50
+) -> StudyRecord:
+    """Complete trials with the given best steps (better trials first), evaluated every
+    ``every`` steps."""
+    evals = {"eval_step": list(range(every, max_steps + 1, every))}
     trials = [
-        trial(i, 0.1 + 0.01 * i, best_step=b, max_steps=max_steps)
+        dataclasses.replace(
+            trial(i, 0.1 + 0.01 * i, best_step=b, max_steps=max_steps), curves=evals
+        )
         for i, b in enumerate(best_steps)
     ]
     return study(trials, space={}, name=name)
@@ -290,6 +297,15 @@ def test_step_budget_silent_when_not_always_early() -> None:
     # One top trial peaks late: "always in the first 10%" does not hold.
     assert step_budget([step_study("a", [50, 80]), step_study("b", [40, 900])], CFG) == []
     assert step_budget([step_study("a", [None])], CFG) == []  # type: ignore[list-item]
+
+
+def test_step_budget_never_fires_from_a_single_evaluation() -> None:
+    # evaluated once, at the end: the best step is always the last, which says nothing
+    once = step_study("once", [1000, 1000, 1000], every=1000)
+    assert step_budget([once], CFG) == []
+    skipped = [f for f in skipped_checks([once], "train.steps") if "step-budget" in f.message]
+    assert len(skipped) == 1 and "evaluated fewer than 3 times" in skipped[0].message
+    assert step_budget([step_study("along", [990, 1000, 960])], CFG) != []
 
 
 # --------------------------------------------------------------------------- comparison
