@@ -1,4 +1,5 @@
-"""One self-contained HTML page per round: goal, roles, findings, figures and the decision.
+"""One self-contained HTML page per round: goal, the answer, roles, findings, figures and
+the decision.
 
 Why one page: a round is judged by a person reading the findings next to the plots they
 come from (PLAYBOOK.md 4), often later and offline, so plotly.js is inlined once and
@@ -19,7 +20,9 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from orchestrator.analysis.answer import Answer
 from orchestrator.analysis.model import StudyRecord
+from orchestrator.analysis.outcomes import fmt
 from orchestrator.report import figures
 from orchestrator.store.files import atomic_write
 from orchestrator.store.findings import Finding, by_severity
@@ -39,6 +42,8 @@ th { background: #f4f4f4; }
 .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(520px, 1fr));
         gap: 0.5em; }
 .figure { min-width: 0; }
+.answer { background: #f7f9fc; border: 1px solid #d8e0ec; border-radius: 4px;
+          padding: 0.2em 1em 0.5em; }
 """
 
 
@@ -50,12 +55,14 @@ def build_report_html(
     studies: list[StudyRecord],
     findings: list[Finding],
     decision: dict[str, Any] | None,
+    answer: Answer | None = None,
 ) -> str:
     """The whole page as a string (no I/O): see the module docstring for what is in it."""
     page = _Page()
     parts = [
         f"<h1>Round {_e(round_name)}</h1>",
         f'<p class="goal">Goal: {_e(goal)}</p>',
+        _answer_section(answer),
         _roles_section(roles),
         _findings_section(findings),
         "<h2>Isolation view</h2>",
@@ -189,6 +196,34 @@ def _roles_section(roles: dict[str, Any]) -> str:
         for name, header, rows in tables
     ]
     return f'<h2>Roles</h2><div class="roles">{"".join(blocks)}</div>'
+
+
+def _answer_section(answer: Answer | None) -> str:
+    """The round's answer first: ranking with noise, trust, what undermines it, verdict, next."""
+    if answer is None:
+        return ""
+    rows = "".join(
+        f"<tr><td>{i}</td><td>{_e(r.study)}</td>"
+        f"<td>{'no complete trial' if r.best is None else _e(fmt(float(r.best)))}</td>"
+        f"<td>{'' if r.noise is None else _e(fmt(float(r.noise)))}</td>"
+        f"<td>{_e(r.gap_to_next)}</td></tr>"
+        for i, r in enumerate(answer.ranking, 1)
+    )
+    table = (
+        f"<table><tr><th>#</th><th>study</th><th>best {_e(answer.metric)}</th><th>noise</th>"
+        f"<th>gap to the next</th></tr>{rows}</table>"
+    )
+    items = [f"<li>trust: {_e(t)}</li>" for t in answer.trust]
+    undermined = "; ".join(answer.undermining) or "no warning on the top studies"
+    items.append(f"<li>undermined by: {_e(undermined)}</li>")
+    items.append(f"<li>promotion: <b>{_e(answer.verdict)}</b></li>")
+    if answer.next_step:
+        changes = "".join(f"<li>{_e(c)}</li>" for c in answer.next_step[1:])
+        items.append(f"<li>next: {_e(answer.next_step[0])}<ul>{changes}</ul></li>")
+    return (
+        f'<section class="answer" data-section="answer"><h2>Answer</h2>{table}'
+        f"<ul>{''.join(items)}</ul></section>"
+    )
 
 
 def _findings_section(findings: list[Finding]) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from orchestrator.analysis.answer import format_answer, round_answer
 from orchestrator.analysis.load import load_round
 from orchestrator.analysis.model import StudyRecord
 from orchestrator.analysis.next_round import draft_next_round, render
@@ -34,12 +35,19 @@ def analyze_round(ctx: RoundContext) -> int:
     own_paths = None if start.builtin else set(start.schema.types)
     findings = analyze(studies, ctx.root.analysis, start.length_key, own_paths)
     path = write_findings(findings, paths.findings_file(ctx.studies, rnd.name))
-    print(format_findings(findings))
     raw = {k: v for k, v in dataclasses.asdict(ctx.root.round).items() if v is not None}
     draft, reasons = draft_next_round(raw, findings, len(studies))
     parse_round(round_from_dict(draft), ctx.start)  # a draft that would not load is a bug here
     draft_path = paths.next_round_file(ctx.studies, rnd.name)
     atomic_write(draft_path, render(draft, reasons, f"{rnd.name}'s findings"))
+    decision = ctx.ledger.decision(rnd.name)
+    known = None if decision is None else {"verdict": decision.verdict, "reason": decision.reason,
+                                           "effect": decision.effect, "ci_low": decision.ci_low,
+                                           "ci_high": decision.ci_high}  # fmt: skip
+    print(
+        format_answer(round_answer(rnd.goal, studies, findings, known, reasons, str(draft_path)))
+    )
+    print(format_findings(findings))
     push_findings(ctx.storage, studies, rnd.goal, findings, _dashboard_figures)
     report = write_round_report(ctx, studies, findings)
     print(

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+from typing import Any
 
+from orchestrator.analysis.answer import Answer, round_answer
 from orchestrator.analysis.load import load_round
 from orchestrator.analysis.model import StudyRecord
+from orchestrator.analysis.next_round import draft_next_round
 from orchestrator.report.round_report import build_report_html, write_report
 from orchestrator.stages.round import RoundContext
 from orchestrator.store import paths
@@ -16,10 +20,7 @@ def write_round_report(
     ctx: RoundContext, studies: list[StudyRecord], findings: list[Finding]
 ) -> Path:
     """The round's report, with the promotion decision once there is one."""
-    row = ctx.ledger.decision(ctx.rnd.name)
-    decision = None
-    if row is not None:
-        decision = {c.name: getattr(row, c.name) for c in row.__table__.columns}
+    decision = decision_of(ctx)
     html_text = build_report_html(
         round_name=ctx.rnd.name,
         goal=ctx.rnd.goal,
@@ -27,8 +28,32 @@ def write_round_report(
         studies=studies,
         findings=findings,
         decision=decision,
+        answer=answer_of(ctx, studies, findings, decision),
     )
     return write_report(paths.report_file(ctx.studies, ctx.rnd.name), html_text)
+
+
+def decision_of(ctx: RoundContext) -> dict[str, Any] | None:
+    """The round's promotion decision as plain data, None before there is one."""
+    row = ctx.ledger.decision(ctx.rnd.name)
+    if row is None:
+        return None
+    return {c.name: getattr(row, c.name) for c in row.__table__.columns}
+
+
+def answer_of(
+    ctx: RoundContext,
+    studies: list[StudyRecord],
+    findings: list[Finding],
+    decision: dict[str, Any] | None,
+) -> Answer:
+    """The round's answer, with the next-round draft's changes (the draft is pure: the same
+    findings give the same changes the analysis wrote)."""
+    assert ctx.root.round is not None
+    raw = {k: v for k, v in dataclasses.asdict(ctx.root.round).items() if v is not None}
+    _, changes = draft_next_round(raw, findings, len(studies))
+    where = str(paths.next_round_file(ctx.studies, ctx.rnd.name))
+    return round_answer(ctx.rnd.goal, studies, findings, decision, changes, where)
 
 
 def rewrite_report_with_decision(ctx: RoundContext) -> None:

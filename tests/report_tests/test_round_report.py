@@ -12,6 +12,7 @@ from typing import Any
 import plotly.graph_objects as go
 import pytest
 
+from orchestrator.analysis.answer import round_answer
 from orchestrator.analysis.model import StudyRecord, TrialRecord
 from orchestrator.report import figures
 from orchestrator.report.round_report import build_report_html, write_report
@@ -231,7 +232,18 @@ def page(studies: list[StudyRecord]) -> str:
         studies=studies,
         findings=FINDINGS,
         decision=DECISION,
+        answer=round_answer(
+            "Does depth help?", studies, FINDINGS, DECISION, ["a change"], "n.yaml"
+        ),
     )
+
+
+def test_report_puts_the_answer_first(page: str) -> None:
+    answer = page.index('data-section="answer"')
+    assert page.index("Goal:") < answer < page.index("<h2>Findings (")
+    assert "<b>PROMOTED (effect -0.05, interval [-0.06, -0.04])" in page
+    assert "undermined by: 1 block infeasible; 1 warn boundary (optimizer.lr)" in page
+    assert "next: the next-round draft n.yaml<ul><li>a change</li></ul>" in page
 
 
 def test_report_holds_goal_findings_and_decision(page: str) -> None:

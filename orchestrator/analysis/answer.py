@@ -1,0 +1,182 @@
+"""The round's answer, first: the question, the ranking and how far to trust it, the
+findings that undermine it, the promotion verdict and the next step.
+
+A round asks one question ("does a deeper CNN help?"); its findings table, most severe
+first, leaves the reader to work the answer out. This puts it in one place, for the
+terminal and the top of the report, from the same pure data: the ranking of the scientific
+values by their best objective, each gap judged against the noise the values carry
+(:mod:`~orchestrator.analysis.noise`), the studies whose tuning looks thin, the warn and
+block findings on the studies the ranking rests on, the verdict once there is one, and the
+draft's changes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from orchestrator.analysis.model import StudyRecord
+from orchestrator.analysis.noise import objective_noise
+from orchestrator.analysis.outcomes import fmt, objective_values
+from orchestrator.store.findings import Finding
+
+CLEAR_GAP = 2.0  # a gap beyond this many noises of the difference is a clear one
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """One scientific value (study) in the ranking."""
+
+    study: str
+    best: float | None
+    noise: float | None
+    gap_to_next: str = ""  # "clear" | "within noise" | "" (last, or no noise known)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the round says, in the order a reader needs it."""
+
+    question: str
+    metric: str
+    ranking: list[Ranked]
+    trust: list[str]
+    undermining: list[str]
+    verdict: str
+    next_step: list[str] = field(default_factory=list)
+
+
+def _gap(a: Ranked, b: Ranked) -> str:
+    if a.best is None or b.best is None or a.noise is None or b.noise is None:
+        return ""
+    combined = math.hypot(a.noise, b.noise)
+    return "clear" if abs(a.best - b.best) > CLEAR_GAP * combined else "within noise"
+
+
+def _ranking(studies: list[StudyRecord]) -> list[Ranked]:
+    rows = []
+    for s in studies:
+        values = objective_values(s)
+        noise, _ = objective_noise(s)
+        rows.append(Ranked(s.name, values[0] if values else None, noise))
+    maximize = bool(studies) and studies[0].maximize
+    known = sorted(
+        (r for r in rows if r.best is not None), key=lambda r: r.best or 0.0, reverse=maximize
+    )
+    ranked = known + [r for r in rows if r.best is None]
+    return [
+        Ranked(r.study, r.best, r.noise, _gap(r, ranked[i + 1]) if i + 1 < len(ranked) else "")
+        for i, r in enumerate(ranked)
+    ]
+
+
+def _trust(ranking: list[Ranked], findings: list[Finding]) -> list[str]:
+    lines = []
+    if len(ranking) >= 2 and ranking[0].gap_to_next == "within noise":
+        lines.append(
+            f"the winner {ranking[0].study} is within the noise of {ranking[1].study}: the "
+            "ranking of the top two is not established"
+        )
+    elif len(ranking) >= 2 and ranking[0].gap_to_next == "clear":
+        lines.append(f"the winner {ranking[0].study} is clear of the runner-up beyond noise")
+    thin = sorted(
+        {
+            f.study
+            for f in findings
+            if f.kind == "comparison" and f.severity == "warn" and f.study and "thin" in f.message
+        }
+    )
+    if thin:
+        lines.append(f"tuning looks thin in {', '.join(thin)} (see comparison findings)")
+    return lines
+
+
+def _undermining(ranking: list[Ranked], findings: list[Finding]) -> list[str]:
+    """Warn and block findings on the top two studies or the whole round, by kind."""
+    top = {r.study for r in ranking[:2]}
+    serious = [
+        f
+        for f in findings
+        if f.severity in ("warn", "block")
+        and (f.study in top or f.study is None)
+        and f.kind != "comparison"
+    ]
+    counts = Counter((f.severity, f.kind) for f in serious)
+    order = sorted(counts.items(), key=lambda kv: (kv[0][0] != "block", kv[0][1]))
+    lines = []
+    for (severity, kind), n in order:
+        where = _where(serious, kind)
+        lines.append(f"{n} {severity} {kind}" + (f" ({where})" if where else ""))
+    return lines
+
+
+def _where(findings: list[Finding], kind: str) -> str:
+    params = sorted({f.param for f in findings if f.kind == kind and f.param})
+    return ", ".join(params)
+
+
+def _verdict(decision: dict[str, Any] | None) -> str:
+    if decision is None:
+        return "not decided yet: promotion's seed reruns decide (stage=promote)"
+    verdict = str(decision.get("verdict", "?")).upper()
+    effect = decision.get("effect")
+    low, high = decision.get("ci_low"), decision.get("ci_high")
+    numbers = ""
+    if all(isinstance(x, int | float) for x in (effect, low, high)):
+        numbers = f" (effect {fmt(effect)}, interval [{fmt(low)}, {fmt(high)}])"
+    return f"{verdict}{numbers}: {decision.get('reason', '')}".rstrip(": ")
+
+
+def round_answer(
+    goal: str,
+    studies: list[StudyRecord],
+    findings: list[Finding],
+    decision: dict[str, Any] | None = None,
+    draft_changes: list[str] | None = None,
+    draft_path: str | None = None,
+) -> Answer:
+    """The answer of a round from its studies, findings, decision and draft."""
+    ranking = _ranking(studies)
+    next_step = []
+    if draft_path:
+        next_step.append(f"the next-round draft {draft_path}")
+    next_step += list(draft_changes or [])
+    return Answer(
+        question=goal,
+        metric=studies[0].metric if studies else "",
+        ranking=ranking,
+        trust=_trust(ranking, findings),
+        undermining=_undermining(ranking, findings),
+        verdict=_verdict(decision),
+        next_step=next_step,
+    )
+
+
+def format_answer(answer: Answer, max_changes: int = 5) -> str:
+    """The answer as a block for the terminal."""
+    lines = [f"answer: {answer.question}"]
+    if answer.ranking:
+        lines.append(f"  ranking by best {answer.metric} (+- its noise):")
+        for i, r in enumerate(answer.ranking, 1):
+            value = "no complete trial" if r.best is None else fmt(float(r.best))
+            noise = (
+                f" +- {fmt(float(r.noise))}" if r.noise is not None and r.best is not None else ""
+            )
+            gap = f"   [{r.gap_to_next} to the next]" if r.gap_to_next else ""
+            lines.append(f"    {i}. {r.study}: {value}{noise}{gap}")
+    for line in answer.trust:
+        lines.append(f"  trust: {line}")
+    if answer.undermining:
+        lines.append(f"  undermined by: {'; '.join(answer.undermining)}")
+    else:
+        lines.append("  undermined by: no warning on the top studies")
+    lines.append(f"  promotion: {answer.verdict}")
+    if answer.next_step:
+        lines.append(f"  next: {answer.next_step[0]}")
+        lines += [f"    - {c}" for c in answer.next_step[1 : 1 + max_changes]]
+        more = len(answer.next_step) - 1 - max_changes
+        if more > 0:
+            lines.append(f"    - ... and {more} more (see the draft)")
+    return "\n".join(lines)
