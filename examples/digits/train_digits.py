@@ -35,8 +35,9 @@ def mlp(num_layers: int, hidden_units: int, dropout: float) -> nn.Module:
     return nn.Sequential(*layers, nn.Linear(width, 10))
 
 
-def train(cfg: Any, report: Any = None) -> float:
-    """Train for ``cfg.epochs`` epochs; report per-epoch metrics; return the best accuracy."""
+def train(cfg: Any, report: Any = None) -> dict[str, float]:
+    """Train for ``cfg.epochs`` epochs; report per-epoch metrics; return the best accuracy
+    and the validation set's size (the orchestrator reads its sampling noise from it)."""
     torch.manual_seed(cfg.seed)
     x_train, y_train, x_val, y_val = digits_split()
     model = mlp(cfg.model.num_layers, cfg.model.hidden_units, cfg.model.dropout)
@@ -65,11 +66,11 @@ def train(cfg: Any, report: Any = None) -> float:
         metrics = {"train_loss": total / len(x_train), "val_loss": val_loss}
         if report is not None and report(epoch, val_accuracy=accuracy, **metrics):
             break  # the orchestrator asked to stop (pruning)
-    return best
+    return {"val_accuracy": best, "val_examples": len(y_val)}
 
 
 if __name__ == "__main__":
     from omegaconf import OmegaConf
 
     config = OmegaConf.load(__file__.replace("train_digits.py", "conf/digits.yaml"))
-    print(f"best val_accuracy: {train(config):.4f}")
+    print(f"best val_accuracy: {train(config)['val_accuracy']:.4f}")

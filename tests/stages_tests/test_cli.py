@@ -178,6 +178,12 @@ def test_a_round_runs_and_prints_the_per_study_answer(tmp_path):
     kinds = {f["kind"] for f in findings}
     assert "comparison" in kinds  # the isolation view is always there
     assert proc.stdout.index("findings (") < proc.stdout.index("promotion of round_1")
+    # the answer comes first: the question, the ranking, then the full findings table
+    answer = proc.stdout.index("answer: Does a deeper CNN lower validation error?")
+    assert (
+        answer < proc.stdout.index("  ranking by best val_error") < proc.stdout.index("findings (")
+    )
+    assert "  promotion: not decided yet" in proc.stdout
 
 
 def test_stage_analyze_rechecks_a_round_without_training(tmp_path):
@@ -187,6 +193,7 @@ def test_stage_analyze_rechecks_a_round_without_training(tmp_path):
     proc = run_cli(tmp_path, "stage=analyze", "round=round_1")
     assert proc.returncode == 0, proc.stderr
     assert "findings (" in proc.stdout and (tmp_path / "round_1" / "findings.json").exists()
+    assert "  promotion: " in proc.stdout and "not decided yet" not in proc.stdout  # decided
     assert (tmp_path / "tuning.db").stat().st_size == db_trials  # nothing trained or stored
     draft = yaml.safe_load((tmp_path / "round_1" / "next_round.yaml").read_text())
     assert draft["name"] == "round_1_next"
