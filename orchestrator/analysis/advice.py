@@ -10,7 +10,8 @@ Here, per study and param, the evidence is weighed together:
   is never "negligible", and it is not widened toward the side that diverged;
 - a param whose objective trends toward an edge (``boundary``) matters: not negligible;
 - values are written to be read (three significant digits; a trimmed bound rounded toward
-  the side that trained, so it stays inside it).
+  the side that trained, so it stays inside it; a value the schema would reject unrounded).
+  The boundary check's widened bounds are already tidy (``search_space.widened``).
 
 Pure: findings in, findings out; each dropped piece of advice is named in the message of
 the one that wins, so nothing disappears silently.
@@ -22,6 +23,7 @@ import dataclasses
 import math
 from typing import Any
 
+from orchestrator.analysis.search_space import accepted
 from orchestrator.store.findings import Finding
 
 
@@ -33,8 +35,9 @@ def readable(value: Any, direction: str = "nearest") -> Any:
     if value == 0.0:
         return 0.0
     scale = 10 ** (math.floor(math.log10(abs(value))) - 2)
+    units = round(value / scale, 6)  # 0.57 / 0.001 is 569.9999999999999, not 570
     rounding = {"down": math.floor, "up": math.ceil}.get(direction, round)
-    return float(f"{rounding(value / scale) * scale:.3g}")
+    return float(f"{rounding(units) * scale:.3g}")
 
 
 def _trims(findings: list[Finding]) -> dict[tuple[str | None, str], set[str]]:
@@ -49,8 +52,12 @@ def _trims(findings: list[Finding]) -> dict[tuple[str | None, str], set[str]]:
 
 
 def one_advice_per_param(findings: list[Finding]) -> list[Finding]:
-    """The findings with contradicting advice resolved (see the module docstring)."""
+    """The findings with contradicting advice resolved (see the module docstring). A side
+    that diverged in any study is not widened in any (the draft's range is shared)."""
     trims = _trims(findings)
+    trimmed_sides: dict[str, set[str]] = {}
+    for (_, param), sides in trims.items():
+        trimmed_sides.setdefault(param, set()).update(sides)
     edges = {(f.study, f.param) for f in findings if f.kind == "boundary" and f.suggestion}
     out = []
     for f in findings:
@@ -59,7 +66,7 @@ def one_advice_per_param(findings: list[Finding]) -> list[Finding]:
             out.append(_kept_tuned(f, "its values decide which trials diverge"))
         elif f.kind == "importance" and "fixed" in f.suggestion and key in edges:
             out.append(_kept_tuned(f, "the objective trends toward an edge of its range"))
-        elif f.kind == "boundary" and set(f.suggestion) & trims.get(key, set()):
+        elif f.kind == "boundary" and set(f.suggestion) & trimmed_sides.get(key[1], set()):
             out.append(_no_widening(f))
         else:
             out.append(_readable_suggestion(f))
@@ -85,6 +92,13 @@ def _readable_suggestion(f: Finding) -> Finding:
         for edge, toward in (("high", "down"), ("low", "up")):
             if edge in s:
                 s[edge] = readable(s[edge], toward)
-    elif f.kind in ("importance", "boundary"):
-        s = {k: readable(v) for k, v in s.items()}
+    elif f.kind == "importance" and "fixed" in s and f.param:
+        s["fixed"] = readable_accepted(f.param, s["fixed"])
     return dataclasses.replace(f, suggestion=s)
+
+
+def readable_accepted(path: str, value: Any) -> Any:
+    """``value`` rounded to three significant digits, unless the schema rejects that (a
+    momentum of 0.9996 is not fixed at 1.0): then as it is."""
+    rounded = readable(value)
+    return rounded if accepted(path, rounded) else value

@@ -4,8 +4,9 @@ findings that undermine it, the promotion verdict and the next step.
 A round asks one question ("does a deeper CNN help?"); its findings table, most severe
 first, leaves the reader to work the answer out. This puts it in one place, for the
 terminal and the top of the report, from the same pure data: the ranking of the scientific
-values by their best objective, each gap judged against the noise the values carry
-(:mod:`~orchestrator.analysis.noise`), the studies whose tuning looks thin, the warn and
+values by their best objective, each gap judged against the noise the best values carry
+(:func:`~orchestrator.analysis.noise.best_value_noise`: sampling noise, or the spread of
+the near-best trials), the studies whose tuning looks thin, the warn and
 block findings on the studies the ranking rests on, the verdict once there is one, and the
 draft's changes.
 """
@@ -18,11 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.analysis.model import StudyRecord
-from orchestrator.analysis.noise import objective_noise
+from orchestrator.analysis.noise import CLEAR_GAP, best_value_noise
 from orchestrator.analysis.outcomes import fmt, objective_values
 from orchestrator.store.findings import Finding
-
-CLEAR_GAP = 2.0  # a gap beyond this many noises of the difference is a clear one
 
 
 @dataclass(frozen=True)
@@ -59,7 +58,7 @@ def _ranking(studies: list[StudyRecord]) -> list[Ranked]:
     rows = []
     for s in studies:
         values = objective_values(s)
-        noise, _ = objective_noise(s)
+        noise = best_value_noise(s)
         rows.append(Ranked(s.name, values[0] if values else None, noise))
     maximize = bool(studies) and studies[0].maximize
     known = sorted(

@@ -151,8 +151,10 @@ def late_variance(
     """Large step-to-step variation in the last ``cfg.late_fraction`` of training.
 
     Rule: the late points are the validation metric's evaluations after
-    ``(1 - late_fraction) x steps`` when there are at least 3 of them, else the per-step
-    training loss there (at least 3 steps). Their variation is the std of the residuals
+    ``(1 - late_fraction) x steps`` (at least 3 of them, else the check is skipped and the
+    ``skipped`` findings say so: the per-step training loss wobbles with every batch, which
+    says nothing about comparing trials, and flagged 26-42% on every default round). Their
+    variation is the std of the residuals
     around a least-squares line (so a smooth trend is not noise); it warns when that is
     above ``cfg.late_variance_warn`` of their mean level *and*, for an error, above twice
     its binomial sampling noise on ``examples`` validation examples and above
@@ -160,8 +162,6 @@ def late_variance(
     (on 359 images an error of 3% moves by 0.3 points per image, and swings of one or two
     images are the validation set's noise, not training's). Why: when the end of training
     wobbles by more than the differences between trials, comparing trials becomes luck.
-    The training-loss fallback also contains per-batch noise, which is one of the causes
-    the playbook names.
     """
     curves = trial.curves
     if not curves:
@@ -171,9 +171,7 @@ def late_variance(
     name, steps, values = eval_series(curves, metric)
     late = values[steps > late_start]
     if len(late) < MIN_LATE_POINTS:
-        name = "per-step training loss"
-        t_steps, t_loss = step_series(curves, "train_loss")
-        late = t_loss[t_steps > late_start]
+        return []  # skipped.py says so: per-batch loss noise is no late variance
     rel = detrended_rel_std(late)
     if not rel > cfg.late_variance_warn:  # also False for NaN (too few points, zero level)
         return []
@@ -321,11 +319,16 @@ def training_loss_rising(
         return []
     if end_mean - low <= progress_lost * (first - low):
         return []
+    fell = first - low
+    given_back = (
+        f"giving back {(end_mean - low) / fell:.0%} of its fall from {first:.4g}"
+        if fell > 0
+        else "rising from the start"
+    )
     message = (
         f"trial {trial.number}: the training loss (mean over {width} steps) ends at "
-        f"{end_mean:.4g}, {end_mean / low if low else math.inf:.3g}x its minimum {low:.4g} "
-        f"(> {rising_factor:g}x), giving back {(end_mean - low) / max(first - low, 1e-12):.0%} "
-        f"of its fall from {first:.4g}: a bug or instability."
+        f"{end_mean:.4g}, {end_mean - low:.4g} above its minimum {low:.4g} (more than "
+        f"{rising_factor - 1:.0%} of it), {given_back}: a bug or instability."
     )
     suggestion = {"check": "a bug (data, loss, schedule) or instability", "optimizer.lr": "lower"}
     return [_finding("training_loss_rising", "warn", study, message, **suggestion)]
@@ -371,7 +374,7 @@ def instability(
     low, high = (max(1, round(f * n)) for f in warmup_fraction)
     warmup = min(high, max(low, int(early.max()))) if len(early) else low
     clip = round(float(np.percentile(norms, 90)), 3)
-    peak = int(np.argmax(norms))
+    peak = settled + int(np.argmax(norms[settled:]))
     where = (
         f"{len(early)} in the first {early_fraction:.0%}: warm up first"
         if len(early)

@@ -7,6 +7,7 @@ round or a killed one exactly as on a fresh one.
 from __future__ import annotations
 
 import json
+import math
 import tempfile
 from pathlib import Path
 
@@ -94,14 +95,27 @@ def load_round(
 
 
 def val_examples(study: optuna.Study) -> int | None:
-    """The validation set's size: what a trial reported as ``val_examples``, else the
-    built-in experiment's ``data.val_size``; None when neither is known."""
+    """The validation set's size: what a trial reported as ``val_examples``, else, for the
+    built-in experiment, ``data.val_size`` as the round set it (its scientific point, then
+    its fixed values) or the start config had it; None when none is known."""
     for t in study.get_trials(deepcopy=False):
         final = t.user_attrs.get(TrialAttr.RESULT, {}).get("final") or {}
-        reported = final.get("val_examples")
-        if isinstance(reported, int | float) and reported >= 1:
-            return int(reported)
-    trainer = study.user_attrs.get(StudyAttr.TRAINER, BUILTIN_TRAINER)
-    start = study.user_attrs.get(StudyAttr.START_CONFIG) or {}
-    size = (start.get("data") or {}).get("val_size") if trainer == BUILTIN_TRAINER else None
-    return int(size) if isinstance(size, int) and size >= 1 else None
+        size = _size(final.get("val_examples"))
+        if size is not None:
+            return size
+    if study.user_attrs.get(StudyAttr.TRAINER, BUILTIN_TRAINER) != BUILTIN_TRAINER:
+        return None
+    point = study.user_attrs.get(StudyAttr.SCIENTIFIC_POINT) or {}
+    fixed = (study.user_attrs.get(StudyAttr.ROLES) or {}).get("fixed") or {}
+    start = (study.user_attrs.get(StudyAttr.START_CONFIG) or {}).get("data") or {}
+    for size in (point.get("data.val_size"), fixed.get("data.val_size"), start.get("val_size")):
+        if _size(size) is not None:
+            return _size(size)
+    return None
+
+
+def _size(value: object) -> int | None:
+    """A count of examples: a finite number of at least one (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return int(value) if math.isfinite(value) and value >= 1 else None

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from orchestrator.analysis.advice import readable
+from orchestrator.analysis.advice import readable_accepted
 from orchestrator.store.findings import Finding
 
 
@@ -59,7 +59,7 @@ def _widen(draft: dict[str, Any], findings: list[Finding], reasons: list[str]) -
         values = [f.suggestion[edge] for f in fs]
         new = min(values) if edge == "low" else max(values)
         reasons.append(
-            f"{param}: {edge} {spec[edge]} -> {new} (boundary: the best trial is at "
+            f"{param}: {edge} {spec[edge]} -> {new} (boundary: the objective improves toward "
             f"the {edge} edge in {len(fs)} stud{'y' if len(fs) == 1 else 'ies'})"
         )
         spec[edge] = new
@@ -92,7 +92,7 @@ def _fix_negligible(
     for param, values in flagged.items():
         if len(values) < n_studies or param not in draft.get("nuisance", {}):
             continue  # negligible in every study, or it may matter for some scientific value
-        value = agreed_value(draft["nuisance"][param], values)
+        value = agreed_value(draft["nuisance"][param], values, param)
         if value is None:
             reasons.append(
                 f"{param}: left tuned (importance: negligible in all {n_studies} studies, but "
@@ -110,7 +110,7 @@ def _fix_negligible(
 AGREEMENT = 0.1  # studies' best values within this fraction of the range (own scale) agree
 
 
-def agreed_value(spec: Any, values: list[Any]) -> Any:
+def agreed_value(spec: Any, values: list[Any], path: str) -> Any:
     """The value to fix a param at: the studies' median best value when they lie within
     ``AGREEMENT`` of the range of each other (one study: its own), else None."""
     if len(values) == 1:
@@ -122,7 +122,7 @@ def agreed_value(spec: Any, values: list[Any]) -> Any:
         where = sorted((scale(v) - low) / (high - low) for v in values)
         if where[-1] - where[0] > AGREEMENT:
             return None
-        return readable(statistics.median_low(values))
+        return readable_accepted(path, statistics.median_low(values))
     return values[0] if all(v == values[0] for v in values) else None
 
 

@@ -11,7 +11,8 @@ of an error of 3% there is 0.9 points. Two estimates, the first that applies:
 - **scatter around a fitted trend**: the standard deviation of the residuals of an
   additive quadratic fit of the values on the params' positions, leaving out the best
   trial's own (a lucky hit of a narrow optimum is what the noise is asked about, and
-  must not inflate it).
+  must not inflate it). A diverged-but-finite trial far off the fit inflates it; the
+  checks that use it then stay silent rather than fire.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from orchestrator.analysis.model import StudyRecord
 def is_proportion(metric: str, value: float) -> bool:
     """An error rate or accuracy (by its name), with a value that is a proportion."""
     name = metric.lower()
+    if any(other in name for other in ("abs", "squared", "mse", "mae", "rmse", "loss")):
+        return False  # a mean absolute or squared error is no proportion
     return ("err" in name or "acc" in name) and 0.0 <= value <= 1.0
 
 
@@ -42,7 +45,7 @@ def fit_noise(study: StudyRecord) -> float | None:
     found = positions(study)
     if found is None:
         return None
-    _, u, values = found
+    _, u, values, _ = found
     n, d = u.shape
     if n < 1 + 2 * d + 2:
         return None
@@ -52,7 +55,10 @@ def fit_noise(study: StudyRecord) -> float | None:
     residual = values - x @ beta
     best = int(np.argmax(values) if study.maximize else np.argmin(values))
     others = np.delete(residual, best)  # the best is what the noise is asked about
-    return float(np.sqrt(others @ others / (n - 1 - x.shape[1])))
+    dof = len(others) - x.shape[1]
+    if dof < 1:
+        return None
+    return float(np.sqrt(others @ others / dof))
 
 
 def objective_noise(study: StudyRecord) -> tuple[float | None, str]:
@@ -71,3 +77,24 @@ def objective_noise(study: StudyRecord) -> tuple[float | None, str]:
     if not estimates:
         return None, "unknown"
     return max(estimates)
+
+
+CLEAR_GAP = 2.0  # a gap beyond this many noises of the difference is a clear one
+TOP_SPREAD = 3  # near-best trials whose spread is the tuning noise of a study's best
+
+
+def best_value_noise(study: StudyRecord) -> float | None:
+    """The noise of a study's best value, for comparing studies: the larger of its sampling
+    noise and the spread (sample standard deviation) of its top three values, the tuning
+    noise the comparison finding also uses. Not the scatter around a fit, which also holds
+    how much the objective varies across the space. None with under two complete trials
+    and no sampling noise."""
+    values = [float(t.value) for t in study.ranked()[:TOP_SPREAD] if t.value is not None]
+    estimates = []
+    if values:
+        sampling = proportion_noise(study.metric, values[0], study.val_examples)
+        if sampling is not None:
+            estimates.append(sampling)
+    if len(values) >= 2:
+        estimates.append(float(np.std(values, ddof=1)))
+    return max(estimates) if estimates else None

@@ -11,9 +11,9 @@ metric and direction) and, like the per-study checks, are pure functions returni
 from __future__ import annotations
 
 import math
-import statistics
 
 from orchestrator.analysis.model import StudyRecord, TrialRecord
+from orchestrator.analysis.noise import CLEAR_GAP, best_value_noise
 from orchestrator.analysis.outcomes import fmt, objective_values
 from orchestrator.analysis.space_checks import boundary
 from orchestrator.config.sections import AnalysisConfig
@@ -117,22 +117,28 @@ def _comparison_info(studies: list[StudyRecord]) -> Finding:
     return Finding("comparison", "info", message, None, None, suggestion)
 
 
-def _gap_finding(ranked: list[tuple[StudyRecord, float]], spread_top: int) -> Finding | None:
-    """A warning when winner and runner-up differ by no more than the winner's near-best spread."""
+def _gap_finding(ranked: list[tuple[StudyRecord, float]]) -> Finding | None:
+    """A warning when winner and runner-up differ by no more than the noise of the gap.
+
+    The noise of each best value is :func:`~orchestrator.analysis.noise.best_value_noise`
+    (its sampling noise, or the spread of its study's top three trials, the larger); the
+    gap's is their root sum of squares, and a gap within ``CLEAR_GAP`` of it is noise: the
+    same rule the round's answer ranks by, so the two never disagree."""
     if len(ranked) < 2:
         return None
     (winner, best), (runner, second) = ranked[0], ranked[1]
-    top = objective_values(winner)[:spread_top]
-    if len(top) < 2:
+    noises = [best_value_noise(winner), best_value_noise(runner)]
+    if any(n is None for n in noises):
         return None
-    spread = statistics.stdev(top)
+    spread = math.hypot(*(n or 0.0 for n in noises))
     gap = abs(best - second)
-    if gap > spread:
+    if gap > CLEAR_GAP * spread:
         return None
     message = (
         f"The gap {fmt(gap)} between winner {winner.name} ({fmt(best)}) and runner-up "
-        f"{runner.name} ({fmt(second)}) is within the spread {fmt(spread)} of "
-        f"{winner.name}'s top {len(top)} trials, so the comparison is within tuning noise."
+        f"{runner.name} ({fmt(second)}) is within {CLEAR_GAP:g} noises {fmt(spread)} of the "
+        "difference (sampling noise, or the spread of each study's top three trials), so the "
+        "comparison is within tuning noise."
     )
     suggestion = {"winner": winner.name, "runner_up": runner.name, "gap": gap, "spread": spread}
     return Finding("comparison", "warn", message, winner.name, None, suggestion)
@@ -147,7 +153,9 @@ def _thin_finding(study: StudyRecord, cfg: AnalysisConfig) -> Finding | None:
         reasons.append(f"only {n_complete} complete trials (fewer than {needed})")
     edges = [f.param for f in boundary(study, cfg)]
     if edges:
-        reasons.append(f"its best trial at a range edge of {', '.join(map(str, edges))}")
+        reasons.append(
+            f"its objective improving toward a range edge of {', '.join(map(str, edges))}"
+        )
     if not reasons:
         return None
     message = (
@@ -158,19 +166,17 @@ def _thin_finding(study: StudyRecord, cfg: AnalysisConfig) -> Finding | None:
     return Finding("comparison", "warn", message, study.name, None, suggestion)
 
 
-def comparison(
-    studies: list[StudyRecord], cfg: AnalysisConfig, *, spread_top: int = 3
-) -> list[Finding]:
+def comparison(studies: list[StudyRecord], cfg: AnalysisConfig) -> list[Finding]:
     """The isolation view of the scientific values, and whether it is a fair comparison.
 
     Always (for a non-empty round) one ``info`` finding: each study's best objective, best
     first (a round's studies share metric and direction; the first study's is used), and
     the winner (studies with no complete trial are listed as such). With two or
-    more studies, two kinds of ``warn``: the gap between winner and runner-up is at most the
-    spread of the winner's near-best trials (sample std of its top ``spread_top`` values; the
-    check is skipped when the winner has fewer than 2), so the order is within tuning noise;
-    and, per study, nuisance tuning too thin for a fair comparison: fewer than
-    ``min_trials_per_param`` per tuned param (plus one) complete trials, or a best at a range edge
+    more studies, two kinds of ``warn``: the gap between winner and runner-up is within
+    twice its noise (:func:`_gap_finding`), so the order is within tuning noise; and, per
+    study, nuisance tuning too thin for a fair comparison: fewer than
+    ``min_trials_per_param`` per tuned param (plus one) complete trials, or an objective
+    improving toward a range edge
     (:func:`~orchestrator.analysis.space_checks.boundary`), since a scientific value may lose
     only because its nuisance params were under-tuned.
     """
@@ -180,7 +186,7 @@ def comparison(
     if len(studies) < 2:
         return findings
     ranked, _ = _isolation_view(studies)
-    gap = _gap_finding(ranked, spread_top)
+    gap = _gap_finding(ranked)
     if gap is not None:
         findings.append(gap)
     for study in studies:

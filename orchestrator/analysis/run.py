@@ -59,7 +59,7 @@ def analyze(
     if own_paths is not None:
         findings = [_own_suggestions(f, own_paths) for f in findings]
     findings = [f for f in findings if f.kind != "step_budget" or length_key is not None]
-    return by_severity(findings + skipped_checks(studies, length_key))
+    return by_severity(findings + skipped_checks(studies, length_key, cfg.late_fraction))
 
 
 def _own_suggestions(finding: Finding, own_paths: Collection[str]) -> Finding:

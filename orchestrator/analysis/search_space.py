@@ -88,20 +88,21 @@ def widened(spec: dict[str, Any], edge: str, path: str | None = None) -> float:
     draft built from the suggestion stays valid.
     """
     new = _pushed(spec, edge)
-    if path is None or _accepted(path, new):
+    if path is None or accepted(path, new):
         return new
     bound = float(spec[edge])
     ok, bad = bound, float(new)
     for _ in range(30):
         mid = (ok + bad) / 2.0
-        ok, bad = (mid, bad) if _accepted(path, mid) else (ok, mid)
+        ok, bad = (mid, bad) if accepted(path, mid) else (ok, mid)
     # Step back a little from the limit so the rounded value is still accepted (0.999, not 1).
     candidate = float(f"{bound + 0.95 * (ok - bound):.3g}")
-    return candidate if _accepted(path, candidate) else ok
+    return candidate if accepted(path, candidate) else ok
 
 
-def _accepted(path: str, value: float) -> bool:
-    """Whether the experiment schema accepts ``value`` at ``path`` (all else at defaults)."""
+def accepted(path: str, value: Any) -> bool:
+    """Whether the experiment schema accepts ``value`` at ``path`` (all else at defaults);
+    any value of a key outside the built-in schema (an own config's)."""
     from orchestrator.config.experiment import builtin_experiment
     from orchestrator.config.params import BUILTIN_SCHEMA
     from orchestrator.exceptions import ConfigError

@@ -9,7 +9,7 @@ kind ``skipped`` that names the checks and how to feed them.
 
 from __future__ import annotations
 
-from orchestrator.analysis.curve_series import EVAL_METRICS
+from orchestrator.analysis.curve_series import EVAL_METRICS, MIN_LATE_POINTS, n_steps
 from orchestrator.analysis.model import StudyRecord, TrialRecord
 from orchestrator.analysis.round_checks import MIN_SPREAD_EVALS, evaluated_along
 from orchestrator.store.findings import Finding
@@ -18,7 +18,25 @@ LOSS_CHECKS = "overfitting, training_loss_rising, instability"
 EVAL_CHECKS = "overfitting, still_improving, saturated_early, late_variance"
 
 
-def skipped_checks(studies: list[StudyRecord], length_key: str | None) -> list[Finding]:
+def late_evaluations(trial: TrialRecord, late_fraction: float) -> int:
+    """How many evaluations fall in the last ``late_fraction`` of the trial's training."""
+    curves = trial.curves or {}
+    pairs = zip(curves.get("eval_step") or [], _eval_values(curves), strict=False)
+    steps = [s for s, v in pairs if v is not None]
+    n = n_steps(trial, curves) if curves else 0
+    return sum(s > (1.0 - late_fraction) * n for s in steps)
+
+
+def _eval_values(curves: dict) -> list:
+    for metric in EVAL_METRICS:
+        if any(v is not None for v in curves.get(metric) or []):
+            return list(curves[metric])
+    return []
+
+
+def skipped_checks(
+    studies: list[StudyRecord], length_key: str | None, late_fraction: float = 0.25
+) -> list[Finding]:
     """One ``skipped`` finding per kind of missing data among the studies' best trials."""
     best = [t for s in studies for t in s.ranked()[:1]]
     if not best:
@@ -38,6 +56,17 @@ def skipped_checks(studies: list[StudyRecord], length_key: str | None) -> list[F
                 f"The validation-curve checks ({EVAL_CHECKS}) were skipped: the best trials "
                 "have no val_loss or val_error curve. Report one at each evaluation: "
                 "report(step, val_loss=...), or name yours: trainer.curves.val_loss=<your metric>."
+            )
+        )
+    late = [t for t in best if late_evaluations(t, late_fraction) < MIN_LATE_POINTS]
+    if late and any(_has(t, m) for t in best for m in EVAL_METRICS):
+        counts = sorted({late_evaluations(t, late_fraction) for t in late})
+        out.append(
+            _skipped(
+                f"The late_variance check was skipped on {len(late)} best trial"
+                f"{'s' if len(late) > 1 else ''}: {' or '.join(map(str, counts))} evaluations in "
+                f"the last {late_fraction:.0%} of training, fewer than {MIN_LATE_POINTS}. "
+                "Evaluate more often to judge it (train.eval_every for the built-in trainer)."
             )
         )
     if length_key is None:

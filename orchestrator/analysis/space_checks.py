@@ -35,7 +35,8 @@ def _boundary_finding(study: StudyRecord, trend: EdgeTrend, cfg: AnalysisConfig)
     if trend.edge is None or trend.p_value >= cfg.boundary_p:
         return None
     path, edge = trend.path, trend.edge
-    best = next(t for t in study.ranked() if is_number(t.params.get(path)))
+    best = trend.best
+    assert best is not None  # a fitted trend has trials
     spec = active_spec(study, path, best.params)
     if not is_range(spec):
         return None
@@ -48,7 +49,7 @@ def _boundary_finding(study: StudyRecord, trend: EdgeTrend, cfg: AnalysisConfig)
         where = f"has its optimum at {trend.vertex:.0%} of the range"
     message = (
         f"The objective improves toward the {edge} edge of {path}'s {scale} range "
-        f"[{fmt(spec['low'])}, {fmt(spec['high'])}] across all {trend.trials} complete trials "
+        f"[{fmt(spec['low'])}, {fmt(spec['high'])}] across {_of(trend.trials, study)} "
         f"(trend p = {trend.p_value:.2g}; a quadratic fit {where}; best trial at "
         f"{fmt(best.params[path])}), so the optimum probably lies beyond it: "
         + (
@@ -59,6 +60,15 @@ def _boundary_finding(study: StudyRecord, trend: EdgeTrend, cfg: AnalysisConfig)
     )
     suggestion = {edge: new} if new != spec[edge] else {}
     return Finding("boundary", "warn", message, study.name, path, suggestion)
+
+
+def _of(fitted: int, study: StudyRecord) -> str:
+    complete = len(study.complete())
+    return (
+        f"all {fitted} complete trials"
+        if fitted == complete
+        else f"{fitted} of {complete} complete trials (where it applies)"
+    )
 
 
 def boundary(study: StudyRecord, cfg: AnalysisConfig) -> list[Finding]:
@@ -254,7 +264,7 @@ def density(study: StudyRecord, cfg: AnalysisConfig) -> list[Finding]:
         )
         return [Finding("density", "warn", message, study.name, None, {"more_trials": more})]
     sigma, source = objective_noise(study)
-    if sigma is None or sigma <= 0:
+    if sigma is None or sigma <= 0 or len(values) < 2:
         return []
     near = [v for v in values[1:] if abs(v - values[0]) <= ALONE_NOISES * sigma]
     if near:

@@ -22,6 +22,7 @@ from orchestrator.analysis.curve_checks import (
     update_ratio,
 )
 from orchestrator.analysis.model import StudyRecord, TrialRecord
+from orchestrator.analysis.skipped import skipped_checks
 from orchestrator.config.sections import AnalysisConfig
 from orchestrator.store.findings import Finding
 
@@ -163,18 +164,22 @@ def test_late_variance_ignores_a_smooth_late_trend() -> None:
     assert late_variance(trial(curves(errors, LATE_EVAL_STEPS)), "s", CFG) == []
 
 
-def test_late_variance_falls_back_to_a_noisy_training_loss() -> None:
-    """Only two late evaluations (default cadence): the per-step training loss decides."""
-    noisy = falling_loss(noise=0.15)
-    found = late_variance(trial(curves(train_loss=noisy)), "s", CFG)
-    assert kinds(found) == ["late_variance"]
-    assert "training loss" in found[0].message
-    assert late_variance(trial(curves(train_loss=falling_loss(noise=0.01))), "s", CFG) == []
+def test_late_variance_needs_late_evaluations_and_says_so() -> None:
+    """Only two late evaluations (default cadence): per-batch loss noise is no late
+    variance, so the check is skipped, and the skipped findings say why."""
+    noisy = trial(curves(train_loss=falling_loss(noise=0.15)))
+    assert late_variance(noisy, "s", CFG) == []
+    study_ = StudyRecord("s", {}, "minimize", "val_error", {}, [noisy])
+    (skipped,) = [
+        f for f in skipped_checks([study_], "train.steps") if "late_variance" in f.message
+    ]
+    assert "2 evaluations in the last 25% of training, fewer than 3" in skipped.message
 
 
 def test_late_variance_with_a_decaying_schedule_suggests_no_schedule() -> None:
     lr = np.linspace(0.1, 0.0, STEPS).tolist()
-    found = late_variance(trial(curves(train_loss=falling_loss(noise=0.15), lr=lr)), "s", CFG)
+    errors = [0.6, 0.5, 0.45, 0.4, 0.36, 0.34, 0.33, 0.32, 0.31, 0.30, 0.38, 0.28]
+    found = late_variance(trial(curves(errors, LATE_EVAL_STEPS, lr=lr)), "s", CFG)
     assert kinds(found) == ["late_variance"]
     assert "schedule.name" not in found[0].suggestion
 
@@ -272,7 +277,22 @@ def test_training_loss_rising_skips_non_finite_steps() -> None:
     assert training_loss_rising(trial(curves(train_loss=loss)), "s", CFG) == []
 
 
+def test_training_loss_rising_from_the_start_says_so() -> None:
+    found = training_loss_rising(
+        trial(curves(train_loss=np.linspace(1, 3, STEPS).tolist())), "s", CFG
+    )
+    assert kinds(found) == ["training_loss_rising"] and "rising from the start" in found[0].message
+
+
 # --------------------------------------------------------------------------- instability
+
+
+def test_instability_leaves_out_the_initial_transient_and_names_a_real_spike() -> None:
+    norms = [50.0, 40.0, 30.0] + smooth_norms()[3:]
+    assert instability(trial(curves(grad_norm=norms)), "s", CFG) == []
+    norms[150] = 8.0
+    (found,) = instability(trial(curves(grad_norm=norms)), "s", CFG)
+    assert "1 gradient-norm spikes" in found.message and "max 8 at step 151" in found.message
 
 
 def test_instability_fires_on_early_spikes_and_suggests_warmup_and_clipping() -> None:

@@ -155,9 +155,14 @@ def test_boundary_uses_the_alternative_whose_when_matches_the_point() -> None:
     trials = [trial(i, abs(math.log10(lr) + 1), optimizer__lr=lr) for i, lr in enumerate(lrs)]
     sgd = study(trials, space, point={"optimizer.name": "sgd"})
     assert active_spec(sgd, "optimizer.lr", {})["low"] == 1e-2
-    # Best lr 0.1 is in the middle of the sgd range; against the adam range it would be an edge.
+    # Best lr 0.1 is in the middle of the sgd range: no edge there.
     assert boundary(sgd, CFG) == []
-    assert boundary(study(trials, space, point={"optimizer.name": "adam"}), CFG) != []
+    # The adam study's trials, in the adam range, improve toward its top (1e-2): an edge
+    # there, though 1e-2 is the bottom of the sgd range.
+    adam_lrs = log_grid(1e-4, 1e-2, 12)
+    adam = [trial(i, abs(math.log10(lr) + 1), optimizer__lr=lr) for i, lr in enumerate(adam_lrs)]
+    found = boundary(study(adam, space, point={"optimizer.name": "adam"}), CFG)
+    assert [f.suggestion for f in found] == [{"high": pytest.approx(0.1)}]
     assert boundary(study(trials, space, point={"optimizer.name": "rmsprop"}), CFG) == []
 
 
@@ -327,8 +332,22 @@ def test_comparison_gap_within_spread_is_tuning_noise() -> None:
     warn = only(comparison([a, b], CFG), "comparison", "warn")
     assert warn.study == "adam"
     assert warn.suggestion["gap"] == pytest.approx(0.0005)
-    assert warn.suggestion["spread"] == pytest.approx(0.001)
+    # the top-3 spreads 0.001 and 0.0121, root sum of squares
+    assert warn.suggestion["spread"] == pytest.approx(math.hypot(0.001, 0.012124), rel=1e-3)
     assert "within tuning noise" in warn.message
+
+
+def test_comparison_gap_judged_against_the_sampling_noise_when_it_is_larger() -> None:
+    # top trials agree to 0.001, but on 300 validation images an error of 0.1 carries 0.017
+    a = dataclasses.replace(values_study([0.100, 0.101, 0.102], name="a"), val_examples=300)
+    b = dataclasses.replace(values_study([0.130, 0.131, 0.132], name="b"), val_examples=300)
+
+    def gap_warnings(*studies: StudyRecord) -> list[Finding]:
+        return [f for f in comparison(list(studies), CFG) if "tuning noise" in f.message]
+
+    assert len(gap_warnings(a, b)) == 1
+    a, b = (dataclasses.replace(s, val_examples=100_000) for s in (a, b))
+    assert gap_warnings(a, b) == []
 
 
 def test_comparison_flags_thin_nuisance_tuning() -> None:
