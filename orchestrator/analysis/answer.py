@@ -84,7 +84,10 @@ def _trust(ranking: list[Ranked], findings: list[Finding]) -> list[str]:
         {
             f.study
             for f in findings
-            if f.kind == "comparison" and f.severity == "warn" and f.study and "thin" in f.message
+            if f.kind == "comparison"
+            and f.severity == "warn"
+            and f.study
+            and "complete_trials" in f.suggestion
         }
     )
     if thin:

@@ -29,7 +29,6 @@ from typing import Any
 import numpy as np
 
 from orchestrator.analysis.curve_series import (
-    EVAL_METRICS,
     MIN_LATE_POINTS,
     curve_noise,
     detrended_rel_std,
@@ -455,8 +454,7 @@ def run_curve_checks(
     """
     findings: list[Finding] = []
     for study in studies:
-        metric = study.metric if study.metric in EVAL_METRICS else "val_error"
-        checks = curve_checks_for(metric, study.val_examples)
+        checks = curve_checks_for(study.metric, study.val_examples)
         for trial in study.ranked()[:top_k]:
             for check in checks:
                 findings.extend(check(trial, study.name, cfg))

@@ -28,19 +28,39 @@ def finite(value: Any) -> bool:
 
 
 def eval_series(curves: dict[str, Any], metric: str) -> tuple[str, np.ndarray, np.ndarray]:
-    """(metric, steps, values) of the finite evaluations; the other metric if ``metric`` has none.
+    """(metric, steps, values) of the finite evaluations, lower is better.
 
-    Both stored metrics (error, loss) are lower-is-better, whatever the study optimises.
+    ``metric``'s own stored curve first (``val_error``, ``val_loss``); else the objective's
+    curve a trainer reported (``curves["metrics"]``) when it is an error or an accuracy,
+    an accuracy as its error ``1 - accuracy`` (so its changes are points, and its sampling
+    noise is known); else the other stored metric.
     """
     steps = curves.get("eval_step") or []
-    order = [metric] + [m for m in EVAL_METRICS if m != metric]
-    for name in order:
-        values = curves.get(name) or []
+    reported = (curves.get("metrics") or {}).get(metric) or []
+    candidates = [(metric, curves.get(metric) or [])]
+    if any(finite(v) for v in reported) and proportion_name(metric):
+        if "acc" in metric.lower():
+            candidates.append(
+                (f"1 - {metric}", [None if not finite(v) else 1.0 - float(v) for v in reported])
+            )
+        else:
+            candidates.append((f"{metric} (error)", list(reported)))
+    candidates += [(m, curves.get(m) or []) for m in EVAL_METRICS if m != metric]
+    for name, values in candidates:
         pairs = [(s, float(v)) for s, v in zip(steps, values, strict=False) if finite(v)]
         if pairs:
             xs, ys = zip(*pairs, strict=True)
             return name, np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
     return metric, np.empty(0), np.empty(0)
+
+
+def proportion_name(metric: str) -> bool:
+    """Whether a metric's name says it is an error rate or an accuracy (a proportion);
+    a mean absolute or squared error, or a loss, is not."""
+    name = metric.lower()
+    if any(other in name for other in ("abs", "squared", "mse", "mae", "rmse", "loss")):
+        return False
+    return "err" in name or "acc" in name
 
 
 def step_series(curves: dict[str, Any], key: str) -> tuple[np.ndarray, np.ndarray]:
@@ -66,8 +86,9 @@ def n_steps(trial: TrialRecord, curves: dict[str, Any]) -> int:
 
 
 def is_error(metric: str) -> bool:
-    """Whether ``metric`` is the error fraction, whose changes are absolute points."""
-    return metric == "val_error"
+    """Whether ``metric`` is an error fraction (``val_error``, or a reported error or
+    accuracy read as ``1 - accuracy``), whose changes are absolute points."""
+    return metric == "val_error" or metric.startswith("1 - ") or metric.endswith(" (error)")
 
 
 def excess(value: float, ref: float, absolute: bool) -> float:

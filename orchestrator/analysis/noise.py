@@ -19,17 +19,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from orchestrator.analysis.curve_series import binomial_noise
+from orchestrator.analysis.curve_series import binomial_noise, proportion_name
 from orchestrator.analysis.edge_trend import positions
 from orchestrator.analysis.model import StudyRecord
 
 
 def is_proportion(metric: str, value: float) -> bool:
     """An error rate or accuracy (by its name), with a value that is a proportion."""
-    name = metric.lower()
-    if any(other in name for other in ("abs", "squared", "mse", "mae", "rmse", "loss")):
-        return False  # a mean absolute or squared error is no proportion
-    return ("err" in name or "acc" in name) and 0.0 <= value <= 1.0
+    return proportion_name(metric) and 0.0 <= value <= 1.0
 
 
 def proportion_noise(metric: str, value: float, examples: int | None) -> float | None:

@@ -54,3 +54,13 @@ def test_the_verdict_and_the_next_step_are_stated():
     assert "- optimizer.lr: high 3.0 -> 30.0 (boundary)" in text
     undecided = format_answer(round_answer("q", [depth_study(1, [0.1])], []))
     assert "promotion: not decided yet" in undecided
+
+
+def test_only_thin_tuning_findings_count_as_thin():
+    studies = [depth_study(1, [0.10, 0.11]), depth_study(2, [0.10, 0.11])]
+    gap = Finding("comparison", "warn", "the gap is within tuning noise", "r/model.depth=1",
+                  None, {"gap": 0.0, "spread": 0.01})  # fmt: skip
+    thin = Finding("comparison", "warn", "looks too thin", "r/model.depth=2", None,
+                   {"complete_trials": 2, "boundary_params": []})  # fmt: skip
+    assert not any("looks thin" in t for t in round_answer("q", studies, [gap]).trust)
+    assert "tuning looks thin in r/model.depth=2" in round_answer("q", studies, [thin]).trust[-1]

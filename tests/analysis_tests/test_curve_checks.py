@@ -184,6 +184,20 @@ def test_late_variance_with_a_decaying_schedule_suggests_no_schedule() -> None:
     assert "schedule.name" not in found[0].suggestion
 
 
+def test_an_accuracy_objective_is_judged_as_its_error_with_its_sampling_noise() -> None:
+    # the digits example: accuracy ~0.97 on 360 images, late swings of about 2-9 images
+    acc = [0.90, 0.92, 0.94, 0.95, 0.96, 0.965, 0.97, 0.968, 0.972, 0.97, 0.975, 0.953]
+    c = curves(eval_steps=LATE_EVAL_STEPS)
+    c["val_error"], c["val_loss"] = [None] * 12, [0.1, 0.3, 0.1, 0.3] * 3  # a wild val_loss
+    c["metrics"] = {"val_accuracy": acc}
+    study_ = StudyRecord("s", {}, "maximize", "val_accuracy", {}, [trial(c)], val_examples=360)
+    assert "late_variance" not in kinds(run_curve_checks([study_], CFG))  # within its noise
+    c["metrics"] = {"val_accuracy": acc[:9] + [0.97, 0.85, 0.97]}  # a 12-point swing
+    study_ = StudyRecord("s", {}, "maximize", "val_accuracy", {}, [trial(c)], val_examples=360)
+    (found,) = [f for f in run_curve_checks([study_], CFG) if f.kind == "late_variance"]
+    assert "1 - val_accuracy" in found.message
+
+
 # --------------------------------------------------------------------------- still improving
 
 

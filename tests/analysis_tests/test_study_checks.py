@@ -228,6 +228,21 @@ def test_infeasible_silent_without_infeasible_trials() -> None:
     assert infeasible(s, CFG) == []
 
 
+def test_infeasible_reasons_are_counted_in_words_that_fit() -> None:
+    def with_reasons(*reasons: str) -> str:
+        trials = [trial(0, 0.2, optimizer__lr=1e-3)] + [
+            dataclasses.replace(trial(i + 1, None, "infeasible", optimizer__lr=1e-2),
+                                infeasible_reason=r)
+            for i, r in enumerate(reasons)
+        ]  # fmt: skip
+        return only(infeasible(study(trials), CFG), "infeasible").message
+
+    assert "(all 'nan loss')" in with_reasons("nan loss", "nan loss")
+    assert "('nan loss')" in with_reasons("nan loss")
+    assert "(3 different reasons, e.g." in with_reasons("a", "b", "c")
+    assert "(most often 'a', 2 of 3 trials)" in with_reasons("a", "a", "b")
+
+
 # --------------------------------------------------------------------------- density
 
 
