@@ -9,6 +9,8 @@ Here, per study and param, the evidence is weighed together:
 - a param whose values decide feasibility (an ``infeasible`` cluster on it) matters: it
   is never "negligible", and it is not widened toward the side that diverged;
 - a param whose objective trends toward an edge (``boundary``) matters: not negligible;
+- the training length has one advice: the round-wide step budget's, when it has one (a
+  trial's "saturated early" or "still improving" then keeps its message only);
 - values are written to be read (three significant digits; a trimmed bound rounded toward
   the side that trained, so it stays inside it; a value the schema would reject unrounded).
   The boundary check's widened bounds are already tidy (``search_space.widened``).
@@ -54,6 +56,7 @@ def _trims(findings: list[Finding]) -> dict[tuple[str | None, str], set[str]]:
 def one_advice_per_param(findings: list[Finding]) -> list[Finding]:
     """The findings with contradicting advice resolved (see the module docstring). A side
     that diverged in any study is not widened in any (the draft's range is shared)."""
+    findings = _one_length(findings)
     trims = _trims(findings)
     trimmed_sides: dict[str, set[str]] = {}
     for (_, param), sides in trims.items():
@@ -70,6 +73,25 @@ def one_advice_per_param(findings: list[Finding]) -> list[Finding]:
             out.append(_no_widening(f))
         else:
             out.append(_readable_suggestion(f))
+    return out
+
+
+LENGTH_KINDS = ("saturated_early", "still_improving")  # per-trial hints at the length
+
+
+def _one_length(findings: list[Finding]) -> list[Finding]:
+    """One training length: when the round-wide step-budget finding suggests one, the
+    per-trial curve hints (saturated early: fewer; still improving: more) keep their
+    message but give up their length suggestion, so the two never pull apart."""
+    budget = next((f for f in findings if f.kind == "step_budget" and f.suggestion), None)
+    if budget is None:
+        return findings
+    out = []
+    for f in findings:
+        if f.kind in LENGTH_KINDS and f.suggestion:
+            message = f"{f.message.rstrip('.')}; the length is the step budget's to set."
+            f = dataclasses.replace(f, message=message, suggestion={})
+        out.append(f)
     return out
 
 
