@@ -10,12 +10,20 @@ kind ``skipped`` that names the checks and how to feed them.
 from __future__ import annotations
 
 from orchestrator.analysis.curve_series import EVAL_METRICS, MIN_LATE_POINTS, n_steps
+from orchestrator.analysis.edge_trend import MIN_RESIDUAL_DOF, range_paths
 from orchestrator.analysis.model import StudyRecord, TrialRecord
 from orchestrator.analysis.round_checks import MIN_SPREAD_EVALS, evaluated_along
 from orchestrator.store.findings import Finding
 
 LOSS_CHECKS = "overfitting, training_loss_rising, instability"
 EVAL_CHECKS = "overfitting, still_improving, saturated_early, late_variance"
+
+
+def _boundary_unfitted(study: StudyRecord) -> bool:
+    """A study with range params and complete trials, but too few for the edge-trend fit."""
+    paths = range_paths(study)
+    complete = len(study.complete())
+    return bool(paths) and 0 < complete < 1 + 2 * len(paths) + MIN_RESIDUAL_DOF
 
 
 def late_evaluations(trial: TrialRecord, late_fraction: float) -> int:
@@ -56,6 +64,20 @@ def skipped_checks(
                 f"The validation-curve checks ({EVAL_CHECKS}) were skipped: the best trials "
                 "have no val_loss or val_error curve. Report one at each evaluation: "
                 "report(step, val_loss=...), or name yours: trainer.curves.val_loss=<your metric>."
+            )
+        )
+    short = [s for s in studies if _boundary_unfitted(s)]
+    if short:
+        needed = {s.name: 1 + 2 * len(range_paths(s)) + MIN_RESIDUAL_DOF for s in short}
+        out.append(
+            _skipped(
+                "The boundary check was skipped on "
+                + ", ".join(
+                    f"{s.name} ({len(s.complete())} complete trials of {needed[s.name]})"
+                    for s in short
+                )
+                + ": it fits the objective's trend over the tuned ranges and needs two trials "
+                "per range param plus three. Run more trials (budget.trials_per_study)."
             )
         )
     late = [t for t in best if late_evaluations(t, late_fraction) < MIN_LATE_POINTS]

@@ -270,6 +270,16 @@ def test_density_warns_with_too_few_trials_per_tuned_param() -> None:
     assert finding.suggestion == {"more_trials": 2}
 
 
+def test_a_boundary_check_without_enough_trials_says_so() -> None:
+    space = {**LR_SPACE, **BETA1_SPACE}
+    trials = [trial(i, 0.1 * i, optimizer__lr=1e-3 * (i + 1), optimizer__beta1=0.5 + 0.04 * i)
+              for i in range(5)]  # fmt: skip
+    s = study(trials, space)
+    assert boundary(s, CFG) == []
+    (skipped,) = [f for f in skipped_checks([s], "train.steps") if "boundary" in f.message]
+    assert "s (5 complete trials of 7)" in skipped.message
+
+
 def test_density_says_nothing_it_cannot_measure() -> None:
     # no validation set size and no params to fit: the noise is unknown, so no guess
     assert density(values_study([0.10] + [0.3 + 0.03 * i for i in range(19)]), CFG) == []
