@@ -9,8 +9,8 @@ Here, per study and param, the evidence is weighed together:
 - a param whose values decide feasibility (an ``infeasible`` cluster on it) matters: it
   is never "negligible", and it is not widened toward the side that diverged;
 - a param whose objective trends toward an edge (``boundary``) matters: not negligible;
-- the training length has one advice: the round-wide step budget's, when it has one (a
-  trial's "saturated early" or "still improving" then keeps its message only);
+- the training length has one advice: a learning-rate sweep's, else the round-wide step
+  budget's, when there is one (the others keep their message only);
 - values are written to be read (three significant digits; a trimmed bound rounded toward
   the side that trained, so it stays inside it; a value the schema would reject unrounded).
   The boundary check's widened bounds are already tidy (``search_space.widened``).
@@ -83,13 +83,18 @@ def _one_length(findings: list[Finding]) -> list[Finding]:
     """One training length: when the round-wide step-budget finding suggests one, the
     per-trial curve hints (saturated early: fewer; still improving: more) keep their
     message but give up their length suggestion, so the two never pull apart."""
-    budget = next((f for f in findings if f.kind == "step_budget" and f.suggestion), None)
+    budget = next((f for f in findings if f.kind == "sweep" and f.suggestion), None)
+    kinds: tuple[str, ...] = (*LENGTH_KINDS, "step_budget")
+    if budget is None:
+        budget = next((f for f in findings if f.kind == "step_budget" and f.suggestion), None)
+        kinds = LENGTH_KINDS
     if budget is None:
         return findings
     out = []
     for f in findings:
-        if f.kind in LENGTH_KINDS and f.suggestion:
-            message = f"{f.message.rstrip('.')}; the length is the step budget's to set."
+        if f.kind in kinds and f.suggestion:
+            owner = "the sweep's" if budget.kind == "sweep" else "the step budget's"
+            message = f"{f.message.rstrip('.')}; the length is {owner} to set."
             f = dataclasses.replace(f, message=message, suggestion={})
         out.append(f)
     return out

@@ -34,6 +34,7 @@ def draft_next_round(
     _trim(draft, findings, reasons)
     _fix_negligible(draft, findings, n_studies, reasons)
     _step_budget(draft, findings, reasons)
+    _sweep(draft, findings, reasons)
     _no_pruning_when_exploring(draft, findings, reasons)
     if not reasons:
         reasons.append("no finding suggested a change: the same round with a new name")
@@ -144,6 +145,26 @@ def _step_budget(draft: dict[str, Any], findings: list[Finding], reasons: list[s
         old = draft.get("fixed", {}).get(key, "the start config's")
         draft.setdefault("fixed", {})[key] = new
         reasons.append(f"{key}: {old} -> {new} (step_budget: {f.message})")
+
+
+def _sweep(draft: dict[str, Any], findings: list[Finding], reasons: list[str]) -> None:
+    """A sweep's next round: a denser grid around its choice, at the step budget it read."""
+    for f in findings:
+        if f.kind != "sweep" or not f.param or "grid" not in f.suggestion:
+            continue
+        grid, value = f.suggestion["grid"], f.suggestion[f.param]
+        budget = draft.setdefault("budget", {})
+        budget.setdefault("grid", {})
+        old = budget["grid"].get(f.param)
+        budget["grid"][f.param] = list(grid)
+        budget["trials_per_study"] = len(grid)
+        reasons.append(f"{f.param}: grid {old} -> {grid} (sweep: denser around {value})")
+        for key, steps in f.suggestion.items():
+            if key in (f.param, "grid"):
+                continue
+            previous = draft.get("fixed", {}).get(key, "the start config's")
+            draft.setdefault("fixed", {})[key] = steps
+            reasons.append(f"{key}: {previous} -> {steps} (sweep: {f.message})")
 
 
 def _no_pruning_when_exploring(

@@ -18,6 +18,7 @@ from orchestrator.analysis.pruning import pruning_findings
 from orchestrator.analysis.round_checks import LENGTH_KEY, comparison, step_budget
 from orchestrator.analysis.skipped import skipped_checks
 from orchestrator.analysis.space_checks import boundary, density, infeasible
+from orchestrator.analysis.sweep import sweep_findings
 from orchestrator.config.params import PARAM_TYPES
 from orchestrator.config.sections import AnalysisConfig
 from orchestrator.store.files import atomic_write
@@ -54,6 +55,7 @@ def analyze(
     dropped: the message still says what was seen."""
     findings = run_study_checks(studies, cfg) + run_curve_checks(studies, cfg)
     findings += pruning_findings(studies)
+    findings += sweep_findings(studies)
     findings = one_advice_per_param(findings)
     findings = [_in_length_key(f, length_key) for f in findings]
     if own_paths is not None:

@@ -163,7 +163,7 @@ def test_a_metric_the_trainer_never_reports_stops_the_round_with_one_error(tmp_p
     assert done.returncode == 2
     last = done.stderr.strip().splitlines()[-1]
     assert "never reported the objective's metric 'val_f1'" in last
-    assert "it reported: train_loss, val_accuracy, val_loss" in last
+    assert "it reported: train_loss, val_accuracy, val_examples, val_loss" in last
     trials = optuna.load_study(
         study_name="digits_1/model.num_layers=1", storage=f"sqlite:///{studies}/tuning.db"
     ).trials
