@@ -79,6 +79,9 @@ history: setup ## The lineage of incumbents, round by round
 dashboard: setup ## Open the store in optuna-dashboard (http://127.0.0.1:8080)
 	$(RUN) optuna-dashboard sqlite:///studies/tuning.db
 
+tensorboard: setup ## Every trial's curves and hyperparameters in TensorBoard (http://127.0.0.1:6006)
+	$(RUN) tensorboard --logdir studies/tensorboard --host 127.0.0.1 --port 6006 --load_fast=false
+
 clean: ## Remove caches (never touches studies/)
 	rm -rf .pytest_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

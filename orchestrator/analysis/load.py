@@ -78,20 +78,27 @@ def load_round(
             raise OrchestratorError(
                 f"study {name} is not in the store: run the round first (make work-N)"
             ) from None
-        records.append(
-            StudyRecord(
-                name=name,
-                point=dict(point),
-                direction=Direction.of(study.direction),
-                metric=study.user_attrs.get(StudyAttr.METRIC, "val_error"),
-                search_space=study.user_attrs.get(StudyAttr.SEARCH_SPACE, {}),
-                trials=[trial_record(t, artifacts) for t in study.get_trials(deepcopy=False)],
-                sampler=study.user_attrs.get(StudyAttr.SAMPLER, "qmc"),
-                pruner=study.user_attrs.get(StudyAttr.PRUNER, "none"),
-                val_examples=val_examples(study),
-            )
-        )
+        records.append(study_record(study, artifacts, dict(point)))
     return records
+
+
+def study_record(
+    study: optuna.Study,
+    artifacts: FileSystemArtifactStore | None,
+    point: dict | None = None,
+) -> StudyRecord:
+    """One loaded study as the checks see it (a round's, or promotion's reruns)."""
+    return StudyRecord(
+        name=study.study_name,
+        point=dict(point or {}),
+        direction=Direction.of(study.direction),
+        metric=study.user_attrs.get(StudyAttr.METRIC, "val_error"),
+        search_space=study.user_attrs.get(StudyAttr.SEARCH_SPACE, {}),
+        trials=[trial_record(t, artifacts) for t in study.get_trials(deepcopy=False)],
+        sampler=study.user_attrs.get(StudyAttr.SAMPLER, "qmc"),
+        pruner=study.user_attrs.get(StudyAttr.PRUNER, "none"),
+        val_examples=val_examples(study),
+    )
 
 
 def val_examples(study: optuna.Study) -> int | None:

@@ -42,6 +42,7 @@ class PathsConfig:
     """Where outputs go; ``paths.studies=DIR`` moves the whole workspace."""
 
     studies: str = "studies"
+    tensorboard: bool = True  # every trial as a TensorBoard run in studies/tensorboard/
 
 
 @dataclass

@@ -8,17 +8,20 @@ compiled graphs are made once for all of them). They never prune.
 from __future__ import annotations
 
 import logging
+import time
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
 import optuna
+from optuna.artifacts import FileSystemArtifactStore
 from optuna.trial import TrialState
 
 from orchestrator.config.experiment import Experiment
-from orchestrator.store.paths import trial_dir
+from orchestrator.store.paths import artifacts_dir, trial_dir
 from orchestrator.store.record import INFEASIBLE, TrialAttr, config_hash, infeasible_value
 from orchestrator.work.cache import WorkerCache
+from orchestrator.work.results import record_result
 from orchestrator.work.signals import interrupting_training
 from orchestrator.work.trainer_call import Reports, TrialPlace
 
@@ -83,15 +86,19 @@ def _train(
         TrialAttr.CONFIG_HASH: digest,
     }.items():
         trial.set_user_attr(key, value)
+    started = time.perf_counter()
     try:
         with interrupting_training():
             result = cache.train(config, Reports.of(config), _place(study, trial.number, studies))
     except BaseException:  # a failure, or a stop signal: the rerun is FAIL, never left RUNNING
         study.tell(trial, state=TrialState.FAIL)
         raise
+    folder = artifacts_dir(Path(studies).resolve())
+    folder.mkdir(parents=True, exist_ok=True)
+    artifacts = FileSystemArtifactStore(str(folder))
+    record_result(trial, result, time.perf_counter() - started, artifacts)  # curves, as a trial's
     if result.diverged:  # recorded like a round's infeasible trial, valued at the worst
         value = infeasible_value(config.metric, result)
-        trial.set_user_attr(TrialAttr.INFEASIBLE_REASON, result.divergence_reason)
         trial.set_constraint(INFEASIBLE, 1.0)
         study.tell(trial, value)
         log.info("%s seed %d diverged: %s", role, seed, result.divergence_reason)

@@ -23,7 +23,9 @@ import plotly.graph_objects as go
 from orchestrator.analysis.answer import Answer
 from orchestrator.analysis.model import StudyRecord
 from orchestrator.analysis.outcomes import fmt
+from orchestrator.analysis.sweep import sweep_choice, sweep_findings
 from orchestrator.report import figures
+from orchestrator.report.trial_curves import trial_curves_figure
 from orchestrator.store.files import atomic_write
 from orchestrator.store.findings import Finding, by_severity
 
@@ -63,6 +65,7 @@ def build_report_html(
         f"<h1>Round {_e(round_name)}</h1>",
         f'<p class="goal">Goal: {_e(goal)}</p>',
         _answer_section(answer),
+        _sweep_section(page, studies),
         _roles_section(roles),
         _findings_section(findings),
         "<h2>Isolation view</h2>",
@@ -70,6 +73,7 @@ def build_report_html(
         _axis_section(page, roles, studies),
         "<h2>Best trials' curves</h2>",
         page.figure("curves", figures.best_curves(studies)),
+        _all_curves_section(page, studies),
         "<h2>Importance</h2>",
         page.figure("importance", figures.importance_plot(studies)),
         "<h2>Timeline</h2>",
@@ -196,6 +200,43 @@ def _roles_section(roles: dict[str, Any]) -> str:
         for name, header, rows in tables
     ]
     return f'<h2>Roles</h2><div class="roles">{"".join(blocks)}</div>'
+
+
+def _sweep_section(page: _Page, studies: list[StudyRecord]) -> str:
+    """The sweep view of each sweep study: every trial's curves coloured by the swept value,
+    the chosen one bold, and the choice with its reason."""
+    out = []
+    for study in studies:
+        choice = sweep_choice(study)
+        if choice is None:
+            continue
+        finding = sweep_findings([study])[0]
+        fig = trial_curves_figure(
+            study, param=choice.param, choice=choice, title=f"Sweep of {choice.param}"
+        )
+        out.append(
+            f'<h2>Sweep view: {_e(study.name)}</h2><p class="sweep">{_e(finding.message)}</p>'
+        )
+        out.append(page.figure(f"sweep:{study.name}", fig))
+    return "\n".join(out)
+
+
+def _all_curves_section(page: _Page, studies: list[StudyRecord]) -> str:
+    """Every trial's curves of each study, folded away (open one to draw it full width)."""
+    out = ["<h2>Every trial's curves</h2>"]
+    for study in studies:
+        fig = trial_curves_figure(study, title=f"Every trial's curves: {study.name}")
+        out.append(
+            f"<details><summary>{_e(study.name)}: {len(study.trials)} trials</summary>"
+            f"{page.figure(f'trials:{study.name}', fig)}</details>"
+        )
+    # a figure drawn while folded has no width: redraw it when its fold opens
+    out.append(
+        "<script>document.querySelectorAll('details').forEach(d => d.addEventListener("
+        "'toggle', () => d.querySelectorAll('.plotly-graph-div').forEach("
+        "g => window.Plotly && Plotly.Plots.resize(g))));</script>"
+    )
+    return "\n".join(out)
 
 
 def _answer_section(answer: Answer | None) -> str:

@@ -18,6 +18,7 @@ from orchestrator.analysis.run import analyze, format_findings
 from orchestrator.config.round import round_from_dict
 from orchestrator.report.dashboard import push_findings
 from orchestrator.report.figures import axis_plot
+from orchestrator.report.tensorboard_export import export_round
 from orchestrator.rounds.validate import parse_round
 from orchestrator.stages.report import write_round_report
 from orchestrator.stages.round import RoundContext
@@ -49,6 +50,9 @@ def analyze_round(ctx: RoundContext) -> int:
     )
     print(format_findings(findings))
     push_findings(ctx.storage, studies, rnd.goal, findings, _dashboard_figures)
+    if ctx.root.paths.tensorboard:
+        runs = paths.tensorboard_dir(ctx.studies)
+        print(f"  tensorboard: {export_round(runs, studies)} new runs in {runs}")
     report = write_round_report(ctx, studies, findings)
     print(
         f"  written to {path}; next-round draft ({len(reasons)} changes): "

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import optuna
+from optuna.artifacts import FileSystemArtifactStore
+
+from orchestrator.analysis.load import study_record
 from orchestrator.promotion.promote import PromotionJob, format_decision, promote
+from orchestrator.report.tensorboard_export import export_round
 from orchestrator.stages.report import rewrite_report_with_decision
 from orchestrator.stages.round import RoundContext
 from orchestrator.store import paths
 from orchestrator.store.incumbent import read_incumbent
+from orchestrator.store.record import TrialAttr
 
 
 def promote_round(ctx: RoundContext) -> int:
@@ -16,7 +24,33 @@ def promote_round(ctx: RoundContext) -> int:
     job = PromotionJob(ctx.storage, ctx.ledger, ctx.studies, ctx.cache)
     row = promote(ctx.rnd, ctx.start, incumbent, job)
     print(format_decision(row))
+    if ctx.root.paths.tensorboard:
+        export_reruns(ctx)
     rewrite_report_with_decision(ctx)
     if row.verdict == "promoted":
         print(f"  the next round starts from {paths.incumbent_file(ctx.studies)}")
     return 0
+
+
+def export_reruns(ctx: RoundContext) -> None:
+    """Promotion's seed reruns as TensorBoard runs (``<round>/promotion/trial_<n>``), their
+    role (candidate, incumbent) and seed as the hyperparameters that tell them apart."""
+    try:
+        study = optuna.load_study(study_name=f"{ctx.rnd.name}/promotion", storage=ctx.storage)
+    except KeyError:
+        return  # no reruns (a blocked promotion)
+    attrs = {t.number: t.user_attrs for t in study.get_trials(deepcopy=False)}
+    record = study_record(study, FileSystemArtifactStore(str(paths.artifacts_dir(ctx.studies))))
+    trials = [
+        dataclasses.replace(
+            t,
+            params={
+                "role": attrs[t.number].get(TrialAttr.ROLE),
+                "seed": attrs[t.number].get(TrialAttr.SEED),
+            },
+        )
+        for t in record.trials
+    ]
+    record = dataclasses.replace(record, metric=ctx.start.metric, trials=trials)
+    runs = paths.tensorboard_dir(ctx.studies)
+    print(f"  tensorboard: {export_round(runs, [record])} new rerun runs in {runs}")

@@ -53,6 +53,11 @@ def artifacts_dir(studies: str | Path) -> Path:
     return Path(studies) / "artifacts"
 
 
+def tensorboard_dir(studies: str | Path) -> Path:
+    """``studies/tensorboard/``: one TensorBoard run per trial (``make tensorboard``)."""
+    return Path(studies) / "tensorboard"
+
+
 def history_file(studies: str | Path, round_name: str) -> Path:
     """``studies/history/<round>.yaml``: the configuration promoted by that round."""
     return Path(studies) / "history" / f"{round_name}.yaml"

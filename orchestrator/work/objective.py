@@ -14,8 +14,6 @@ into what ``study.optimize`` expects (a value, ``TrialPruned``, or the trainer's
 from __future__ import annotations
 
 import dataclasses
-import json
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from contextlib import nullcontext
@@ -24,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import optuna
-from optuna.artifacts import FileSystemArtifactStore, upload_artifact
+from optuna.artifacts import FileSystemArtifactStore
 
 from orchestrator.config.experiment import Experiment
 from orchestrator.exceptions import TrainerContractError
@@ -32,18 +30,15 @@ from orchestrator.rounds.space import Round
 from orchestrator.store.paths import trial_dir
 from orchestrator.store.record import (
     INFEASIBLE,
-    ResultSummary,
     TrialAttr,
     infeasible_value,
-    result_summary,
 )
 from orchestrator.train.result import TrainResult
 from orchestrator.work.cache import WorkerCache
 from orchestrator.work.liveness import owner
+from orchestrator.work.results import record_result
 from orchestrator.work.signals import Interrupted, StopSignals
 from orchestrator.work.trainer_call import Reports, TrialPlace
-
-INLINE_CURVES_BYTES = 4096  # larger curves go to the artifact store, not the database
 
 OutcomeKind = Literal["complete", "infeasible", "pruned", "failed"]
 
@@ -157,27 +152,7 @@ class TrialObjective:
         return Reports.of(config, on_value)
 
     def _record(self, trial: optuna.Trial, result: TrainResult, seconds: float) -> None:
-        """One ``result`` attribute (one write), the curves inline when small, else an artifact."""
-        summary: ResultSummary = result_summary(result, seconds)
-        curves = json.dumps(dataclasses.asdict(result.curves))
-        if len(curves) <= INLINE_CURVES_BYTES:
-            summary["curves"] = json.loads(curves)
-        else:
-            summary["curves_artifact"] = self._upload(trial, result)
-        if result.diverged:
-            trial.set_user_attr(TrialAttr.INFEASIBLE_REASON, result.divergence_reason)
-        trial.set_user_attr(TrialAttr.RESULT, summary)
-
-    def _upload(self, trial: optuna.Trial, result: TrainResult) -> str:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / f"trial-{trial.number}-result.json"
-            path.write_text(json.dumps(result.to_dict()))
-            return upload_artifact(
-                artifact_store=self.artifacts,
-                file_path=str(path),
-                study_or_trial=trial,
-                mimetype="application/json",
-            )
+        record_result(trial, result, seconds, self.artifacts)
 
 
 @dataclass

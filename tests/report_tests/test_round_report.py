@@ -261,9 +261,9 @@ def test_report_inlines_plotly_once_and_wraps_every_figure(page: str) -> None:
     assert page.count(PLOTLY_JS_MARKER) == 1
     assert "<script src" not in page
     names = re.findall(r'data-figure="([^"]+)"', page)
-    assert (
-        len(names) == 1 + N_AXIS + 3 + 1
-    )  # isolation, axis, curves, importance, timeline, decision
+    # isolation, axis, curves, every trial's curves (one per study), importance, timeline,
+    # decision
+    assert len(names) == 1 + N_AXIS + 1 + 2 + 2 + 1
     assert "axis:round_x/model.depth=1:optimizer.lr" in names
 
 
@@ -285,6 +285,16 @@ def test_write_report_replaces_file(tmp_path: Path) -> None:
 
 
 def test_report_renders_in_chromium(page: str, tmp_path: Path) -> None:
+    dom = _chromium_dom(page, tmp_path)
+    chunks = dom.split('data-figure="')[1:]
+    assert len(chunks) == 1 + N_AXIS + 1 + 2 + 2 + 1
+    for chunk in chunks:
+        assert 'class="main-svg"' in chunk, chunk[:200]  # plotly drew this figure
+
+
+def _chromium_dom(page: str, tmp_path: Path) -> str:
+    """The page as headless Chromium leaves it after its scripts ran; fails on a script
+    error."""
     chromium = shutil.which("chromium") or (
         "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
     )
@@ -315,13 +325,30 @@ def test_report_renders_in_chromium(page: str, tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Uncaught" not in proc.stderr, proc.stderr[-2000:]
-    chunks = proc.stdout.split('data-figure="')[1:]
-    assert len(chunks) == 1 + N_AXIS + 3 + 1
-    for chunk in chunks:
-        assert 'class="main-svg"' in chunk, chunk[:200]  # plotly drew this figure
+    return proc.stdout
 
 
 def _escaped(text: str) -> str:
     import html
 
     return html.escape(text, quote=True)
+
+
+def test_the_sweep_view_draws_every_trial_in_chromium(tmp_path: Path) -> None:
+    from tests.analysis_tests.test_sweep import GRID, sweep_study
+
+    study = sweep_study()
+    text = build_report_html(
+        round_name="round_0", goal="Which rate?", roles={}, studies=[study], findings=[],
+        decision=None,
+    )  # fmt: skip
+    assert text.index("Sweep view: round_0") < text.index("<h2>Findings")
+    assert "0.1 (trial 3) trains fastest and deepest" in text
+    dom = _chromium_dom(text, tmp_path)
+    sweep = dom.split('data-figure="sweep:round_0"')[1].split('data-figure="')[0]
+    assert 'class="main-svg"' in sweep
+    # every rate's training-loss and validation traces drawn, named in the legend
+    assert sweep.count('class="trace scatter') >= 2 * len(GRID)
+    for lr in GRID:
+        assert f"optimizer.lr={lr:.3g}" in sweep, lr
+    assert "optimizer.lr=0.1 (chosen)" in sweep and "colorbar" in sweep
