@@ -10,7 +10,7 @@ ARGS ?=
 ROUND ?= 1
 WORKERS ?= 4
 
-.PHONY: help setup test lint format train bench probe history dashboard clean multirun stress postgres
+.PHONY: help setup test lint format train bench probe history dashboard tensorboard clean multirun stress postgres
 
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_%-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)

@@ -45,6 +45,7 @@ class Answer:
     undermining: list[str]
     verdict: str
     next_step: list[str] = field(default_factory=list)
+    chosen: list[str] = field(default_factory=list)  # a sweep's choice, with its reason
 
 
 def _gap(a: Ranked, b: Ranked) -> str:
@@ -145,7 +146,9 @@ def round_answer(
     if draft_path:
         next_step.append(f"the next-round draft {draft_path}")
     next_step += list(draft_changes or [])
+    chosen = [f.message for f in findings if f.kind == "sweep"]
     return Answer(
+        chosen=chosen,
         question=goal,
         metric=studies[0].metric if studies else "",
         ranking=ranking,
@@ -168,6 +171,8 @@ def format_answer(answer: Answer, max_changes: int = 5) -> str:
             )
             gap = f"   [{r.gap_to_next} to the next]" if r.gap_to_next else ""
             lines.append(f"    {i}. {r.study}: {value}{noise}{gap}")
+    for line in answer.chosen:
+        lines.append(f"  chosen: {line}")
     for line in answer.trust:
         lines.append(f"  trust: {line}")
     if answer.undermining:

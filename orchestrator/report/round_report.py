@@ -254,7 +254,8 @@ def _answer_section(answer: Answer | None) -> str:
         f"<table><tr><th>#</th><th>study</th><th>best {_e(answer.metric)}</th><th>noise</th>"
         f"<th>gap to the next</th></tr>{rows}</table>"
     )
-    items = [f"<li>trust: {_e(t)}</li>" for t in answer.trust]
+    items = [f"<li>chosen: <b>{_e(c)}</b></li>" for c in answer.chosen]
+    items += [f"<li>trust: {_e(t)}</li>" for t in answer.trust]
     undermined = "; ".join(answer.undermining) or "no warning on the top studies"
     items.append(f"<li>undermined by: {_e(undermined)}</li>")
     items.append(f"<li>promotion: <b>{_e(answer.verdict)}</b></li>")

@@ -89,3 +89,12 @@ def test_the_draft_sweeps_denser_around_the_choice_at_the_budget():
     assert draft["budget"]["trials_per_study"] == 5
     assert draft["fixed"]["train.steps"] == sweep.suggestion["train.steps"]
     assert not any(f.kind == "step_budget" and f.suggestion for f in findings)
+
+
+def test_the_answer_says_the_chosen_rate_and_budget():
+    from orchestrator.analysis.answer import format_answer, round_answer
+
+    study = sweep_study()
+    text = format_answer(round_answer("Which rate?", [study], analyze([study], AnalysisConfig())))
+    assert "  chosen: Sweep of optimizer.lr: 0.1 (trial 3) trains fastest and deepest" in text
+    assert "steps with a 25% margin" in text
