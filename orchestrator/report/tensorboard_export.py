@@ -13,20 +13,24 @@ summary is written, so TensorBoard builds the HParams table from all runs' sessi
 
 A finished run holds a ``.exported`` marker, written last: re-analysing a round skips its
 runs, and a run half-written by a killed export is written again. TensorBoard's own writer
-does the encoding (PyTorch's ``SummaryWriter`` and its ``hparams`` summaries, on the
-``tensorboard`` package).
+does the encoding: the ``tensorboard`` package's event-file writer, summary protos and
+HParams summaries, and nothing else (no TensorFlow, and no PyTorch either: a round whose
+trainer does not use torch never imports it).
 """
 
 from __future__ import annotations
 
 import math
 import shutil
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeGuard
 
-from torch.utils.tensorboard import SummaryWriter
-from torch.utils.tensorboard.summary import hparams
+from tensorboard.compat.proto.event_pb2 import Event
+from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata
+from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2, summary_v2
+from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
 from orchestrator.analysis.model import StudyRecord, TrialRecord
 
@@ -63,31 +67,50 @@ def export_trial(log_root: Path, study: StudyRecord, trial: TrialRecord) -> bool
     if folder.exists():  # a half-written run of a killed export: written again, whole
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    with SummaryWriter(log_dir=str(folder)) as writer:
+    writer = EventFileWriter(str(folder))
+    try:
         _scalars(writer, trial.curves or {})
         params = {**study.point, **trial.params}
         hp = {k: _hparam(v) for k, v in params.items()}
         hp["state"] = trial.state
-        metric = f"hparams/{study.metric}"
-        value = trial.value if _finite(trial.value) else math.nan
-        _, start, end = hparams(hp, {metric: value})
-        writer.file_writer.add_summary(start)
-        writer.file_writer.add_summary(end)
+        writer.add_event(Event(wall_time=time.time(), summary=summary_v2.hparams_pb(hp)))
+        writer.add_event(Event(wall_time=time.time(), summary=_session_end()))
         if _finite(trial.value):
-            writer.add_scalar(metric, value, trial.steps or trial.max_steps or 0)
+            step = trial.steps or trial.max_steps or 0
+            _scalar(writer, f"hparams/{study.metric}", trial.value, step)
+    finally:
+        writer.close()
     (folder / MARKER).write_text("")
     return True
 
 
-def _scalars(writer: SummaryWriter, curves: Mapping[str, Any]) -> None:
+def _session_end() -> Summary:
+    """The HParams plugin's end-of-session record (the trial ended)."""
+    info = plugin_data_pb2.SessionEndInfo(status=api_pb2.STATUS_SUCCESS)
+    content = plugin_data_pb2.HParamsPluginData(
+        session_end_info=info, version=metadata.PLUGIN_DATA_VERSION
+    )
+    plugin = SummaryMetadata.PluginData(
+        plugin_name=metadata.PLUGIN_NAME, content=content.SerializeToString()
+    )
+    value = Summary.Value(
+        tag=metadata.SESSION_END_INFO_TAG, metadata=SummaryMetadata(plugin_data=plugin)
+    )
+    return Summary(value=[value])
+
+
+def _scalar(writer: EventFileWriter, tag: str, value: float, step: int) -> None:
+    summary = Summary(value=[Summary.Value(tag=tag, simple_value=float(value))])
+    writer.add_event(Event(wall_time=time.time(), step=int(step), summary=summary))
+
+
+def _scalars(writer: EventFileWriter, curves: Mapping[str, Any]) -> None:
     for key, tag in STEP_CURVES.items():
         _series(writer, tag, range(1, len(curves.get(key) or []) + 1), curves.get(key) or [])
     _series(
-        writer,
-        "train/update_ratio",
-        curves.get("update_ratio_step") or [],
+        writer, "train/update_ratio", curves.get("update_ratio_step") or [],
         curves.get("update_ratio") or [],
-    )
+    )  # fmt: skip
     evals = curves.get("eval_step") or []
     for key, tag in EVAL_CURVES.items():
         _series(writer, tag, evals, curves.get(key) or [])
@@ -95,10 +118,12 @@ def _scalars(writer: SummaryWriter, curves: Mapping[str, Any]) -> None:
         _series(writer, f"metrics/{name}", evals, values or [])
 
 
-def _series(writer: SummaryWriter, tag: str, steps: Iterable[Any], values: Iterable[Any]) -> None:
+def _series(
+    writer: EventFileWriter, tag: str, steps: Iterable[Any], values: Iterable[Any]
+) -> None:
     for step, value in zip(steps, values, strict=False):
         if _finite(value) and isinstance(step, int | float):
-            writer.add_scalar(tag, float(value), int(step))
+            _scalar(writer, tag, value, int(step))
 
 
 def export_round(log_root: Path, studies: Iterable[StudyRecord]) -> int:

@@ -127,9 +127,10 @@ def trial_curves_figure(
         return fig
     if param and values:
         fig.add_trace(_colorbar(param, low, high))
+        fig.update_layout(legend={"orientation": "h", "y": -0.25})  # clear of the colour bar
     fig.update_xaxes(title_text="step")
     fig.update_yaxes(type="log", row=1, col=1)
-    fig.update_layout(title=title or f"Every trial's curves: {study.name}", height=_HEIGHT + 60)
+    fig.update_layout(title=title or f"Every trial's curves: {study.name}", height=_HEIGHT + 100)
     return fig
 
 
