@@ -238,3 +238,23 @@ def test_round_1_promotes_and_round_2_starts_from_its_incumbent(tmp_path):
     assert "promotion of round_2:" in second.stdout
     history = run_cli(tmp_path, "stage=history")
     assert "-> round_1: promoted" in history.stdout and "round_2:" in history.stdout
+
+
+def test_the_sweep_round_prints_its_choice_and_writes_the_sweep_view_and_tensorboard(tmp_path):
+    proc = run_cli(
+        tmp_path, "round=round_0", "trainer._target_=tests.support.trainers.swept",
+        "round.promotion.seeds=2",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "  chosen: Sweep of optimizer.lr: 0.1 (trial" in proc.stdout
+    assert "steps with a 25% margin" in proc.stdout
+    draft = yaml.safe_load((tmp_path / "round_0" / "next_round.yaml").read_text())
+    assert draft["budget"]["grid"]["optimizer.lr"] == [0.0333, 0.05, 0.1, 0.2, 0.3]
+    report = (tmp_path / "round_0" / "report.html").read_text()
+    assert "Sweep view: round_0" in report and 'data-figure="sweep:round_0"' in report
+    runs = sorted(p.parent.name for p in (tmp_path / "tensorboard").rglob(".exported"))
+    assert len([r for r in runs if r.startswith("trial_")]) == 9 + 4  # 9 trials, 2x2 reruns
+    again = run_cli(tmp_path, "stage=analyze", "round=round_0",
+                    "trainer._target_=tests.support.trainers.swept")  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert "tensorboard: 0 new runs" in again.stdout

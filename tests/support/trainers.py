@@ -242,3 +242,31 @@ def planted_curve(cfg: Any, report: Any = None) -> float:
         if report is not None and report(step, loss=loss):
             break
     return loss
+
+
+def swept(config: ExperimentConfig, on_eval: Any = None) -> dict[str, Any]:
+    """A learning-rate sweep's planted curves: the loss falls faster as the rate grows to
+    0.1 and ends higher above it (the sweep must choose 0.1); above 1 it diverges."""
+    import numpy as np
+
+    lr, steps, every = config.optimizer.lr, config.train.steps, config.train.eval_every
+    base = {"metric": config.objective.metric, "direction": config.objective.direction}
+    if lr > 1.0:
+        return {**_diverged(config), "divergence_reason": "loss is nan"}
+    t = np.arange(1, steps + 1)
+    floor = 0.2 + 0.4 * max(0.0, math.log10(lr / 0.1))
+    loss = floor + (2.3 - floor) * np.exp(-t / (30.0 / min(lr / 0.1, 1.0)))
+    evals = list(range(every, steps + 1, every))
+    val = [float(loss[s - 1] / 3) for s in evals]
+    best = int(np.argmin(val))
+    for step, value in zip(evals, val, strict=True):
+        if on_eval is not None:
+            on_eval(step, {"val_error": value})
+    curves = {
+        "train_loss": loss.tolist(), "lr": [lr] * steps, "grad_norm": [1.0] * steps,
+        "update_ratio_step": [], "update_ratio": [], "eval_step": evals,
+        "val_loss": [2 * v for v in val], "val_error": val,
+    }  # fmt: skip
+    return {**base, "status": "completed", "objective": val[best], "best_step": evals[best],
+            "steps": steps, "max_steps": steps, "final": {"val_error": val[-1]},
+            "curves": curves}  # fmt: skip
