@@ -148,23 +148,40 @@ def _step_budget(draft: dict[str, Any], findings: list[Finding], reasons: list[s
 
 
 def _sweep(draft: dict[str, Any], findings: list[Finding], reasons: list[str]) -> None:
-    """A sweep's next round: a denser grid around its choice, at the step budget it read."""
-    for f in findings:
-        if f.kind != "sweep" or not f.param or "grid" not in f.suggestion:
-            continue
-        grid, value = f.suggestion["grid"], f.suggestion[f.param]
+    """A sweep's next round: a denser grid around its choice, at the step budget it read.
+
+    The grid stays inside the draft's range for the param (after any trim away from a
+    diverging region, so it never lands there); several sweep studies share one grid (the
+    union) and one length (the longest)."""
+    sweeps = [f for f in findings if f.kind == "sweep" and f.param and "grid" in f.suggestion]
+    if not sweeps:
+        return
+    param = str(sweeps[0].param)
+    spec = draft.get("nuisance", {}).get(param)
+    low, high = -math.inf, math.inf
+    if isinstance(spec, dict) and "low" in spec:
+        low, high = spec["low"], spec["high"]
+    chosen = sorted({f.suggestion[param] for f in sweeps})
+    values = [v for f in sweeps for v in (*f.suggestion["grid"], f.suggestion[param])]
+    grid = sorted({v for v in values if low <= v <= high})
+    if grid:
         budget = draft.setdefault("budget", {})
         budget.setdefault("grid", {})
-        old = budget["grid"].get(f.param)
-        budget["grid"][f.param] = list(grid)
+        old = budget["grid"].get(param)
+        budget["grid"][param] = grid
         budget["trials_per_study"] = len(grid)
-        reasons.append(f"{f.param}: grid {old} -> {grid} (sweep: denser around {value})")
-        for key, steps in f.suggestion.items():
-            if key in (f.param, "grid"):
-                continue
-            previous = draft.get("fixed", {}).get(key, "the start config's")
-            draft.setdefault("fixed", {})[key] = steps
-            reasons.append(f"{key}: {previous} -> {steps} (sweep: {f.message})")
+        around = ", ".join(map(str, chosen))
+        reasons.append(f"{param}: grid {old} -> {grid} (sweep: denser around {around})")
+    keys = {k for f in sweeps for k in f.suggestion if k not in (param, "grid")}
+    for key in sorted(keys):
+        steps = max(f.suggestion[key] for f in sweeps if key in f.suggestion)
+        role = next((r for r in ("scientific", "nuisance") if key in draft.get(r, {})), None)
+        if role is not None:
+            reasons.append(f"{key}: left as it is ({role} here; the sweep suggests {steps})")
+            continue
+        previous = draft.get("fixed", {}).get(key, "the start config's")
+        draft.setdefault("fixed", {})[key] = steps
+        reasons.append(f"{key}: {previous} -> {steps} (sweep: {sweeps[0].message})")
 
 
 def _no_pruning_when_exploring(

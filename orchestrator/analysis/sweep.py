@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +30,7 @@ from orchestrator.analysis.curve_series import step_series
 from orchestrator.analysis.model import StudyRecord, TrialRecord
 from orchestrator.analysis.outcomes import fmt
 from orchestrator.analysis.round_checks import LENGTH_KEY
-from orchestrator.analysis.search_space import is_number
+from orchestrator.analysis.search_space import is_integer_spec, is_number, is_range
 from orchestrator.store.findings import Finding
 
 CONVERGED = 0.05  # within 5% of the total fall: nearly converged
@@ -45,18 +46,23 @@ class SweepChoice:
     value: float
     trial: int
     area: float  # mean training loss over the run
-    converged_step: int | None  # None: still falling at the end
-    budget: int
+    converged_step: int | None  # None: still falling at the end, or never fell
+    budget: int | None  # None: the curve never fell, so it says nothing about the length
     length: int  # steps the sweep trained
     ranking: list[tuple[float, float]]  # (value, area) of every judged trial, best first
     diverged: list[float]  # the values whose trials diverged
 
 
 def sweep_param(study: StudyRecord) -> str | None:
-    """The swept param of a sweep study (grid sampling, one numeric nuisance param)."""
+    """The swept param of a sweep study: grid sampling of one nuisance param on a log float
+    range (a rate on an exponential grid; an integer, a choice or a linear range is no
+    learning-rate sweep, and "least training loss" would misjudge a regulariser)."""
     if study.sampler != "grid" or len(study.search_space) != 1:
         return None
-    (param,) = study.search_space
+    ((param, alternatives),) = study.search_space.items()
+    spec = alternatives[0] if len(alternatives) == 1 else {}
+    if not (is_range(spec) and spec.get("log") and not is_integer_spec(spec)):
+        return None
     return param
 
 
@@ -86,6 +92,13 @@ def converged_step(trial: TrialRecord) -> tuple[int | None, int]:
     return int(steps[min(index, len(steps) - 1)]), n
 
 
+def _fell(trial: TrialRecord) -> bool:
+    """Whether the smoothed training loss ended below where it started."""
+    _, loss = step_series(trial.curves or {}, "train_loss")
+    width = max(1, len(loss) // 20)
+    return len(loss) >= MIN_CURVE and float(loss[:width].mean()) > float(loss[-width:].mean())
+
+
 def sweep_choice(study: StudyRecord) -> SweepChoice | None:
     """The sweep's choice, or None when the study is no sweep or no trial has a curve."""
     param = sweep_param(study)
@@ -101,7 +114,10 @@ def sweep_choice(study: StudyRecord) -> SweepChoice | None:
     judged.sort(key=lambda a: a[0])
     area, value, best = judged[0]
     step, length = converged_step(best)
-    if step is None:
+    fell = _fell(best)
+    if not fell:
+        budget: int | None = None
+    elif step is None:
         budget = 2 * length
     else:
         budget = int(math.ceil(step * (1 + MARGIN) / 10.0) * 10)
@@ -133,13 +149,22 @@ def sweep_findings(studies: list[StudyRecord]) -> list[Finding]:
         runner = ""
         if len(c.ranking) > 1:
             runner = f"; next {fmt(c.ranking[1][0])} ({fmt(c.ranking[1][1])})"
-        where = (
-            f"its smoothed training loss is within {CONVERGED:.0%} of its fall by step "
-            f"{c.converged_step} of {c.length}, so {c.budget} steps with a {MARGIN:.0%} margin"
-            if c.converged_step is not None
-            else f"its training loss was still falling at step {c.length}, so twice that: "
-            f"{c.budget} steps"
-        )
+        if c.budget is None:
+            where = "but its training loss never fell: no step budget can be read off it"
+        elif c.converged_step is not None:
+            where = (
+                f"its smoothed training loss is within {CONVERGED:.0%} of its fall by step "
+                f"{c.converged_step} of {c.length}, so {c.budget} steps with a "
+                f"{MARGIN:.0%} margin"
+            )
+        else:
+            where = (
+                f"its training loss was still falling at step {c.length}, so twice that: "
+                f"{c.budget} steps"
+            )
+        ranked_values = sorted(v for v, _ in c.ranking)
+        if c.value in (ranked_values[0], ranked_values[-1]) and len(ranked_values) > 2:
+            where += "; the choice is the grid's edge, so the best rate may lie beyond it"
         diverged = f"; diverged: {', '.join(map(fmt, c.diverged))}" if c.diverged else ""
         message = (
             f"Sweep of {c.param}: {fmt(c.value)} (trial {c.trial}) trains fastest and deepest "
@@ -147,6 +172,8 @@ def sweep_findings(studies: list[StudyRecord]) -> list[Finding]:
         )
         low, high = float(spec.get("low", 0.0)), float(spec.get("high", math.inf))
         grid = densified(c.value, low, high)
-        suggestion = {c.param: c.value, LENGTH_KEY: c.budget, "grid": grid}
+        suggestion: dict[str, Any] = {c.param: c.value, "grid": grid}
+        if c.budget is not None:
+            suggestion[LENGTH_KEY] = c.budget
         out.append(Finding("sweep", "info", message, study.name, c.param, suggestion))
     return out

@@ -90,13 +90,13 @@ def _train(
     try:
         with interrupting_training():
             result = cache.train(config, Reports.of(config), _place(study, trial.number, studies))
+        folder = artifacts_dir(Path(studies).resolve())
+        folder.mkdir(parents=True, exist_ok=True)
+        artifacts = FileSystemArtifactStore(str(folder))
+        record_result(trial, result, time.perf_counter() - started, artifacts)  # as a trial's
     except BaseException:  # a failure, or a stop signal: the rerun is FAIL, never left RUNNING
         study.tell(trial, state=TrialState.FAIL)
         raise
-    folder = artifacts_dir(Path(studies).resolve())
-    folder.mkdir(parents=True, exist_ok=True)
-    artifacts = FileSystemArtifactStore(str(folder))
-    record_result(trial, result, time.perf_counter() - started, artifacts)  # curves, as a trial's
     if result.diverged:  # recorded like a round's infeasible trial, valued at the worst
         value = infeasible_value(config.metric, result)
         trial.set_constraint(INFEASIBLE, 1.0)

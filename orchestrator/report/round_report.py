@@ -65,7 +65,7 @@ def build_report_html(
         f"<h1>Round {_e(round_name)}</h1>",
         f'<p class="goal">Goal: {_e(goal)}</p>',
         _answer_section(answer),
-        _sweep_section(page, studies),
+        _sweep_section(page, studies, findings),
         _roles_section(roles),
         _findings_section(findings),
         "<h2>Isolation view</h2>",
@@ -202,7 +202,7 @@ def _roles_section(roles: dict[str, Any]) -> str:
     return f'<h2>Roles</h2><div class="roles">{"".join(blocks)}</div>'
 
 
-def _sweep_section(page: _Page, studies: list[StudyRecord]) -> str:
+def _sweep_section(page: _Page, studies: list[StudyRecord], findings: list[Finding]) -> str:
     """The sweep view of each sweep study: every trial's curves coloured by the swept value,
     the chosen one bold, and the choice with its reason."""
     out = []
@@ -210,7 +210,8 @@ def _sweep_section(page: _Page, studies: list[StudyRecord]) -> str:
         choice = sweep_choice(study)
         if choice is None:
             continue
-        finding = sweep_findings([study])[0]
+        stated = [f for f in findings if f.kind == "sweep" and f.study == study.name]
+        finding = stated[0] if stated else sweep_findings([study])[0]  # the analysed words
         fig = trial_curves_figure(
             study, param=choice.param, choice=choice, title=f"Sweep of {choice.param}"
         )
@@ -233,7 +234,7 @@ def _all_curves_section(page: _Page, studies: list[StudyRecord]) -> str:
     # a figure drawn while folded has no width: redraw it when its fold opens
     out.append(
         "<script>document.querySelectorAll('details').forEach(d => d.addEventListener("
-        "'toggle', () => d.querySelectorAll('.plotly-graph-div').forEach("
+        "'toggle', () => d.open && d.querySelectorAll('.plotly-graph-div').forEach("
         "g => window.Plotly && Plotly.Plots.resize(g))));</script>"
     )
     return "\n".join(out)

@@ -33,6 +33,7 @@ from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2, summ
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
 from orchestrator.analysis.model import StudyRecord, TrialRecord
+from orchestrator.store.paths import safe_parts
 
 MARKER = ".exported"
 STEP_CURVES = {"train_loss": "train/loss", "lr": "train/lr", "grad_norm": "train/grad_norm"}
@@ -43,7 +44,7 @@ FINISHED = ("complete", "infeasible", "pruned")
 def run_dir(log_root: Path, study: str, number: int) -> Path:
     """``<log_root>/<round>/<study point>/trial_<n>``: a study named ``round_1/model.depth=1``
     gives ``round_1/model.depth=1/trial_3``; a study without a point, ``round/trial_3``."""
-    return Path(log_root, *study.split("/"), f"trial_{number}")
+    return Path(log_root, *safe_parts(study), f"trial_{number}")
 
 
 def _finite(value: Any) -> TypeGuard[float]:
@@ -64,6 +65,8 @@ def export_trial(log_root: Path, study: StudyRecord, trial: TrialRecord) -> bool
     folder = run_dir(log_root, study.name, trial.number)
     if (folder / MARKER).exists():
         return False
+    if not folder.resolve().is_relative_to(Path(log_root).resolve()):
+        raise ValueError(f"run {folder} would leave {log_root}")
     if folder.exists():  # a half-written run of a killed export: written again, whole
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
@@ -73,8 +76,12 @@ def export_trial(log_root: Path, study: StudyRecord, trial: TrialRecord) -> bool
         params = {**study.point, **trial.params}
         hp = {k: _hparam(v) for k, v in params.items()}
         hp["state"] = trial.state
-        writer.add_event(Event(wall_time=time.time(), summary=summary_v2.hparams_pb(hp)))
-        writer.add_event(Event(wall_time=time.time(), summary=_session_end()))
+        hp["study"] = study.name
+        session = summary_v2.hparams_pb(
+            hp, trial_id=f"{study.name}/trial_{trial.number}", start_time_secs=trial.started
+        )  # its own row in the HParams table, however alike two trials' values are
+        writer.add_event(Event(wall_time=time.time(), summary=session))
+        writer.add_event(Event(wall_time=time.time(), summary=_session_end(trial.state)))
         if _finite(trial.value):
             step = trial.steps or trial.max_steps or 0
             _scalar(writer, f"hparams/{study.metric}", trial.value, step)
@@ -84,9 +91,11 @@ def export_trial(log_root: Path, study: StudyRecord, trial: TrialRecord) -> bool
     return True
 
 
-def _session_end() -> Summary:
-    """The HParams plugin's end-of-session record (the trial ended)."""
-    info = plugin_data_pb2.SessionEndInfo(status=api_pb2.STATUS_SUCCESS)
+def _session_end(state: str) -> Summary:
+    """The HParams plugin's end-of-session record: success, failure (diverged) or unknown
+    (pruned: stopped early, neither)."""
+    status = {"complete": api_pb2.STATUS_SUCCESS, "infeasible": api_pb2.STATUS_FAILURE}
+    info = plugin_data_pb2.SessionEndInfo(status=status.get(state, api_pb2.STATUS_UNKNOWN))
     content = plugin_data_pb2.HParamsPluginData(
         session_end_info=info, version=metadata.PLUGIN_DATA_VERSION
     )

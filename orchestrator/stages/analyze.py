@@ -50,15 +50,24 @@ def analyze_round(ctx: RoundContext) -> int:
     )
     print(format_findings(findings))
     push_findings(ctx.storage, studies, rnd.goal, findings, _dashboard_figures)
-    if ctx.root.paths.tensorboard:
-        runs = paths.tensorboard_dir(ctx.studies)
-        print(f"  tensorboard: {export_round(runs, studies)} new runs in {runs}")
     report = write_round_report(ctx, studies, findings)
+    if ctx.root.paths.tensorboard:
+        export_to_tensorboard(ctx, studies)
     print(
         f"  written to {path}; next-round draft ({len(reasons)} changes): "
         f"{draft_path}; report: {report}"
     )
     return 0
+
+
+def export_to_tensorboard(ctx: RoundContext, studies: list[StudyRecord]) -> None:
+    """The studies' trials as TensorBoard runs; a file-system error is a warning (the
+    findings, draft and report are written already, and the next analysis retries)."""
+    runs = paths.tensorboard_dir(ctx.studies)
+    try:
+        print(f"  tensorboard: {export_round(runs, studies)} new runs in {runs}")
+    except OSError as err:
+        print(f"  tensorboard: not written ({err}); run stage=analyze again to retry")
 
 
 def _dashboard_figures(study: StudyRecord) -> dict[str, Any]:

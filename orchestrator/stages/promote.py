@@ -24,9 +24,9 @@ def promote_round(ctx: RoundContext) -> int:
     job = PromotionJob(ctx.storage, ctx.ledger, ctx.studies, ctx.cache)
     row = promote(ctx.rnd, ctx.start, incumbent, job)
     print(format_decision(row))
+    rewrite_report_with_decision(ctx)
     if ctx.root.paths.tensorboard:
         export_reruns(ctx)
-    rewrite_report_with_decision(ctx)
     if row.verdict == "promoted":
         print(f"  the next round starts from {paths.incumbent_file(ctx.studies)}")
     return 0
@@ -53,4 +53,7 @@ def export_reruns(ctx: RoundContext) -> None:
     ]
     record = dataclasses.replace(record, metric=ctx.start.metric, trials=trials)
     runs = paths.tensorboard_dir(ctx.studies)
-    print(f"  tensorboard: {export_round(runs, [record])} new rerun runs in {runs}")
+    try:
+        print(f"  tensorboard: {export_round(runs, [record])} new rerun runs in {runs}")
+    except OSError as err:  # the decision and report stand; the next promote retries
+        print(f"  tensorboard: reruns not written ({err})")

@@ -67,5 +67,11 @@ def trial_dir(studies: str | Path, study_name: str, number: int) -> Path:
     """``studies/trials/<round>/<study>/<n>/``: one trial's own files (a child trainer's
     stdout, stderr and metrics; a Hydra app's output dir). Characters a file name should
     not hold become ``_``."""
+    return Path(studies) / "trials" / Path(*safe_parts(study_name)) / str(number)
+
+
+def safe_parts(study_name: str) -> list[str]:
+    """A study name's ``/``-separated parts as file names: characters a file name should
+    not hold become ``_``, and ``.`` or ``..`` never climbs out of the folder."""
     parts = [re.sub(r"[^A-Za-z0-9._=,+-]", "_", part) for part in study_name.split("/")]
-    return Path(studies) / "trials" / Path(*parts) / str(number)
+    return ["_" if part in ("", ".", "..") else part for part in parts]

@@ -3,6 +3,7 @@ read off its curve, and the draft's denser grid, on planted curves of known shap
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -98,3 +99,46 @@ def test_the_answer_says_the_chosen_rate_and_budget():
     text = format_answer(round_answer("Which rate?", [study], analyze([study], AnalysisConfig())))
     assert "  chosen: Sweep of optimizer.lr: 0.1 (trial 3) trains fastest and deepest" in text
     assert "steps with a 25% margin" in text
+
+
+def test_only_a_log_float_range_on_a_grid_is_a_sweep():
+    study = sweep_study()
+    for spec in ({"low": 16, "high": 512, "log": True}, {"choices": [0.1, 0.01]},
+                 {"low": 0.0, "high": 0.5}):  # fmt: skip
+        other = StudyRecord(**{**study.__dict__, "search_space": {"optimizer.lr": [spec]}})
+        assert sweep_choice(other) is None, spec
+
+
+def test_the_draft_grid_stays_out_of_a_region_that_diverged():
+    # 1.0 and 3.0 diverge, so the draft trims the range below them; the denser grid
+    # around the choice must not reach back into it
+    study = sweep_study()
+    trials = [
+        TrialRecord(t.number, "infeasible", None, t.params, curves=t.curves)
+        if t.params["optimizer.lr"] >= 1.0 else t
+        for t in study.trials
+    ]  # fmt: skip
+    study = StudyRecord(**{**study.__dict__, "trials": trials})
+    findings = analyze([study], AnalysisConfig())
+    raw = {
+        "name": "round_0",
+        "nuisance": {"optimizer.lr": dict(SPACE["optimizer.lr"][0])},
+        "fixed": {"train.steps": 300},
+        "budget": {"sampler": "grid", "grid": {"optimizer.lr": GRID}},
+    }
+    draft, _ = draft_next_round(raw, findings, 1)
+    high = draft["nuisance"]["optimizer.lr"]["high"]
+    assert high < 1.0 and max(draft["budget"]["grid"]["optimizer.lr"]) <= high
+
+
+def test_a_curve_that_never_fell_suggests_no_length():
+    study = sweep_study()
+    flat = [1.0 + 0.001 * i for i in range(STEPS)]
+    trials = [
+        dataclasses.replace(t, curves={**(t.curves or {}), "train_loss": flat})
+        if t.state == "complete" else t
+        for t in study.trials
+    ]  # fmt: skip
+    findings = analyze([StudyRecord(**{**study.__dict__, "trials": trials})], AnalysisConfig())
+    (sweep,) = [f for f in findings if f.kind == "sweep"]
+    assert "never fell" in sweep.message and "train.steps" not in sweep.suggestion

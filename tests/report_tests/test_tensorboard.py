@@ -4,6 +4,7 @@ its params and metric). Re-exporting writes nothing twice."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import socket
 import subprocess
@@ -34,7 +35,9 @@ def get(url: str, body: dict | None = None) -> object:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     logs = tmp_path_factory.mktemp("tb")
-    assert export_round(logs, [sweep_study()]) == len(GRID)
+    # a second study with the very same values: every trial must still be its own row
+    again = dataclasses.replace(sweep_study(), name="round_0_next")
+    assert export_round(logs, [sweep_study(), again]) == 2 * len(GRID)
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "tensorboard.main", "--logdir", str(logs), "--host", "127.0.0.1",
@@ -45,7 +48,7 @@ def server(tmp_path_factory):
     deadline = time.monotonic() + 90
     while True:
         try:
-            if len(get(f"{base}/data/runs")) == len(GRID):  # type: ignore[arg-type]
+            if len(get(f"{base}/data/runs")) == 2 * len(GRID):  # type: ignore[arg-type]
                 break
         except OSError:
             pass
@@ -80,7 +83,8 @@ def test_the_hparams_table_has_every_trial_with_its_params_and_metric(server):
          "allowedStatuses": ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE",
                              "STATUS_RUNNING"]},
     )["sessionGroups"]  # type: ignore[index]  # fmt: skip
-    by_lr = {g["hparams"]["optimizer.lr"]: g for g in groups}
+    assert len(groups) == 2 * len(GRID)  # one row per trial, even with equal values
+    by_lr = {g["hparams"]["optimizer.lr"]: g for g in groups if g["hparams"]["study"] == "round_0"}
     assert sorted(by_lr) == sorted(GRID)
     assert by_lr[3.0]["hparams"]["state"] == "infeasible"
     study = sweep_study()
@@ -101,3 +105,5 @@ def test_re_exporting_writes_nothing_twice_and_a_half_written_run_is_redone(tmp_
     assert len(list(run_dir(tmp_path, "round_0", 4).glob("events.out.tfevents.*"))) == 1
     nested = run_dir(tmp_path, "round_1/model.depth=2", 7)
     assert nested == Path(tmp_path, "round_1", "model.depth=2", "trial_7")
+    # a value that is a path step never leaves the folder
+    assert run_dir(tmp_path, "r/../x y", 1) == Path(tmp_path, "r", "_", "x_y", "trial_1")
