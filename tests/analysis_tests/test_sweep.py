@@ -51,6 +51,16 @@ def sweep_study(seed: int = 0) -> StudyRecord:
     return StudyRecord("round_0", {}, "minimize", "val_error", SPACE, trials, sampler="grid")
 
 
+def round_0_config() -> dict:
+    """round_0 as plain data: the rate on the sweep's grid, 300 steps."""
+    return {
+        "name": "round_0",
+        "nuisance": {"optimizer.lr": dict(SPACE["optimizer.lr"][0])},
+        "fixed": {"train.steps": 300},
+        "budget": {"sampler": "grid", "grid": {"optimizer.lr": GRID}},
+    }
+
+
 @pytest.mark.parametrize("seed", range(10))
 def test_the_fastest_and_deepest_curve_is_chosen(seed):
     choice = sweep_choice(sweep_study(seed))
@@ -78,12 +88,7 @@ def test_the_draft_sweeps_denser_around_the_choice_at_the_budget():
     findings = analyze([sweep_study()], AnalysisConfig())
     (sweep,) = [f for f in findings if f.kind == "sweep"]
     assert "0.1 (trial 3) trains fastest and deepest" in sweep.message
-    raw = {
-        "name": "round_0",
-        "nuisance": {"optimizer.lr": dict(SPACE["optimizer.lr"][0])},
-        "fixed": {"train.steps": 300},
-        "budget": {"sampler": "grid", "grid": {"optimizer.lr": GRID}},
-    }
+    raw = round_0_config()
     draft, reasons = draft_next_round(raw, findings, 1)
     assert draft["budget"]["grid"]["optimizer.lr"] == densified(0.1, 1e-5, 3.0)
     assert draft["budget"]["grid"]["optimizer.lr"] == [0.0333, 0.05, 0.1, 0.2, 0.3]
@@ -120,12 +125,7 @@ def test_the_draft_grid_stays_out_of_a_region_that_diverged():
     ]  # fmt: skip
     study = StudyRecord(**{**study.__dict__, "trials": trials})
     findings = analyze([study], AnalysisConfig())
-    raw = {
-        "name": "round_0",
-        "nuisance": {"optimizer.lr": dict(SPACE["optimizer.lr"][0])},
-        "fixed": {"train.steps": 300},
-        "budget": {"sampler": "grid", "grid": {"optimizer.lr": GRID}},
-    }
+    raw = round_0_config()
     draft, _ = draft_next_round(raw, findings, 1)
     high = draft["nuisance"]["optimizer.lr"]["high"]
     assert high < 1.0 and max(draft["budget"]["grid"]["optimizer.lr"]) <= high
