@@ -314,11 +314,12 @@ def training_loss_rising(
     if len(means) < 2:
         return []
     end_mean, low, first = means[0], min(means), means[-1]
-    if end_mean - low <= (rising_factor - 1.0) * abs(low):
-        return []
-    if end_mean - low <= progress_lost * (first - low):
-        return []
     fell = first - low
+    if (
+        end_mean - low <= (rising_factor - 1.0) * abs(low)
+        or end_mean - low <= progress_lost * fell
+    ):
+        return []
     given_back = (
         f"giving back {(end_mean - low) / fell:.0%} of its fall from {first:.4g}"
         if fell > 0

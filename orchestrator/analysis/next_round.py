@@ -118,7 +118,7 @@ def agreed_value(spec: Any, values: list[Any], path: str) -> Any:
         return values[0]
     log = isinstance(spec, dict) and bool(spec.get("log"))
     if isinstance(spec, dict) and "low" in spec and all(_number(v, log) for v in values):
-        scale = math.log10 if spec.get("log") else float
+        scale = math.log10 if log else float
         low, high = scale(spec["low"]), scale(spec["high"])
         where = sorted((scale(v) - low) / (high - low) for v in values)
         if where[-1] - where[0] > AGREEMENT:

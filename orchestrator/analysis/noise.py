@@ -2,7 +2,8 @@
 
 A gap, a swing or a rise smaller than the noise the values carry is not a finding: on a
 359-image validation set an error moves by 1/359 per image, and the binomial sampling noise
-of an error of 3% there is 0.9 points. Two estimates, the first that applies:
+of an error of 3% there is 0.9 points. Two estimates; a check takes the larger of those
+it has:
 
 - **sampling noise** of an error or accuracy (a proportion ``p`` measured on ``n``
   validation examples): ``sqrt(p (1 - p) / n)``. ``n`` is the study's ``val_examples``
@@ -20,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from orchestrator.analysis.curve_series import binomial_noise, proportion_name
-from orchestrator.analysis.edge_trend import positions
+from orchestrator.analysis.edge_trend import positions, quadratic_design, trials_needed
 from orchestrator.analysis.model import StudyRecord
 
 
@@ -37,17 +38,16 @@ def proportion_noise(metric: str, value: float, examples: int | None) -> float |
 
 
 def fit_noise(study: StudyRecord) -> float | None:
-    """The robust scatter of the complete trials around an additive quadratic fit of their
-    values; None with fewer than two trials beyond the fit's coefficients."""
+    """The scatter of the complete trials around an additive quadratic fit of their values
+    (the best trial's own residual left out); None with too few trials for the fit."""
     found = positions(study)
     if found is None:
         return None
     _, u, values, _ = found
     n, d = u.shape
-    if n < 1 + 2 * d + 2:
+    if n < trials_needed(d):
         return None
-    centred = u - 0.5
-    x = np.column_stack([np.ones(n), centred, centred**2])
+    x = quadratic_design(u)
     beta, *_ = np.linalg.lstsq(x, values, rcond=None)
     residual = values - x @ beta
     best = int(np.argmax(values) if study.maximize else np.argmin(values))

@@ -8,9 +8,21 @@ hides exactly what the round is for, so it is a warning there (``rounds/pruning.
 
 from __future__ import annotations
 
-from orchestrator.analysis.model import StudyRecord
+from orchestrator.analysis.model import StudyRecord, TrialRecord
 from orchestrator.rounds.pruning import EXPLORING_SAMPLERS, exploring
 from orchestrator.store.findings import Finding
+
+
+def steps_saved(trials: list[TrialRecord]) -> int:
+    """The steps pruned trials did not train: their length less where they were stopped."""
+    return sum(
+        t.max_steps - t.steps
+        for t in trials
+        if t.state == "pruned"
+        and t.max_steps is not None
+        and t.steps is not None
+        and t.max_steps > t.steps
+    )
 
 
 def pruning_findings(studies: list[StudyRecord]) -> list[Finding]:
@@ -21,11 +33,7 @@ def pruning_findings(studies: list[StudyRecord]) -> list[Finding]:
         if s.pruner == "none" and not pruned:
             continue
         finished = [t for t in s.trials if t.state in ("complete", "infeasible", "pruned")]
-        saved = sum(
-            t.max_steps - t.steps
-            for t in pruned
-            if t.max_steps is not None and t.steps is not None and t.max_steps > t.steps
-        )
+        saved = steps_saved(pruned)
         count = f"{len(pruned)} of {len(finished)} trials were pruned"
         if saved:
             count += f" ({saved:,} steps not trained)"

@@ -15,7 +15,7 @@ import math
 from orchestrator.analysis.model import StudyRecord, TrialRecord
 from orchestrator.analysis.noise import CLEAR_GAP, best_value_noise
 from orchestrator.analysis.outcomes import fmt, objective_values
-from orchestrator.analysis.space_checks import boundary
+from orchestrator.analysis.space_checks import boundary, trials_per_study_needed
 from orchestrator.config.sections import AnalysisConfig
 from orchestrator.store.findings import Finding
 
@@ -148,7 +148,7 @@ def _thin_finding(study: StudyRecord, cfg: AnalysisConfig) -> Finding | None:
     """A warning when a study's nuisance tuning looks too thin for a fair comparison."""
     reasons = []
     n_complete = len(study.complete())
-    needed = cfg.min_trials_per_param * max(len(study.search_space), 1) + 1
+    needed = trials_per_study_needed(study, cfg)
     if n_complete < needed:
         reasons.append(f"only {n_complete} complete trials (fewer than {needed})")
     edges = [f.param for f in boundary(study, cfg)]

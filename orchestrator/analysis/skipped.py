@@ -9,8 +9,8 @@ kind ``skipped`` that names the checks and how to feed them.
 
 from __future__ import annotations
 
-from orchestrator.analysis.curve_series import EVAL_METRICS, MIN_LATE_POINTS, n_steps
-from orchestrator.analysis.edge_trend import MIN_RESIDUAL_DOF, range_paths
+from orchestrator.analysis.curve_series import EVAL_METRICS, MIN_LATE_POINTS, eval_series, n_steps
+from orchestrator.analysis.edge_trend import range_paths, trials_needed
 from orchestrator.analysis.model import StudyRecord, TrialRecord
 from orchestrator.analysis.round_checks import MIN_SPREAD_EVALS, evaluated_along
 from orchestrator.store.findings import Finding
@@ -23,23 +23,15 @@ def _boundary_unfitted(study: StudyRecord) -> bool:
     """A study with range params and complete trials, but too few for the edge-trend fit."""
     paths = range_paths(study)
     complete = len(study.complete())
-    return bool(paths) and 0 < complete < 1 + 2 * len(paths) + MIN_RESIDUAL_DOF
+    return bool(paths) and 0 < complete < trials_needed(len(paths))
 
 
 def late_evaluations(trial: TrialRecord, late_fraction: float) -> int:
-    """How many evaluations fall in the last ``late_fraction`` of the trial's training."""
+    """How many finite evaluations fall in the last ``late_fraction`` of the trial's
+    training (what the late_variance check reads)."""
     curves = trial.curves or {}
-    pairs = zip(curves.get("eval_step") or [], _eval_values(curves), strict=False)
-    steps = [s for s, v in pairs if v is not None]
-    n = n_steps(trial, curves) if curves else 0
-    return sum(s > (1.0 - late_fraction) * n for s in steps)
-
-
-def _eval_values(curves: dict) -> list:
-    for metric in EVAL_METRICS:
-        if any(v is not None for v in curves.get(metric) or []):
-            return list(curves[metric])
-    return []
+    _, steps, _ = eval_series(curves, "val_error")
+    return int((steps > (1.0 - late_fraction) * n_steps(trial, curves)).sum())
 
 
 def skipped_checks(
@@ -68,7 +60,7 @@ def skipped_checks(
         )
     short = [s for s in studies if _boundary_unfitted(s)]
     if short:
-        needed = {s.name: 1 + 2 * len(range_paths(s)) + MIN_RESIDUAL_DOF for s in short}
+        needed = {s.name: trials_needed(len(range_paths(s))) for s in short}
         out.append(
             _skipped(
                 "The boundary check was skipped on "

@@ -233,6 +233,12 @@ def tuned_dimensions(study: StudyRecord) -> int:
     return len(study.search_space)
 
 
+def trials_per_study_needed(study: StudyRecord, cfg: AnalysisConfig) -> int:
+    """Complete trials a study needs before its optimum can be located at all:
+    ``min_trials_per_param`` per tuned param, plus one."""
+    return cfg.min_trials_per_param * max(tuned_dimensions(study), 1) + 1
+
+
 def density(study: StudyRecord, cfg: AnalysisConfig) -> list[Finding]:
     """Too few trials to trust where the study's optimum is: the round was under-sampled.
 
@@ -241,10 +247,9 @@ def density(study: StudyRecord, cfg: AnalysisConfig) -> list[Finding]:
     - fewer complete trials than ``min_trials_per_param`` per tuned param plus one (10 trials
       over two params pass; 6 do not): too few to fit, or even bracket, an optimum;
     - the best trial stands alone: no other complete trial lies within ``ALONE_NOISES``
-      times the noise of
-      the best value (:mod:`~orchestrator.analysis.noise`: the metric's sampling noise, or
-      the robust scatter around a fit), so the best was one lucky hit of a narrow region
-      that more trials should map.
+      times the noise of the best value (:mod:`~orchestrator.analysis.noise`: the larger of
+      the metric's sampling noise and the scatter around a fit), so the best was one lucky
+      hit of a narrow region that more trials should map.
 
     On well-sampled studies neighbours of the best lie within its noise and it is silent;
     measured in ``tests/analysis_tests/test_density_rates.py``.
@@ -252,7 +257,7 @@ def density(study: StudyRecord, cfg: AnalysisConfig) -> list[Finding]:
     n = len(finished_trials(study))
     values = objective_values(study)
     dims = max(tuned_dimensions(study), 1)
-    needed = cfg.min_trials_per_param * dims + 1
+    needed = trials_per_study_needed(study, cfg)
     if len(values) < needed:
         more = max(needed - len(values), 1)
         what = "no complete trial" if not values else f"only {len(values)} complete trials"
@@ -266,8 +271,7 @@ def density(study: StudyRecord, cfg: AnalysisConfig) -> list[Finding]:
     sigma, source = objective_noise(study)
     if sigma is None or sigma <= 0 or len(values) < 2:
         return []
-    near = [v for v in values[1:] if abs(v - values[0]) <= ALONE_NOISES * sigma]
-    if near:
+    if any(abs(v - values[0]) <= ALONE_NOISES * sigma for v in values[1:]):
         return []
     more = len(values)
     gap = abs(values[1] - values[0])

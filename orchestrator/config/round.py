@@ -26,7 +26,7 @@ class BudgetConfig:
     pruner: str = "none"  # none | median | successive_halving | hyperband | wilcoxon
     pruner_warmup_steps: int = 0  # median: reports before it may prune; wilcoxon: startup steps
     pruner_startup_trials: int = 5  # median: trials finished before it prunes at all
-    pruner_min_resource: int | None = None  # successive_halving/hyperband (None: auto / 1)
+    pruner_min_resource: int | None = None  # successive_halving/hyperband (None: 40% of length)
     pruner_reduction_factor: int = 3  # successive_halving/hyperband: keep 1 in this many
 
 

@@ -23,6 +23,7 @@ import plotly.graph_objects as go
 from orchestrator.analysis.answer import Answer
 from orchestrator.analysis.model import StudyRecord
 from orchestrator.analysis.outcomes import fmt
+from orchestrator.analysis.pruning import steps_saved
 from orchestrator.analysis.sweep import sweep_choice, sweep_findings
 from orchestrator.report import figures
 from orchestrator.report.trial_curves import trial_curves_figure
@@ -290,7 +291,7 @@ def _compute_section(studies: list[StudyRecord]) -> str:
         pruned = [t for t in finished if t.state == "pruned"]
         steps = sum(t.steps or 0 for t in finished)
         seconds = sum((t.finished or 0) - (t.started or 0) for t in finished if t.started)
-        saved = sum(max((t.max_steps or 0) - (t.steps or 0), 0) for t in pruned)
+        saved = steps_saved(pruned)
         rows.append(
             [_e(s.name), _e(s.pruner), f"{steps:,}", f"{seconds:,.1f}", str(len(pruned)),
              f"{saved:,}"]

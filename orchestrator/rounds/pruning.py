@@ -33,7 +33,8 @@ def default_min_resource(length: int | None) -> int | None:
     Optuna's own default (1 step, or "auto": the first trial's first report) compares trials
     on the noise of their first evaluations, where a slow starter and a loser look alike; on
     the benchmark task hyperband at 1 step never reached the unpruned round's quality in 2 of
-    3 seeds, and at 40% it did so with 2.4x less compute (tests/benchmarks/RESULTS.md).
+    3 seeds, and at 40% it did so with a median 3.2x less compute over 6 seeds
+    (tests/benchmarks/RESULTS.md).
     None when the length is unknown (no length key, or not a number)."""
     if length is None or length < 1:
         return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from orchestrator.analysis.answer import format_answer, round_answer
+from orchestrator.analysis.answer import format_answer
 from orchestrator.analysis.load import load_round
 from orchestrator.analysis.model import StudyRecord
 from orchestrator.analysis.next_round import draft_next_round, render
@@ -20,7 +20,7 @@ from orchestrator.report.dashboard import push_findings
 from orchestrator.report.figures import axis_plot
 from orchestrator.report.tensorboard_export import export_round
 from orchestrator.rounds.validate import parse_round
-from orchestrator.stages.report import write_round_report
+from orchestrator.stages.report import answer_of, decision_of, write_round_report
 from orchestrator.stages.round import RoundContext
 from orchestrator.store import paths
 from orchestrator.store.files import atomic_write
@@ -41,13 +41,7 @@ def analyze_round(ctx: RoundContext) -> int:
     parse_round(round_from_dict(draft), ctx.start)  # a draft that would not load is a bug here
     draft_path = paths.next_round_file(ctx.studies, rnd.name)
     atomic_write(draft_path, render(draft, reasons, f"{rnd.name}'s findings"))
-    decision = ctx.ledger.decision(rnd.name)
-    known = None if decision is None else {"verdict": decision.verdict, "reason": decision.reason,
-                                           "effect": decision.effect, "ci_low": decision.ci_low,
-                                           "ci_high": decision.ci_high}  # fmt: skip
-    print(
-        format_answer(round_answer(rnd.goal, studies, findings, known, reasons, str(draft_path)))
-    )
+    print(format_answer(answer_of(ctx, studies, findings, decision_of(ctx))))
     print(format_findings(findings))
     push_findings(ctx.storage, studies, rnd.goal, findings, _dashboard_figures)
     report = write_round_report(ctx, studies, findings)
