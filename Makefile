@@ -10,7 +10,7 @@ ARGS ?=
 ROUND ?= 1
 WORKERS ?= 4
 
-.PHONY: help setup test lint format train bench probe history dashboard tensorboard clean multirun stress postgres
+.PHONY: help setup test lint format train bench bench-campaign probe history dashboard tensorboard clean multirun stress postgres
 
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_%-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -42,6 +42,9 @@ bench: setup ## Benchmarks: fit vs DataLoader; per-trial overhead; the fast path
 	$(RUN) python -m tests.benchmarks.bench_workers
 	$(RUN) python -m tests.benchmarks.bench_trainers
 	$(RUN) python -m tests.benchmarks.bench_pruning
+
+bench-campaign: setup ## Whole campaigns vs plain Optuna TPE/random/QMC at equal runs, on recorded MLP runs (~30 min)
+	$(RUN) python -m tests.benchmarks.bench_campaign $(ARGS)
 
 round-%: setup ## Run round N (conf/round/round_N.yaml): make round-1 ARGS="budget overrides"
 	$(RUN) orchestrator round=round_$* $(ARGS)

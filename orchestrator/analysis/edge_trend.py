@@ -32,8 +32,7 @@ from scipy import stats
 
 from orchestrator.analysis.model import StudyRecord, TrialRecord
 from orchestrator.analysis.search_space import active_spec, is_number, is_range, unit_position
-
-MIN_RESIDUAL_DOF = 2  # trials beyond the quadratic model's coefficients: less is a guess
+from orchestrator.rounds.check_needs import boundary_trials
 
 
 @dataclass(frozen=True)
@@ -94,8 +93,9 @@ def positions(
 
 
 def trials_needed(params: int) -> int:
-    """Complete trials the additive quadratic model over ``params`` params needs."""
-    return 1 + 2 * params + MIN_RESIDUAL_DOF
+    """Complete trials the additive quadratic model over ``params`` params needs (the
+    rule the round's default budget follows too: ``rounds/check_needs.py``)."""
+    return boundary_trials(params)
 
 
 def quadratic_design(u: np.ndarray) -> np.ndarray:

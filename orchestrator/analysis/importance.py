@@ -10,7 +10,9 @@ same importances (:func:`param_importances`) that the check (:func:`importance`)
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import random
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -186,6 +188,36 @@ def param_importances(
 # --------------------------------------------------------------------------- the check
 
 
+SUBSAMPLE = 0.8  # each resample keeps this share of the trials (drawn without replacement)
+RESAMPLES = 30  # resamples of the trials for the stability of "negligible"
+STABLE_SHARE = 0.9  # negligible in at least this share of them, to be fixed
+TRIALS_PER_PARAM = 5  # complete trials per varying param before any param is called negligible
+
+
+def resampled_importances(
+    study: StudyRecord,
+    make_evaluator: Callable[[int], BaseImportanceEvaluator] = default_evaluator,
+) -> list[dict[str, float]]:
+    """The importances of ``RESAMPLES`` subsamples (``SUBSAMPLE`` of the complete trials,
+    drawn without replacement; seeded, so the same study gives the same answer)."""
+    trials = _importance_trials(study)
+    rng = random.Random(0)
+    out = []
+    for _ in range(RESAMPLES):
+        drawn = rng.sample(trials, max(2, round(SUBSAMPLE * len(trials))))
+        resample = dataclasses.replace(
+            study, trials=[dataclasses.replace(t, number=i) for i, t in enumerate(drawn)]
+        )
+        out.append(param_importances(resample, min_trials=1, make_evaluator=make_evaluator))
+    return out
+
+
+def negligible_share(resampled: list[dict[str, float]], path: str, threshold: float) -> float:
+    """The share of the resamples in which ``path``'s importance is below ``threshold`` (a
+    resample where it did not vary counts against: no evidence)."""
+    return sum(scores.get(path, 1.0) < threshold for scores in resampled) / len(resampled)
+
+
 def importance(
     study: StudyRecord,
     cfg: AnalysisConfig,
@@ -193,19 +225,27 @@ def importance(
     min_trials: int = 10,
     make_evaluator: Callable[[int], BaseImportanceEvaluator] = default_evaluator,
 ) -> list[Finding]:
-    """Nuisance params with negligible importance: candidates for ``fixed`` next round.
+    """Nuisance params with negligible importance: candidates for ``fixed`` next round, on
+    evidence only.
 
     Importances come from :func:`param_importances` (normalised, PED-ANOVA by default). A
-    param below ``importance_negligible`` gives ``info`` with ``{"fixed": v}``, ``v`` the
-    value of the best trial that has it: every tuned dimension thins the sampling of the
-    others, so a param that does not matter is better fixed. Only ``info``: importance from
-    a few dozen trials is an estimate. Silent with fewer than ``min_trials`` complete trials
-    or fewer than 2 params that vary (importance is relative, so one param is always 1).
+    param below ``importance_negligible`` gives ``info``. It carries ``{"fixed": v}`` (``v``
+    the value of the best trial that has it) only when the evidence holds: at least
+    ``TRIALS_PER_PARAM`` complete trials per varying param, and below the threshold in at
+    least ``STABLE_SHARE`` of ``RESAMPLES`` bootstrap resamples of the trials. Otherwise the
+    finding says why it stays tuned: fixing a param that matters loses the configurations
+    the next round could still reach, while tuning one that does not only thins the
+    sampling a little. Measured on planted truth (``tests/analysis_tests/
+    test_importance_rates.py``): a param that matters is never fixed at these budgets, at
+    the price of rarely fixing one that does not. Silent with fewer than ``min_trials``
+    complete trials or fewer than 2 params that vary (importance is relative).
     """
     scores = param_importances(study, min_trials=min_trials, make_evaluator=make_evaluator)
     if not scores:
         return []
     trials = _importance_trials(study)
+    needed = TRIALS_PER_PARAM * len(scores)
+    resampled: list[dict[str, float]] | None = None  # computed once, when first needed
     findings = []
     for path, score in scores.items():
         if score >= cfg.importance_negligible:
@@ -213,10 +253,28 @@ def importance(
         best_value = next(t.params[path] for t in trials if path in t.params)
         message = (
             f"{path} has importance {score:.3f} (below {cfg.importance_negligible:.3g}, "
-            f"normalised over {len(scores)} params from {len(trials)} complete trials), so it "
-            f"can be fixed at the best trial's {fmt(best_value)} next round."
+            f"normalised over {len(scores)} params from {len(trials)} complete trials)"
         )
-        findings.append(
-            Finding("importance", "info", message, study.name, path, {"fixed": best_value})
-        )
+        suggestion: dict[str, Any] = {}
+        if len(trials) < needed:
+            message += (
+                f", but {len(trials)} trials are too few to call a param negligible (it takes "
+                f"{TRIALS_PER_PARAM} per param: {needed}), so it stays tuned."
+            )
+        else:
+            if resampled is None:
+                resampled = resampled_importances(study, make_evaluator)
+            share = negligible_share(resampled, path, cfg.importance_negligible)
+            if share < STABLE_SHARE:
+                message += (
+                    f", but only in {share:.0%} of {RESAMPLES} resamples of the trials (it "
+                    f"takes {STABLE_SHARE:.0%}): not stable, so it stays tuned."
+                )
+            else:
+                message += (
+                    f", in {share:.0%} of {RESAMPLES} resamples of the trials, so it can be "
+                    f"fixed at the best trial's {fmt(best_value)} next round."
+                )
+                suggestion = {"fixed": best_value}
+        findings.append(Finding("importance", "info", message, study.name, path, suggestion))
     return findings

@@ -1,11 +1,24 @@
-"""The next-round draft: the current round with the findings' suggestions applied.
+"""The next-round draft: where the playbook goes after this round, with the reasons.
 
-Pure: a round config (as plain data) and its findings in, a new round config and the
-reasons for each change out. Applied: ``boundary`` widens a range on the side where the
-best trials sit; ``infeasible`` clusters trim a range away from the diverging region (and
-win over a widening of the same side); ``importance`` moves a nuisance param that is
-negligible in every study to ``fixed`` at its best value; ``step_budget`` sets
-``train.steps``. The draft is validated as a round before it is written.
+Pure: a round config (as plain data), its findings and its studies' scientific points in,
+a new round config and the reasons for each change out. Never the same round again:
+
+- **exploration goes on** while a question it was asked is open for a scientific value
+  other than the winner (a range edge, an infeasible region, thin sampling): the
+  comparison may be unfair to that value, so the draft answers it (``boundary`` widens a
+  range on the side where the best trials sit; ``infeasible`` trims it away from the
+  diverging region and wins over a widening of the same side), with a new sampler seed so
+  no trial is a replay;
+- a learning-rate **sweep** drafts its denser grid (``_sweep``);
+- otherwise the draft is the **exploitation round**: the winning scientific value fixed,
+  a Bayesian sampler (TPE) over the remaining nuisance params (the winner's own range
+  questions applied), as many trials as the round spent on all its values, pruning
+  allowed; its studies start from this round's trials of the winner (``work/carry.py``).
+
+In every draft ``importance`` moves a nuisance param that is negligible (on evidence, see
+``importance.py``) in every study to ``fixed`` at a value they agree on, and
+``step_budget`` sets the training length. The draft is validated as a round before it is
+written.
 """
 
 from __future__ import annotations
@@ -14,31 +27,123 @@ import copy
 import math
 import statistics
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
 
 from orchestrator.analysis.advice import readable_accepted
+from orchestrator.analysis.model import StudyRecord
 from orchestrator.store.findings import Finding
+
+OPEN_QUESTIONS = ("boundary", "infeasible", "density")  # kinds that keep exploration going
 
 
 def draft_next_round(
-    round_cfg: dict[str, Any], findings: list[Finding], n_studies: int
+    round_cfg: dict[str, Any],
+    findings: list[Finding],
+    points: Mapping[str, dict[str, Any]],
+    *,
+    spent: int = 0,
 ) -> tuple[dict[str, Any], list[str]]:
-    """(the draft round config, one line per change saying why)."""
+    """(the draft round config, one line per change saying why).
+
+    ``points``: each study's name and scientific point; ``spent``: the trials the round
+    finished over all its studies (the exploitation round's budget)."""
     draft = copy.deepcopy(round_cfg)
     draft["name"] = f"{round_cfg['name']}_next"
     draft["start_from"] = "incumbent"
     reasons: list[str] = []
+    budget = draft.setdefault("budget", {})
+    seed = int(budget.get("seed") or 0)
+    budget["seed"] = seed + 1
+    reasons.append(f"budget.seed: {seed} -> {seed + 1} (a new round never replays a sampler)")
+    winner = _winner(findings, points)
+    sweeping = any(f.kind == "sweep" and f.suggestion for f in findings)
+    open_for = _open_questions(findings, winner) if len(points) > 1 else []
+    exploring = sweeping or bool(open_for) or winner is None
+    if exploring:
+        if open_for:
+            reasons.append(
+                "exploration goes on: open for " + "; ".join(open_for) + " (the comparison "
+                "may be unfair to those values until it is answered)"
+            )
+        n_studies = len(points)
+    else:
+        assert winner is not None
+        findings = [f for f in findings if f.study in (None, winner)]
+        _exploit(draft, points[winner], winner, spent, reasons)
+        n_studies = 1
     _widen(draft, findings, reasons)
     _trim(draft, findings, reasons)
     _fix_negligible(draft, findings, n_studies, reasons)
     _step_budget(draft, findings, reasons)
     _sweep(draft, findings, reasons)
-    _no_pruning_when_exploring(draft, findings, reasons)
-    if not reasons:
-        reasons.append("no finding suggested a change: the same round with a new name")
+    if exploring:
+        _no_pruning_when_exploring(draft, findings, reasons)
     return draft, reasons
+
+
+def draft_of(
+    round_cfg: dict[str, Any], findings: list[Finding], studies: list[StudyRecord]
+) -> tuple[dict[str, Any], list[str]]:
+    """The draft of a round whose studies are loaded: their points and finished trials."""
+    points = {s.name: dict(s.point) for s in studies}
+    spent = sum(t.state in ("complete", "infeasible", "pruned") for s in studies for t in s.trials)
+    return draft_next_round(round_cfg, findings, points, spent=spent)
+
+
+def _winner(findings: list[Finding], points: Mapping[str, dict[str, Any]]) -> str | None:
+    """The study the comparison found best (the only one when there is one)."""
+    if len(points) == 1:
+        return next(iter(points))
+    for f in findings:
+        if f.kind == "comparison" and f.severity == "info" and f.suggestion.get("winner"):
+            name = f.suggestion["winner"]
+            return name if name in points else None
+    return None
+
+
+def _open_questions(findings: list[Finding], winner: str | None) -> list[str]:
+    """The studies other than the winner with an open exploration question, and which."""
+    open_: dict[str, set[str]] = defaultdict(set)
+    for f in findings:
+        if f.kind in OPEN_QUESTIONS and f.severity != "info" and f.study not in (None, winner):
+            if f.kind == "density" or f.suggestion:
+                open_[f.study].add(f.kind)
+    return [f"{study} ({', '.join(sorted(kinds))})" for study, kinds in sorted(open_.items())]
+
+
+def _exploit(
+    draft: dict[str, Any],
+    point: dict[str, Any],
+    winner: str,
+    spent: int,
+    reasons: list[str],
+) -> None:
+    """The exploitation round: the winner's scientific values fixed, TPE over the rest."""
+    fixed = draft.setdefault("fixed", {})
+    for path, value in point.items():
+        fixed[path] = value
+        reasons.append(f"{path}: scientific -> fixed at {value} (the winner, {winner})")
+    draft["scientific"] = {}
+    budget = draft["budget"]
+    old = budget.get("sampler", "qmc")
+    budget["sampler"] = "tpe"
+    budget.pop("grid", None)
+    trials = max(spent, budget.get("trials_per_study") or 0, 1)
+    budget["trials_per_study"] = trials
+    reasons.append(
+        f"budget: sampler {old} -> tpe, {trials} trials (exploitation: the exploration "
+        "questions are answered, so the round's whole budget goes to the best "
+        "configuration, starting from the trials already run there)"
+    )
+    promotion = draft.get("promotion")
+    if isinstance(promotion, dict):
+        promotion.pop("candidate", None)  # it named a scientific point
+    if point:
+        at = ", ".join(f"{k}={v}" for k, v in point.items())
+        draft["goal"] = f"Exploitation: the best configuration at {at} (the winner of {winner})"
 
 
 def _single_range(draft: dict[str, Any], param: str | None) -> dict[str, Any] | None:

@@ -25,6 +25,7 @@ from orchestrator.analysis.search_space import (
     widened,
 )
 from orchestrator.config.sections import AnalysisConfig
+from orchestrator.rounds.check_needs import density_trials
 from orchestrator.store.findings import Finding
 
 # --------------------------------------------------------------------------- boundary
@@ -236,7 +237,7 @@ def tuned_dimensions(study: StudyRecord) -> int:
 def trials_per_study_needed(study: StudyRecord, cfg: AnalysisConfig) -> int:
     """Complete trials a study needs before its optimum can be located at all:
     ``min_trials_per_param`` per tuned param, plus one."""
-    return cfg.min_trials_per_param * max(tuned_dimensions(study), 1) + 1
+    return density_trials(tuned_dimensions(study), cfg.min_trials_per_param)
 
 
 def density(study: StudyRecord, cfg: AnalysisConfig) -> list[Finding]:

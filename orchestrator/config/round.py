@@ -17,7 +17,7 @@ from orchestrator.exceptions import ConfigError
 class BudgetConfig:
     """How much each study gets and how it is searched."""
 
-    trials_per_study: int = 10
+    trials_per_study: int | None = None  # None: what the round's checks need (at least 10)
     sampler: str = "qmc"  # qmc | random | tpe | gp | grid
     seed: int = 0  # sampler seed, shared by the round's studies (paired nuisance points)
     workers: int = 1

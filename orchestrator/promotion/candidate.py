@@ -11,7 +11,7 @@ from orchestrator.config.experiment import Experiment
 from orchestrator.exceptions import OrchestratorError
 from orchestrator.rounds.promotion_config import PromotionConfig
 from orchestrator.rounds.space import Round
-from orchestrator.store.record import Direction, feasible_value
+from orchestrator.store.record import Direction, TrialAttr, feasible_value
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,8 @@ class Candidate:
 
 
 def find_candidate(rnd: Round, start: Experiment, storage: Any, cfg: PromotionConfig) -> Candidate:
-    """The best feasible trial of the round (or of the named scientific point's study)."""
+    """The best feasible trial the round ran (of the named scientific point's study, when
+    one is named); trials carried in from earlier rounds were those rounds' to promote."""
     direction = Direction(start.direction)
     points = rnd.points()
     if cfg.candidate is not None:  # parse_round made sure it is one of the points
@@ -32,6 +33,8 @@ def find_candidate(rnd: Round, start: Experiment, storage: Any, cfg: PromotionCo
     for point in points:
         name = rnd.study_name(point)
         for t in optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False):
+            if TrialAttr.CARRIED_FROM in t.user_attrs:
+                continue  # an earlier round's trial (work/carry.py): this round's own only
             value = feasible_value(t)
             if value is not None and direction.better(value, best.value if best else None):
                 config = start.with_values({**rnd.fixed, **point, **t.params})

@@ -75,6 +75,12 @@ class Round:
     budget: BudgetConfig
     promotion: PromotionConfig
 
+    @property
+    def trials_per_study(self) -> int:
+        """Each study's budget (``parse_round`` set it when the round file did not)."""
+        assert self.budget.trials_per_study is not None
+        return self.budget.trials_per_study
+
     def points(self) -> list[dict[str, Any]]:
         """The scientific points: the cartesian product of the value lists (one if none)."""
         return scientific_points(self.scientific)

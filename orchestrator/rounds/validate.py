@@ -7,6 +7,7 @@ is touched.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -15,6 +16,11 @@ from orchestrator.config.experiment import Experiment
 from orchestrator.config.params import ParamSchema
 from orchestrator.config.round import BudgetConfig, RoundConfig
 from orchestrator.exceptions import ConfigError
+from orchestrator.rounds.check_needs import (
+    DEFAULT_TRIALS,
+    MIN_TRIALS_PER_PARAM,
+    trials_for_checks,
+)
 from orchestrator.rounds.promotion_config import parse_promotion
 from orchestrator.rounds.pruning import check_pruner
 from orchestrator.rounds.sampling import SAMPLERS, adam_budget_nuisance
@@ -25,8 +31,14 @@ SPEC_KEYS = ("low", "high", "log", "step", "choices", "when")
 PRESETS = ("adam_budget",)
 
 
-def parse_round(raw: RoundConfig, start: Experiment) -> Round:
-    """Validate ``raw`` against the experiment's paths and ``start``; one ConfigError if not."""
+def parse_round(
+    raw: RoundConfig, start: Experiment, *, min_trials_per_param: int = MIN_TRIALS_PER_PARAM
+) -> Round:
+    """Validate ``raw`` against the experiment's paths and ``start``; one ConfigError if not.
+
+    An unset ``budget.trials_per_study`` becomes what the boundary and density checks need
+    over the round's tuned params (``rounds/check_needs.py``; ``min_trials_per_param`` is
+    the analysis setting), so the default round can be checked."""
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", raw.name or ""):
         raise ConfigError(
             "round.name", f"must be a non-empty name of letters, digits, _ . -; got {raw.name!r}"
@@ -38,7 +50,7 @@ def parse_round(raw: RoundConfig, start: Experiment) -> Round:
     scientific = _parse_scientific(raw.scientific, start)
     fixed = _parse_fixed(raw.fixed, scientific, start)
     nuisance = _parse_nuisance(raw, scientific, fixed, start)
-    budget = _parse_budget(raw.budget, nuisance)
+    budget = _parse_budget(raw.budget, nuisance, min_trials_per_param)
     promotion = parse_promotion(raw.promotion)
     if promotion.candidate is not None and dict(promotion.candidate) not in scientific_points(
         scientific
@@ -111,7 +123,8 @@ def _nuisance_entries(raw: RoundConfig) -> list[tuple[str, str, Any]]:
         unknown = set(options) - {"when"}
         if unknown:
             raise ConfigError(f"round.presets.{name}", f"takes only 'when'; got {sorted(unknown)}")
-        for path, spec in adam_budget_nuisance(raw.budget.trials_per_study).items():
+        trials = raw.budget.trials_per_study or DEFAULT_TRIALS  # unset: the smallest default
+        for path, spec in adam_budget_nuisance(trials).items():
             entries.append((f"round.presets.{name}", path, {**spec, **options}))
     return entries
 
@@ -184,7 +197,11 @@ def _parse_spec(key: str, path: str, spec: Any, schema: ParamSchema) -> ParamSpe
     return ParamSpec(path, low, high, log, step, None, when_items, integer=base is int)
 
 
-def _parse_budget(b: BudgetConfig, nuisance: Mapping[str, Any]) -> BudgetConfig:
+def _parse_budget(
+    b: BudgetConfig, nuisance: Mapping[str, tuple[ParamSpec, ...]], per_param: int
+) -> BudgetConfig:
+    if b.trials_per_study is None:
+        b = dataclasses.replace(b, trials_per_study=checks_budget(nuisance, b, per_param))
     if not isinstance(b.trials_per_study, int) or b.trials_per_study < 1:
         raise ConfigError(
             "round.budget.trials_per_study", f"must be an integer >= 1; got {b.trials_per_study!r}"
@@ -254,3 +271,17 @@ def _check_conditions(rnd: Round, start: Experiment) -> None:
                     )
                 if possible is None and not isinstance(value, int | float):
                     raise ConfigError(key, f"{cond_path} is a numeric range; got {value!r}")
+
+
+def checks_budget(
+    nuisance: Mapping[str, tuple[ParamSpec, ...]], budget: BudgetConfig, per_param: int
+) -> int:
+    """The default trials per study: what the checks need (a grid: the smallest default)."""
+    if budget.sampler == "grid":
+        return DEFAULT_TRIALS
+    return trials_for_checks(len(nuisance), range_params(nuisance), per_param)
+
+
+def range_params(nuisance: Mapping[str, tuple[ParamSpec, ...]]) -> int:
+    """The nuisance params with a numeric range (the boundary check's model's columns)."""
+    return sum(any(s.choices is None for s in alts) for alts in nuisance.values())

@@ -13,7 +13,7 @@ from typing import Any
 from orchestrator.analysis.answer import format_answer
 from orchestrator.analysis.load import load_round
 from orchestrator.analysis.model import StudyRecord
-from orchestrator.analysis.next_round import draft_next_round, render
+from orchestrator.analysis.next_round import draft_of, render
 from orchestrator.analysis.run import analyze, format_findings
 from orchestrator.config.round import round_from_dict
 from orchestrator.report.dashboard import push_findings
@@ -37,7 +37,7 @@ def analyze_round(ctx: RoundContext) -> int:
     findings = analyze(studies, ctx.root.analysis, start.length_key, own_paths)
     path = write_findings(findings, paths.findings_file(ctx.studies, rnd.name))
     raw = {k: v for k, v in dataclasses.asdict(ctx.root.round).items() if v is not None}
-    draft, reasons = draft_next_round(raw, findings, len(studies))
+    draft, reasons = draft_of(raw, findings, studies)
     parse_round(round_from_dict(draft), ctx.start)  # a draft that would not load is a bug here
     draft_path = paths.next_round_file(ctx.studies, rnd.name)
     atomic_write(draft_path, render(draft, reasons, f"{rnd.name}'s findings"))

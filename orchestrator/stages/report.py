@@ -9,7 +9,7 @@ from typing import Any
 from orchestrator.analysis.answer import Answer, round_answer
 from orchestrator.analysis.load import load_round
 from orchestrator.analysis.model import StudyRecord
-from orchestrator.analysis.next_round import draft_next_round
+from orchestrator.analysis.next_round import draft_of
 from orchestrator.report.round_report import build_report_html, write_report
 from orchestrator.stages.round import RoundContext
 from orchestrator.store import paths
@@ -51,7 +51,7 @@ def answer_of(
     findings give the same changes the analysis wrote)."""
     assert ctx.root.round is not None
     raw = {k: v for k, v in dataclasses.asdict(ctx.root.round).items() if v is not None}
-    _, changes = draft_next_round(raw, findings, len(studies))
+    _, changes = draft_of(raw, findings, studies)
     where = str(paths.next_round_file(ctx.studies, ctx.rnd.name))
     return round_answer(ctx.rnd.goal, studies, findings, decision, changes, where)
 

@@ -20,11 +20,13 @@ import yaml
 
 from orchestrator.config.experiment import Experiment
 from orchestrator.config.launch import selection_hint
+from orchestrator.config.round import RoundConfig
 from orchestrator.config.schema import CONF_DIR, Config
 from orchestrator.exceptions import ConfigError
+from orchestrator.rounds.check_needs import short_budget_warning
 from orchestrator.rounds.pruning import pruning_warning
 from orchestrator.rounds.space import Round
-from orchestrator.rounds.validate import parse_round
+from orchestrator.rounds.validate import parse_round, range_params
 from orchestrator.store import paths
 from orchestrator.store.incumbent import starting_config
 from orchestrator.store.ledger import Ledger, ledger_url
@@ -32,6 +34,7 @@ from orchestrator.store.record import config_hash
 from orchestrator.store.redaction import redact
 from orchestrator.store.storage import opened_storage
 from orchestrator.work.cache import WorkerCache
+from orchestrator.work.carry import carried_count
 from orchestrator.work.claims import claim_lock
 from orchestrator.work.studies import open_studies, recorded_start
 
@@ -99,7 +102,7 @@ def opened_round(root: Config, base: Experiment, *, starts_work: bool) -> Iterat
             _announce(root, rnd, start, origin)
             ledger = stack.enter_context(Ledger(ledger_url(root.storage, root.paths.studies)))
             if starts_work:
-                open_studies(rnd, start, storage)
+                _announce_carried(open_studies(rnd, start, storage))
                 ledger.start_round(rnd.name, rnd.goal, round_record(rnd, start, ""))
         yield RoundContext(root, rnd, start, storage, ledger, cache)
 
@@ -108,7 +111,11 @@ def _checked_round(root: Config, base: Experiment, trains: bool) -> tuple[Round,
     """The start config (incumbent or base) and the round validated against it."""
     assert root.round is not None
     start, origin = starting_config(root.round.start_from, base, root.paths.studies, trains=trains)
-    return parse_round(root.round, start), start, origin
+    return _parsed(root, root.round, start), start, origin
+
+
+def _parsed(root: Config, raw: RoundConfig, start: Experiment) -> Round:
+    return parse_round(raw, start, min_trials_per_param=root.analysis.min_trials_per_param)
 
 
 def _resumed(
@@ -121,7 +128,7 @@ def _resumed(
     found = recorded_start(storage, rnd.name)
     if found is None:
         return rnd, start, origin
-    tree, trainer = found
+    tree, trainer, trials = found
     if trainer is not None and trainer != start.trainer:
         if trains:
             raise ConfigError(
@@ -136,7 +143,12 @@ def _resumed(
         origin = f"the config this round started from (now {origin}; a new round would use it)"
     else:
         origin = f"{origin}, as when this round started"
-    return parse_round(root.round, recorded), recorded, origin
+    raw = root.round
+    if raw.budget.trials_per_study is None and isinstance(trials, int):  # its budget as begun
+        raw = dataclasses.replace(
+            raw, budget=dataclasses.replace(raw.budget, trials_per_study=trials)
+        )
+    return _parsed(root, raw, recorded), recorded, origin
 
 
 def _announce(root: Config, rnd: Round, start: Experiment, origin: str) -> None:
@@ -152,12 +164,32 @@ def _announce(root: Config, rnd: Round, start: Experiment, origin: str) -> None:
     print(f"  {start.header()}")
     pruner = "" if rnd.budget.pruner == "none" else f", pruner {rnd.budget.pruner}"
     print(
-        f"  {len(rnd.points())} studies x {rnd.budget.trials_per_study} trials, sampler "
+        f"  {len(rnd.points())} studies x {rnd.trials_per_study} trials, sampler "
         f"{rnd.budget.sampler} (seed {rnd.budget.seed}){pruner}, store {where}"
     )
     warning = pruning_warning(rnd.budget, bool(rnd.scientific))
     if warning:
         print(f"  {warning}")
+    short = short_budget_warning(
+        rnd.trials_per_study,
+        len(rnd.nuisance),
+        range_params(rnd.nuisance),
+        root.analysis.min_trials_per_param,
+    )
+    if short and rnd.budget.sampler != "grid":
+        print(f"  {short}")
+
+
+def _announce_carried(studies: list[tuple[dict[str, Any], optuna.Study]]) -> None:
+    """The header's line on the earlier trials each study started from (``work/carry.py``)."""
+    carried = {study.study_name: carried_count(study) for _, study in studies}
+    if any(carried.values()):
+        each = ", ".join(f"{name} {n}" for name, n in carried.items())
+        print(
+            f"  carried over {sum(carried.values())} earlier trials that fit this round's "
+            f"space and fixed values ({each}): the sampler starts from them, the budget and "
+            "the candidate are this round's own trials"
+        )
 
 
 def round_record(rnd: Round, start: Experiment, origin: str) -> dict[str, Any]:

@@ -7,6 +7,7 @@ stopped by one, 1 when a study was given up (too many failures, or workers died)
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import sys
 from pathlib import Path
@@ -49,8 +50,9 @@ def _run_workers(ctx: RoundContext) -> str | None:
     assert root.round is not None
     if root.worker is None and rnd.budget.workers > 1:
         print(f"  {rnd.budget.workers} worker processes on this machine")
+        resolved = dataclasses.replace(root.round.budget, trials_per_study=rnd.trials_per_study)
         jobs = worker_jobs(
-            root.round,
+            dataclasses.replace(root.round, budget=resolved),  # one budget for every worker
             ctx.start,
             storage=root.storage,
             studies=root.paths.studies,

@@ -34,6 +34,7 @@ class TrialAttr:
     ROLE = "role"  # promotion reruns: candidate | incumbent
     SEED = "seed"  # promotion reruns: the training seed
     CONFIG_HASH = "config_hash"  # promotion reruns: which configuration was trained
+    CARRIED_FROM = "carried_from"  # a copy of an earlier round's trial: "<study>#<number>"
 
 
 class StudyAttr:
@@ -53,6 +54,7 @@ class StudyAttr:
     START_CONFIG = "start_config"
     METRIC = "metric"
     TRAINER = "trainer"  # trainer._target_ (absent in stores of earlier versions)
+    CARRIED = "carried"  # how many earlier trials it started from (absent: none)
 
 
 class ResultSummary(TypedDict, total=False):

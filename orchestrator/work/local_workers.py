@@ -39,6 +39,7 @@ from orchestrator.config.sections import StorageConfig
 from orchestrator.exceptions import TrainerContractError
 from orchestrator.rounds.space import Round
 from orchestrator.rounds.validate import parse_round
+from orchestrator.store.record import StudyAttr
 from orchestrator.store.redaction import RedactingFormatter
 from orchestrator.store.storage import opened_storage
 from orchestrator.work.budget import count_trials
@@ -166,13 +167,16 @@ def _follow(
 ) -> None:
     """Show the round's progress from the store until every worker has ended."""
     study_ids = [storage.get_study_id_from_name(rnd.study_name(p)) for p in rnd.points()]
-    total = rnd.budget.trials_per_study * len(study_ids)
+    total = rnd.trials_per_study * len(study_ids)
+    carried = sum(
+        int(storage.get_study_user_attrs(i).get(StudyAttr.CARRIED) or 0) for i in study_ids
+    )
     bar = tqdm(total=total, disable=not progress, unit="trial", dynamic_ncols=True)
     bar.set_description(f"{rnd.name} [{len(procs)} workers]")
     try:
         while any([p.is_alive() for p in procs.values()]):  # every one: reaps the dead
             try:
-                bar.n = sum(c.finished for c in count_trials(storage, study_ids))
+                bar.n = sum(c.finished for c in count_trials(storage, study_ids)) - carried
                 bar.refresh()
             except Exception as err:  # noqa: BLE001 - the display must not stop the round
                 log.debug("progress read failed: %s", err)

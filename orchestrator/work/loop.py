@@ -16,6 +16,7 @@ twice. A stop signal ends the loop after failing the running trial with the reas
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -33,6 +34,7 @@ from orchestrator.rounds.space import Round
 from orchestrator.store.record import Direction
 from orchestrator.work.budget import StudyCounts, count_trials, next_study
 from orchestrator.work.cache import WorkerCache
+from orchestrator.work.carry import carried_count
 from orchestrator.work.claims import ClaimLock, NullClaimLock
 from orchestrator.work.faults import StorageFaults, reap, requeue
 from orchestrator.work.objective import Outcome, TrialObjective, TrialRun, optuna_objective
@@ -104,6 +106,7 @@ class WorkerLoop:
         self.direction = Direction(start.direction)
         self.studies = open_studies(rnd, start, storage)
         self.study_ids = [study._study_id for _, study in self.studies]
+        self.carried = [carried_count(study) for _, study in self.studies]
         cache = cache if cache is not None else WorkerCache()
         self.objectives = [
             TrialObjective(
@@ -117,7 +120,7 @@ class WorkerLoop:
             )
             for point, _ in self.studies
         ]
-        self.budget = rnd.budget.trials_per_study
+        self.budget = rnd.trials_per_study
         self.max_failures = rnd.budget.max_failures or self.budget
         self.faults = StorageFaults(storage)
         self.summaries = summarise_all(rnd, self.studies)
@@ -174,14 +177,21 @@ class WorkerLoop:
 
     def _counts(self) -> list[StudyCounts]:
         """Every study's counts, fresh; trials of dead local workers reaped first."""
-        counts = count_trials(self.storage, self.study_ids)
+        counts = self._own(count_trials(self.storage, self.study_ids))
         overdue = time.monotonic() - self.reaped_at > self.options.poll_seconds
         if any(c.running for c in counts) and overdue:
             self.stats.reaped += reap([s for _, s in self.studies], self.storage, counts)
             self.reaped_at = time.monotonic()
-            counts = count_trials(self.storage, self.study_ids)
+            counts = self._own(count_trials(self.storage, self.study_ids))
         self.running_elsewhere = any(c.running for c in counts)
         return counts
+
+    def _own(self, counts: list[StudyCounts]) -> list[StudyCounts]:
+        """The counts without the trials carried in from earlier rounds (not this budget's)."""
+        return [
+            dataclasses.replace(c, finished=c.finished - carried)
+            for c, carried in zip(counts, self.carried, strict=True)
+        ]
 
     def _fail_stale(self) -> None:
         """Fail the zombies of other machines (Optuna's heartbeat)."""

@@ -28,6 +28,7 @@ from orchestrator.store.record import (
     legacy_config_hash,
     trial_outcome,
 )
+from orchestrator.work.carry import carry_into
 from orchestrator.work.objective import Outcome
 
 Study = tuple[dict[str, Any], optuna.Study]  # a scientific point and its study
@@ -45,6 +46,7 @@ class StudySummary:
     pruned: int = 0
     failed: int = 0
     running: int = 0
+    carried: int = 0  # earlier rounds' trials it started from (work/carry.py)
     best_value: float | None = None
     best_params: dict[str, Any] = field(default_factory=dict)
     best_number: int | None = None
@@ -82,7 +84,7 @@ def provenance(rnd: Round, start: Experiment, point: Mapping[str, Any]) -> dict[
         StudyAttr.SAMPLER: rnd.budget.sampler,
         StudyAttr.PRUNER: rnd.budget.pruner,
         StudyAttr.SEED: rnd.budget.seed,
-        StudyAttr.TRIALS_PER_STUDY: rnd.budget.trials_per_study,
+        StudyAttr.TRIALS_PER_STUDY: rnd.trials_per_study,
         StudyAttr.START_FROM: rnd.start_from,
         StudyAttr.START_CONFIG_HASH: config_hash(start),
         StudyAttr.START_CONFIG: dict(start.tree),
@@ -108,6 +110,8 @@ def open_studies(
             load_if_exists=True,
         )
         check_same_start(study, start, digest)
+        if StudyAttr.CARRIED not in study.user_attrs and not study.get_trials(deepcopy=False):
+            carry_into(study, rnd, start, point, storage)  # a new study: earlier trials first
         for key, value in provenance(rnd, start, point).items():
             if study.user_attrs.get(key) != value:
                 study.set_user_attr(key, value)
@@ -140,24 +144,28 @@ def check_same_start(study: optuna.Study, start: Experiment, digest: str) -> Non
 
 def recorded_start(
     storage: optuna.storages.BaseStorage, round_name: str
-) -> tuple[dict[str, Any], str | None] | None:
-    """The start config (tree) and trainer stored with the round's studies, if it was
-    started before (the trainer is None in stores of earlier versions)."""
+) -> tuple[dict[str, Any], str | None, int | None] | None:
+    """The start config (tree), trainer and trials per study stored with the round's
+    studies, if it was started before (the trainer is None in stores of earlier versions)."""
     for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
         name = summary.study_name
         attrs = summary.user_attrs
         if (name == round_name or name.startswith(f"{round_name}/")) and (
             StudyAttr.START_CONFIG in attrs
         ):
-            return attrs[StudyAttr.START_CONFIG], attrs.get(StudyAttr.TRAINER)
+            trials = attrs.get(StudyAttr.TRIALS_PER_STUDY)
+            return attrs[StudyAttr.START_CONFIG], attrs.get(StudyAttr.TRAINER), trials
     return None
 
 
 def summarise(rnd: Round, point: Mapping[str, Any], study: optuna.Study) -> StudySummary:
     """The study's counts and best feasible trial, from the store."""
-    s = StudySummary(rnd.study_name(point), dict(point), rnd.budget.trials_per_study)
+    s = StudySummary(rnd.study_name(point), dict(point), rnd.trials_per_study)
     direction = Direction.of(study.direction)
     for t in study.get_trials(deepcopy=False):
+        if TrialAttr.CARRIED_FROM in t.user_attrs:
+            s.carried += 1  # an earlier round's trial: neither this round's work nor its best
+            continue
         kind = trial_outcome(t)
         s.finished += kind in ("complete", "infeasible", "pruned")
         s.infeasible += kind == "infeasible"
@@ -205,6 +213,11 @@ def format_summary(rnd: Round, summaries: list[StudySummary], metric: str) -> st
         lines.append(
             f"  {s.name:<{width}}  {s.finished:>3}/{s.budget:<3}  {best:>14}  "
             f"{s.infeasible:>10}  {s.failed:>6}  {params}"
+        )
+    carried = [f"{s.name} {s.carried}" for s in summaries if s.carried]
+    if carried:
+        lines.append(
+            f"  started from earlier rounds' trials (not counted above): {', '.join(carried)}"
         )
     if rnd.budget.pruner != "none" or any(s.pruned for s in summaries):
         lines += compute_lines(summaries, rnd.budget.pruner)

@@ -14,7 +14,7 @@ import math
 
 import pytest
 
-from orchestrator.analysis.next_round import draft_next_round
+from orchestrator.analysis.next_round import draft_of
 from orchestrator.analysis.run import analyze
 from orchestrator.config.experiment import builtin_experiment
 from orchestrator.config.round import RoundConfig, round_from_dict
@@ -72,7 +72,7 @@ def test_no_param_gets_contradicting_advice_and_the_draft_avoids_divergence(seed
         f.kind == "importance" and f.param == "optimizer.momentum" and f.suggestion
         for f in findings
     )
-    draft, reasons = draft_next_round(round_config(), findings, n_studies=3)
+    draft, reasons = draft_of(round_config(), findings, studies)
     momentum = draft["nuisance"].get("optimizer.momentum")
     fixed = draft.get("fixed", {}).get("optimizer.momentum")
     if momentum is not None:

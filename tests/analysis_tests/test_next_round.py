@@ -29,6 +29,13 @@ def base_round() -> dict:
     return dataclasses.asdict(raw)
 
 
+POINTS = {"s1": {"model.depth": 1}, "s2": {"model.depth": 2}}
+
+
+def winner(name: str) -> Finding:
+    return Finding("comparison", "info", "isolation view", None, None, {"winner": name})
+
+
 def finding(kind: str, param: str | None = None, study: str = "s1", **suggestion) -> Finding:
     return Finding(kind, "warn", f"planted {kind}", study, param, suggestion)
 
@@ -49,14 +56,15 @@ def test_suggestions_are_applied_with_a_reason_each():
         finding("importance", "optimizer.momentum", fixed=0.85),
         finding("step_budget", **{"train.steps": 600}),
     ]
-    draft, reasons = draft_next_round(base_round(), findings, n_studies=2)
+    draft, reasons = draft_next_round(base_round(), findings, POINTS)
     assert draft["name"] == "round_1_next" and draft["start_from"] == "incumbent"
     assert draft["nuisance"]["optimizer.lr"]["high"] == 30.0  # the widest suggestion wins
     assert draft["fixed"]["train.steps"] == 600
     # momentum: widened to 0.999, then the infeasible region above 0.9 trims it back;
     # negligible in only one of two studies, so it stays a nuisance param
     assert draft["nuisance"]["optimizer.momentum"]["high"] == 0.9
-    assert len(reasons) == 4 and any("infeasible" in r for r in reasons)
+    assert len(reasons) == 6 and any("infeasible" in r for r in reasons)
+    assert draft["scientific"] == {"model.depth": [1, 2]}  # no winner yet: still exploring
     parse_round(round_from_dict(draft), builtin_experiment())  # loads and validates as a round
 
 
@@ -64,22 +72,58 @@ def test_a_param_negligible_in_every_study_becomes_fixed():
     findings = [
         finding("importance", "optimizer.momentum", study=s, fixed=0.85) for s in ("s1", "s2")
     ]
-    draft, reasons = draft_next_round(base_round(), findings, n_studies=2)
+    draft, reasons = draft_next_round(base_round(), findings, POINTS)
     assert "optimizer.momentum" not in draft["nuisance"]
     assert draft["fixed"]["optimizer.momentum"] == 0.85
-    assert reasons == [
+    assert reasons[-1] == (
         "optimizer.momentum: nuisance -> fixed at 0.85 (importance: negligible in all 2 studies)"
-    ]
+    )
 
 
-def test_no_findings_gives_the_same_round_renamed_and_the_yaml_says_why():
-    draft, reasons = draft_next_round(base_round(), [], n_studies=2)
+def test_a_round_with_its_questions_answered_drafts_the_exploitation_round():
+    draft, reasons = draft_next_round(base_round(), [winner("s2")], POINTS, spent=20)
     text = render(draft, reasons, "round_1's findings")
     assert text.startswith("# Next-round draft, made from round_1's findings")
-    assert "no finding suggested a change" in text
     loaded = yaml.safe_load(text)
-    assert loaded["nuisance"] == base_round()["nuisance"] and loaded["name"] == "round_1_next"
+    assert loaded["scientific"] == {} and loaded["fixed"]["model.depth"] == 2
+    assert loaded["nuisance"] == base_round()["nuisance"]  # every nuisance param still tuned
+    assert loaded["budget"]["sampler"] == "tpe"
+    assert loaded["budget"]["trials_per_study"] == 20  # the round's whole budget
+    assert loaded["budget"]["seed"] == 1 and loaded["name"] == "round_1_next"
+    assert "model.depth=2" in loaded["goal"]
+    assert any("exploitation" in r for r in reasons)
     parse_round(round_from_dict(loaded), builtin_experiment())
+
+
+def test_exploration_goes_on_while_a_losing_value_has_an_open_question():
+    # the runner-up's learning rate wants a wider range: it may win once it has it
+    open_edge = finding("boundary", "optimizer.lr", study="s1", high=30.0)
+    draft, reasons = draft_next_round(base_round(), [winner("s2"), open_edge], POINTS, spent=20)
+    assert draft["scientific"] == {"model.depth": [1, 2]}
+    assert draft["nuisance"]["optimizer.lr"]["high"] == 30.0
+    assert draft["budget"].get("sampler", "qmc") == "qmc"
+    assert any("exploration goes on: open for s1 (boundary)" in r for r in reasons)
+    # the winner's own edge is answered inside the exploitation round instead
+    own_edge = finding("boundary", "optimizer.lr", study="s2", high=30.0)
+    draft, _ = draft_next_round(base_round(), [winner("s2"), own_edge], POINTS, spent=20)
+    assert draft["scientific"] == {} and draft["nuisance"]["optimizer.lr"]["high"] == 30.0
+
+
+def test_no_draft_replays_its_round_and_chained_drafts_keep_moving():
+    raw = base_round()
+    seeds = []
+    for _ in range(3):
+        points = (
+            {f"{raw['name']}/{k}": v for k, v in POINTS.items()}
+            if raw["scientific"]
+            else {raw["name"]: {}}
+        )
+        first = next(iter(points))
+        raw, _ = draft_next_round(raw, [winner(first)], points, spent=12)
+        seeds.append(raw["budget"]["seed"])
+        parse_round(round_from_dict(raw), builtin_experiment())
+    assert seeds == [1, 2, 3]  # a new sampler seed each time, never the one before
+    assert raw["budget"]["sampler"] == "tpe" and raw["scientific"] == {}
 
 
 def test_round_from_dict_names_unknown_keys():
@@ -91,9 +135,11 @@ def test_a_step_budget_on_a_length_key_the_round_varies_leaves_it_alone():
     raw = base_round()
     raw["scientific"] = {"train.steps": [100, 300]}
     raw["fixed"] = {}
-    draft, reasons = draft_next_round(raw, [finding("step_budget", **{"train.steps": 600})], 2)
+    draft, reasons = draft_next_round(
+        raw, [finding("step_budget", **{"train.steps": 600})], POINTS
+    )
     assert "train.steps" not in draft.get("fixed", {})
-    assert reasons == ["train.steps: left as it is (scientific here; step_budget suggests 600)"]
+    assert reasons[-1] == "train.steps: left as it is (scientific here; step_budget suggests 600)"
     parse_round(round_from_dict(draft), builtin_experiment())  # still a valid round
 
 
@@ -101,8 +147,8 @@ def test_a_pruner_warned_about_in_an_exploration_round_is_off_in_the_draft():
     raw = base_round()
     raw["budget"]["pruner"] = "hyperband"
     warned = Finding("pruning", "warn", "exploration", "s1", None, {})
-    draft, reasons = draft_next_round(raw, [warned], 2)
+    draft, reasons = draft_next_round(raw, [warned], POINTS)
     assert draft["budget"]["pruner"] == "none"
-    assert reasons == ["budget.pruner: hyperband -> none (pruning: exploration)"]
+    assert reasons[-1] == "budget.pruner: hyperband -> none (pruning: exploration)"
     info = Finding("pruning", "info", "pruned 3", "s1", None, {})
-    assert draft_next_round(raw, [info], 2)[0]["budget"]["pruner"] == "hyperband"
+    assert draft_next_round(raw, [info], POINTS)[0]["budget"]["pruner"] == "hyperband"

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from orchestrator.analysis.model import StudyRecord, TrialRecord
-from orchestrator.analysis.next_round import draft_next_round
+from orchestrator.analysis.next_round import draft_of
 from orchestrator.analysis.run import analyze
 from orchestrator.analysis.sweep import converged_step, densified, sweep_choice
 from orchestrator.config.sections import AnalysisConfig
@@ -89,7 +89,7 @@ def test_the_draft_sweeps_denser_around_the_choice_at_the_budget():
     (sweep,) = [f for f in findings if f.kind == "sweep"]
     assert "0.1 (trial 3) trains fastest and deepest" in sweep.message
     raw = round_0_config()
-    draft, reasons = draft_next_round(raw, findings, 1)
+    draft, reasons = draft_of(raw, findings, [sweep_study()])
     assert draft["budget"]["grid"]["optimizer.lr"] == densified(0.1, 1e-5, 3.0)
     assert draft["budget"]["grid"]["optimizer.lr"] == [0.0333, 0.05, 0.1, 0.2, 0.3]
     assert draft["budget"]["trials_per_study"] == 5
@@ -126,7 +126,7 @@ def test_the_draft_grid_stays_out_of_a_region_that_diverged():
     study = StudyRecord(**{**study.__dict__, "trials": trials})
     findings = analyze([study], AnalysisConfig())
     raw = round_0_config()
-    draft, _ = draft_next_round(raw, findings, 1)
+    draft, _ = draft_of(raw, findings, [study])
     high = draft["nuisance"]["optimizer.lr"]["high"]
     assert high < 1.0 and max(draft["budget"]["grid"]["optimizer.lr"]) <= high
 

@@ -237,3 +237,33 @@ def test_trial_config_is_start_then_fixed_then_scientific_then_sampled():
     assert cfg.get("model.depth") == 2 and cfg.get("optimizer.lr") == 0.05
     assert cfg.get("model.norm") == start.get("model.norm")  # unnamed: the start value
     assert start.get("train.steps") == 999  # the start config itself is not modified
+
+
+FOUR = {
+    "optimizer.lr": {"low": 0.01, "high": 1.0, "log": True},
+    "optimizer.momentum": {"low": 0.5, "high": 0.98},
+    "optimizer.weight_decay": {"low": 1e-6, "high": 1e-2, "log": True},
+    "schedule.name": {"choices": ["constant", "cosine"]},
+}
+
+
+def test_an_unset_budget_is_what_the_boundary_and_density_checks_need():
+    one = parse_round(make(), builtin_experiment())
+    assert one.trials_per_study == 10  # never below the smallest default
+    four = parse_round(make(nuisance=FOUR), builtin_experiment())
+    # density: 3 per tuned param plus one (13); boundary: 1 + 2 x 3 ranges + 2 (9)
+    assert four.trials_per_study == 13
+    strict = parse_round(make(nuisance=FOUR), builtin_experiment(), min_trials_per_param=5)
+    assert strict.trials_per_study == 21
+    set_ = parse_round(make(nuisance=FOUR, budget={"trials_per_study": 8}), builtin_experiment())
+    assert set_.trials_per_study == 8  # a budget the round file sets is kept
+
+
+def test_a_budget_too_small_for_the_checks_is_said_when_the_round_starts():
+    from orchestrator.rounds.check_needs import short_budget_warning
+
+    warning = short_budget_warning(8, tuned=4, range_params=3)
+    assert warning is not None
+    assert "the boundary check needs 9" in warning and "the density check needs 13" in warning
+    assert short_budget_warning(13, tuned=4, range_params=3) is None
+    assert short_budget_warning(5, tuned=0, range_params=0) is None

