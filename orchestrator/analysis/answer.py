@@ -13,6 +13,7 @@ draft's changes.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import Counter
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ class Ranked:
     best: float | None
     noise: float | None
     gap_to_next: str = ""  # "clear" | "within noise" | "" (last, or no noise known)
+    stopped: bool = False  # racing stopped it at half its budget
 
 
 @dataclass(frozen=True)
@@ -60,14 +62,14 @@ def _ranking(studies: list[StudyRecord]) -> list[Ranked]:
     for s in studies:
         values = objective_values(s)
         noise = best_value_noise(s)
-        rows.append(Ranked(s.name, values[0] if values else None, noise))
+        rows.append(Ranked(s.name, values[0] if values else None, noise, "", bool(s.stopped)))
     maximize = bool(studies) and studies[0].maximize
     known = sorted(
         (r for r in rows if r.best is not None), key=lambda r: r.best or 0.0, reverse=maximize
     )
     ranked = known + [r for r in rows if r.best is None]
     return [
-        Ranked(r.study, r.best, r.noise, _gap(r, ranked[i + 1]) if i + 1 < len(ranked) else "")
+        dataclasses.replace(r, gap_to_next=_gap(r, ranked[i + 1]) if i + 1 < len(ranked) else "")
         for i, r in enumerate(ranked)
     ]
 
@@ -170,7 +172,8 @@ def format_answer(answer: Answer, max_changes: int = 5) -> str:
                 f" +- {fmt(float(r.noise))}" if r.noise is not None and r.best is not None else ""
             )
             gap = f"   [{r.gap_to_next} to the next]" if r.gap_to_next else ""
-            lines.append(f"    {i}. {r.study}: {value}{noise}{gap}")
+            stopped = "   (stopped early: clearly behind)" if r.stopped else ""
+            lines.append(f"    {i}. {r.study}: {value}{noise}{gap}{stopped}")
     for line in answer.chosen:
         lines.append(f"  chosen: {line}")
     for line in answer.trust:

@@ -98,6 +98,7 @@ def study_record(
         sampler=study.user_attrs.get(StudyAttr.SAMPLER, "qmc"),
         pruner=study.user_attrs.get(StudyAttr.PRUNER, "none"),
         val_examples=val_examples(study),
+        stopped=(study.user_attrs.get(StudyAttr.STOPPED) or {}).get("reason"),
     )
 
 

@@ -50,6 +50,7 @@ class StudyRecord:
     sampler: str = "qmc"  # budget.sampler (provenance)
     pruner: str = "none"  # budget.pruner (absent in stores of earlier versions: none)
     val_examples: int | None = None  # validation set size (the metric's sampling noise)
+    stopped: str | None = None  # racing stopped it at half its budget: why (None: it ran all)
 
     @property
     def maximize(self) -> bool:

@@ -27,7 +27,7 @@ import copy
 import math
 import statistics
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import yaml
@@ -45,11 +45,13 @@ def draft_next_round(
     points: Mapping[str, dict[str, Any]],
     *,
     spent: int = 0,
+    stopped: Collection[str] = (),
 ) -> tuple[dict[str, Any], list[str]]:
     """(the draft round config, one line per change saying why).
 
     ``points``: each study's name and scientific point; ``spent``: the trials the round
-    finished over all its studies (the exploitation round's budget)."""
+    finished over all its studies (the exploitation round's budget); ``stopped``: the
+    studies racing stopped."""
     draft = copy.deepcopy(round_cfg)
     draft["name"] = f"{round_cfg['name']}_next"
     draft["start_from"] = "incumbent"
@@ -60,7 +62,7 @@ def draft_next_round(
     reasons.append(f"budget.seed: {seed} -> {seed + 1} (a new round never replays a sampler)")
     winner = _winner(findings, points)
     sweeping = any(f.kind == "sweep" and f.suggestion for f in findings)
-    open_for = _open_questions(findings, winner) if len(points) > 1 else []
+    open_for = _open_questions(findings, winner, stopped) if len(points) > 1 else []
     exploring = sweeping or bool(open_for) or winner is None
     if exploring:
         if open_for:
@@ -90,7 +92,8 @@ def draft_of(
     """The draft of a round whose studies are loaded: their points and finished trials."""
     points = {s.name: dict(s.point) for s in studies}
     spent = sum(t.state in ("complete", "infeasible", "pruned") for s in studies for t in s.trials)
-    return draft_next_round(round_cfg, findings, points, spent=spent)
+    stopped = [s.name for s in studies if s.stopped]
+    return draft_next_round(round_cfg, findings, points, spent=spent, stopped=stopped)
 
 
 def _winner(findings: list[Finding], points: Mapping[str, dict[str, Any]]) -> str | None:
@@ -104,10 +107,15 @@ def _winner(findings: list[Finding], points: Mapping[str, dict[str, Any]]) -> st
     return None
 
 
-def _open_questions(findings: list[Finding], winner: str | None) -> list[str]:
-    """The studies other than the winner with an open exploration question, and which."""
+def _open_questions(
+    findings: list[Finding], winner: str | None, stopped: Collection[str] = ()
+) -> list[str]:
+    """The studies other than the winner with an open exploration question, and which.
+    A study racing stopped is thin on purpose: its thin sampling is no question."""
     open_: dict[str, set[str]] = defaultdict(set)
     for f in findings:
+        if f.kind == "density" and f.study in stopped:
+            continue
         if f.kind in OPEN_QUESTIONS and f.severity != "info" and f.study not in (None, winner):
             if f.kind == "density" or f.suggestion:
                 open_[f.study].add(f.kind)

@@ -145,7 +145,11 @@ def _gap_finding(ranked: list[tuple[StudyRecord, float]]) -> Finding | None:
 
 
 def _thin_finding(study: StudyRecord, cfg: AnalysisConfig) -> Finding | None:
-    """A warning when a study's nuisance tuning looks too thin for a fair comparison."""
+    """A warning when a study's nuisance tuning looks too thin for a fair comparison; for
+    a study racing stopped, an info saying so (thin on purpose: it was clearly behind)."""
+    if study.stopped:
+        message = f"Study {study.name} was stopped at half its budget by racing: {study.stopped}."
+        return Finding("comparison", "info", message, study.name, None, {"stopped": True})
     reasons = []
     n_complete = len(study.complete())
     needed = trials_per_study_needed(study, cfg)

@@ -28,6 +28,7 @@ class BudgetConfig:
     pruner_startup_trials: int = 5  # median: trials finished before it prunes at all
     pruner_min_resource: int | None = None  # successive_halving/hyperband (None: 40% of length)
     pruner_reduction_factor: int = 3  # successive_halving/hyperband: keep 1 in this many
+    racing: bool = True  # a scientific value clearly behind at half its budget stops there
 
 
 @dataclass

@@ -216,6 +216,8 @@ def _parse_budget(
             f"must be an integer >= 1 (worker processes on this machine); got {b.workers!r}",
         )
     check_pruner(b)
+    if not isinstance(b.racing, bool):
+        raise ConfigError("round.budget.racing", f"must be true or false; got {b.racing!r}")
     if b.max_failures is not None and b.max_failures < 1:
         raise ConfigError("round.budget.max_failures", f"must be >= 1; got {b.max_failures}")
     for path, values in b.grid.items():

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from orchestrator.exceptions import TrainerContractError
+from orchestrator.stages.racing import first_half, races, stop_the_behind
 from orchestrator.stages.round import RoundContext
 from orchestrator.work.local_workers import run_local_workers, worker_jobs
 from orchestrator.work.loop import WorkerStats
@@ -32,7 +33,7 @@ def work(ctx: RoundContext) -> int:
             file=sys.stderr,
         )
         return 128 + getattr(signal, interrupted, signal.SIGTERM).value
-    gave_up = [s.name for s in summaries if s.finished < s.budget]
+    gave_up = [s.name for s in summaries if s.finished < s.budget and not s.stopped]
     if gave_up:
         print(
             f"unfinished: {', '.join(gave_up)} (too many failed trials, or workers died: see "
@@ -45,12 +46,26 @@ def work(ctx: RoundContext) -> int:
 
 
 def _run_workers(ctx: RoundContext) -> str | None:
-    """Run the workers; the signal that stopped them, if one did."""
-    root, rnd = ctx.root, ctx.rnd
+    """Run the workers (racing: the first half, the decision, the rest); the signal that
+    stopped them, if one did."""
+    if races(ctx):
+        interrupted = _run_phase(ctx, first_half(ctx))
+        if interrupted:
+            return interrupted
+        stop_the_behind(ctx)
+    return _run_phase(ctx, ctx.rnd.trials_per_study)
+
+
+def _run_phase(ctx: RoundContext, trials: int) -> str | None:
+    """Every open study to ``trials``; the signal that stopped the workers, if one did."""
+    root = ctx.root
     assert root.round is not None
+    rnd = dataclasses.replace(
+        ctx.rnd, budget=dataclasses.replace(ctx.rnd.budget, trials_per_study=trials)
+    )
     if root.worker is None and rnd.budget.workers > 1:
         print(f"  {rnd.budget.workers} worker processes on this machine")
-        resolved = dataclasses.replace(root.round.budget, trials_per_study=rnd.trials_per_study)
+        resolved = dataclasses.replace(root.round.budget, trials_per_study=trials)
         jobs = worker_jobs(
             dataclasses.replace(root.round, budget=resolved),  # one budget for every worker
             ctx.start,

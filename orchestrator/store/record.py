@@ -55,6 +55,7 @@ class StudyAttr:
     METRIC = "metric"
     TRAINER = "trainer"  # trainer._target_ (absent in stores of earlier versions)
     CARRIED = "carried"  # how many earlier trials it started from (absent: none)
+    STOPPED = "stopped_early"  # racing: {"after": n, "reason": ...} (absent: ran its budget)
 
 
 class ResultSummary(TypedDict, total=False):

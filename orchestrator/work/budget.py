@@ -68,17 +68,24 @@ def count_trials(
     return out
 
 
-def next_study(counts: Sequence[StudyCounts], budget: int, max_failures: int) -> int | None:
+def next_study(
+    counts: Sequence[StudyCounts],
+    budget: int,
+    max_failures: int,
+    stopped: Sequence[bool] = (),
+) -> int | None:
     """The study this worker should claim a trial of, or None when none is open.
 
     Retries come first (their point is already owed); then the study with the fewest
     claimed slots under its budget, so parallel workers fill studies evenly. A study that
-    failed ``max_failures`` times is given up.
+    failed ``max_failures`` times is given up; a study stopped by racing (``stopped``)
+    gets no new trial.
     """
-    retries = [i for i, c in enumerate(counts) if c.waiting and c.failed < max_failures]
+    racing = [i for i in range(len(counts)) if not (i < len(stopped) and stopped[i])]
+    retries = [i for i in racing if counts[i].waiting and counts[i].failed < max_failures]
     if retries:
         return min(retries, key=lambda i: counts[i].claimed)
-    open_ = [i for i, c in enumerate(counts) if c.claimed < budget and c.failed < max_failures]
+    open_ = [i for i in racing if counts[i].claimed < budget and counts[i].failed < max_failures]
     if not open_:
         return None
     return min(open_, key=lambda i: (counts[i].claimed, i))

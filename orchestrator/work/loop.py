@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 from orchestrator.config.experiment import Experiment
 from orchestrator.exceptions import TrainerContractError
 from orchestrator.rounds.space import Round
-from orchestrator.store.record import Direction
+from orchestrator.store.record import Direction, StudyAttr
 from orchestrator.work.budget import StudyCounts, count_trials, next_study
 from orchestrator.work.cache import WorkerCache
 from orchestrator.work.carry import carried_count
@@ -107,6 +107,7 @@ class WorkerLoop:
         self.studies = open_studies(rnd, start, storage)
         self.study_ids = [study._study_id for _, study in self.studies]
         self.carried = [carried_count(study) for _, study in self.studies]
+        self.stopped = [StudyAttr.STOPPED in study.user_attrs for _, study in self.studies]
         cache = cache if cache is not None else WorkerCache()
         self.objectives = [
             TrialObjective(
@@ -155,7 +156,7 @@ class WorkerLoop:
         claim.acquire()
         try:
             self.faults.fail_orphans()
-            i = next_study(self._counts(), self.budget, self.max_failures)
+            i = next_study(self._counts(), self.budget, self.max_failures, self.stopped)
             if i is not None:
                 objective = optuna_objective(self.objectives[i], run, on_start=claim.release)
                 self.studies[i][1].optimize(objective, n_trials=1, catch=(Exception,))

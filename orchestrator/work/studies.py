@@ -47,6 +47,7 @@ class StudySummary:
     failed: int = 0
     running: int = 0
     carried: int = 0  # earlier rounds' trials it started from (work/carry.py)
+    stopped: str | None = None  # racing stopped it early: why (stages/racing.py)
     best_value: float | None = None
     best_params: dict[str, Any] = field(default_factory=dict)
     best_number: int | None = None
@@ -162,6 +163,7 @@ def summarise(rnd: Round, point: Mapping[str, Any], study: optuna.Study) -> Stud
     """The study's counts and best feasible trial, from the store."""
     s = StudySummary(rnd.study_name(point), dict(point), rnd.trials_per_study)
     direction = Direction.of(study.direction)
+    s.stopped = (study.user_attrs.get(StudyAttr.STOPPED) or {}).get("reason")
     for t in study.get_trials(deepcopy=False):
         if TrialAttr.CARRIED_FROM in t.user_attrs:
             s.carried += 1  # an earlier round's trial: neither this round's work nor its best
@@ -215,6 +217,11 @@ def format_summary(rnd: Round, summaries: list[StudySummary], metric: str) -> st
             f"{s.infeasible:>10}  {s.failed:>6}  {params}"
         )
     carried = [f"{s.name} {s.carried}" for s in summaries if s.carried]
+    for s in summaries:
+        if s.stopped:
+            lines.append(
+                f"  stopped early (racing): {s.name} after {s.finished} trials: {s.stopped}"
+            )
     if carried:
         lines.append(
             f"  started from earlier rounds' trials (not counted above): {', '.join(carried)}"

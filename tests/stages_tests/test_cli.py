@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import optuna
 import pytest
 import yaml
 from hydra import compose, initialize_config_dir
@@ -184,6 +185,37 @@ def test_a_round_runs_and_prints_the_per_study_answer(tmp_path):
         answer < proc.stdout.index("  ranking by best val_error") < proc.stdout.index("findings (")
     )
     assert "  promotion: not decided yet" in proc.stdout
+
+
+RACE = [
+    "round=round_1",
+    "trainer._target_=tests.support.trainers.depth_1_far_behind",
+    "round.budget.trials_per_study=8",
+]
+
+
+def test_a_value_clearly_behind_stops_at_half_its_budget_and_says_so(tmp_path):
+    proc = run_cli(tmp_path, *RACE, "stage=work")
+    assert proc.returncode == 0, proc.stderr  # a stopped study is not an unfinished one
+    assert "  racing: round_1/model.depth=1 stops after 4 trials: its best 10" in proc.stdout
+    assert "stopped early (racing): round_1/model.depth=1 after 4 trials" in proc.stdout
+    store = f"sqlite:///{tmp_path}/tuning.db"
+
+    def counts() -> dict[int, int]:
+        names = {d: f"round_1/model.depth={d}" for d in (1, 2, 3)}
+        return {
+            d: len(optuna.load_study(study_name=n, storage=store).trials) for d, n in names.items()
+        }
+
+    assert counts() == {1: 4, 2: 8, 3: 8}
+    again = run_cli(tmp_path, *RACE, "stage=work")  # resumed: the same decision, nothing run
+    assert again.returncode == 0, again.stderr
+    assert counts() == {1: 4, 2: 8, 3: 8}
+    analyzed = run_cli(tmp_path, *RACE, "stage=analyze")
+    assert "(stopped early: clearly behind)" in analyzed.stdout
+    assert "was stopped at half its budget by racing" in analyzed.stdout
+    off = run_cli(tmp_path / "off", *RACE, "round.budget.racing=false", "stage=work")
+    assert off.returncode == 0 and "racing" not in off.stdout
 
 
 def test_stage_analyze_rechecks_a_round_without_training(tmp_path):

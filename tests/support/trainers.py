@@ -28,6 +28,15 @@ def analytic(config: ExperimentConfig, on_eval: Any = None) -> dict[str, Any]:
     }
 
 
+def depth_1_far_behind(config: ExperimentConfig, on_eval: Any = None) -> dict[str, Any]:
+    """Like ``analytic``, but depth 1 is worse by 10 everywhere: a value to race out."""
+    result = analytic(config, on_eval)
+    if config.model.depth == 1:
+        result["objective"] += 10.0
+        result["final"] = {"val_error": result["objective"]}
+    return result
+
+
 def broken(config: ExperimentConfig, on_eval: Any = None) -> dict[str, Any]:
     """Breaks the contract: a NaN objective for a run that claims to have completed."""
     return {**analytic(config), "objective": float("nan")}
