@@ -119,29 +119,34 @@ class Round:
 
     def suggest(self, trial: Any, start: Experiment, point: Mapping[str, Any]) -> dict:
         """Sample the nuisance values active for this trial, in declaration order."""
-        base = start.with_values({**self.fixed, **point})
-        sampled: dict[str, Any] = {}
+
+        def draw(path: str, dist: BaseDistribution) -> Any:
+            if isinstance(dist, CategoricalDistribution):
+                return trial.suggest_categorical(path, dist.choices)
+            if isinstance(dist, IntDistribution):
+                return trial.suggest_int(path, dist.low, dist.high, step=dist.step, log=dist.log)
+            assert isinstance(dist, FloatDistribution)
+            return trial.suggest_float(path, dist.low, dist.high, step=dist.step, log=dist.log)
+
+        return self.active_values(start.with_values({**self.fixed, **point}), draw)
+
+    def active_values(
+        self, base: Experiment, value_of: Callable[[str, BaseDistribution], Any]
+    ) -> dict[str, Any]:
+        """Each nuisance param active given ``base`` and the values taken so far (in
+        declaration order, so a ``when`` may name an earlier one), with the value
+        ``value_of(path, its distribution)`` gives it: a sampler's draw, or a stored
+        trial's value (``work/carry.py``)."""
+        taken: dict[str, Any] = {}
 
         def lookup(path: str) -> Any:
-            return sampled[path] if path in sampled else base.get(path)
+            return taken[path] if path in taken else base.get(path)
 
         for path, alternatives in self.nuisance.items():
             spec = next((s for s in alternatives if s.active(lookup)), None)
-            if spec is None:
-                continue
-            dist = spec.distribution()
-            if isinstance(dist, CategoricalDistribution):
-                sampled[path] = trial.suggest_categorical(path, dist.choices)
-            elif isinstance(dist, IntDistribution):
-                sampled[path] = trial.suggest_int(
-                    path, dist.low, dist.high, step=dist.step, log=dist.log
-                )
-            else:
-                assert isinstance(dist, FloatDistribution)
-                sampled[path] = trial.suggest_float(
-                    path, dist.low, dist.high, step=dist.step, log=dist.log
-                )
-        return sampled
+            if spec is not None:
+                taken[path] = value_of(path, spec.distribution())
+        return taken
 
     def trial_config(
         self, start: Experiment, point: Mapping[str, Any], sampled: Mapping[str, Any]

@@ -96,22 +96,25 @@ def _fitted(
         ran = earlier.with_values({**given, **trial.params})
     except (KeyError, TypeError):
         return None  # a path the config does not have
-    params: dict[str, Any] = {}
     dists: dict[str, BaseDistribution] = {}
 
-    def lookup(path: str) -> Any:
-        return params[path] if path in params else base.get(path)
-
-    for path, alternatives in rnd.nuisance.items():
-        spec = next((s for s in alternatives if s.active(lookup)), None)
-        if spec is None:
-            continue
-        value, dist = ran.get(path), spec.distribution()
+    def stored(path: str, dist: BaseDistribution) -> Any:
+        value = ran.get(path)
         if not _inside(dist, value):
-            return None
-        params[path], dists[path] = value, dist
+            raise _DoesNotFit
+        dists[path] = dist
+        return value
+
+    try:
+        params = rnd.active_values(base, stored)
+    except _DoesNotFit:
+        return None
     same = base.with_values(params).tree == ran.tree  # every other value agrees
     return (params, dists) if same else None
+
+
+class _DoesNotFit(Exception):
+    """A stored value outside the new round's range for it."""
 
 
 def _inside(dist: BaseDistribution, value: Any) -> bool:
