@@ -82,7 +82,8 @@ def widened(spec: dict[str, Any], edge: str, path: str | None = None) -> float:
     """The bound of ``spec`` on ``edge`` pushed outwards, kept inside the schema's limits.
 
     Log ranges: one decade (low / 10, high x 10). Linear ranges: half the width (rounded up to
-    the step when there is one). Integers are rounded outwards, and a log integer low stays at
+    the step when there is one), never below zero from a range that starts at or above it
+    (a dropout of -0.3 means nothing). Integers are rounded outwards, and a log integer low stays at
     least 1. When the schema rejects the pushed value (a momentum of 1.2), the largest
     accepted value towards it is proposed instead (found by bisection), so a next-round
     draft built from the suggestion stays valid.
@@ -128,6 +129,9 @@ def _pushed(spec: dict[str, Any], edge: str) -> float:
         if step:
             half = math.ceil(half / step - 1e-9) * step
         new = low - half if edge == "low" else high + half
+        new = round(new, 10 - math.floor(math.log10(high - low)))  # 0.2 - 0.2 is 2.8e-17
+        if edge == "low" and low >= 0:  # a dropout, a rate, a count: no sign change
+            new = max(new, 0)
     if is_integer_spec(spec):
         rounded = math.floor(new) if edge == "low" else math.ceil(new)
         return max(rounded, 1) if spec.get("log") else rounded

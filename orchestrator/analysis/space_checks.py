@@ -56,7 +56,8 @@ def _boundary_finding(study: StudyRecord, trend: EdgeTrend, cfg: AnalysisConfig)
         + (
             f"widen it to {fmt(new)} on that side."
             if new != spec[edge]
-            else "it cannot be widened on that side within the schema's limits."
+            else "it cannot be widened on that side (the schema's limits, or a range that "
+            "starts at zero keeps its sign)."
         )
     )
     suggestion = {edge: new} if new != spec[edge] else {}

@@ -451,3 +451,14 @@ def test_boundary_suggestions_stay_inside_the_schema():
     assert _widened({"low": 0.5, "high": 0.98}, "high", "optimizer.momentum") == 0.999
     assert _widened({"low": 0.0, "high": 0.4}, "low", "model.dropout") == 0.0  # at the limit
     assert _widened({"low": 0.01, "high": 3.0, "log": True}, "high", "optimizer.lr") == 30.0
+
+
+def test_an_own_range_from_zero_is_never_widened_below_it():
+    """An own key has no schema limits: a dropout from 0 keeps its sign, one above 0 stops
+    at 0; a range that already spans negatives widens as it is."""
+    from orchestrator.analysis.search_space import widened as _widened
+
+    assert _widened({"low": 0.0, "high": 0.6}, "low", "model.dropout_1") == 0.0
+    assert _widened({"low": 0.2, "high": 0.6}, "low", "net.drop") == 0.0
+    assert _widened({"low": -1.0, "high": 1.0}, "low", "net.shift") == -2.0
+    assert _widened({"low": 0, "high": 8, "step": 2}, "low", "net.blocks") == 0
