@@ -43,6 +43,7 @@ def trial_record(t: FrozenTrial, artifacts: FileSystemArtifactStore | None) -> T
         curves=_curves(result, artifacts),
         started=t.datetime_start.timestamp() if t.datetime_start else None,
         finished=t.datetime_complete.timestamp() if t.datetime_complete else None,
+        carried=TrialAttr.CARRIED_FROM in t.user_attrs,
     )
 
 

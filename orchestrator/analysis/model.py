@@ -34,6 +34,7 @@ class TrialRecord:
     started: float | None = None  # POSIX seconds; for the round's timeline
     finished: float | None = None
     steps: int | None = None  # how far it trained (a pruned trial: where it was stopped)
+    carried: bool = False  # copied in from an earlier round (work/carry.py): not this round's
 
 
 @dataclass(frozen=True)

@@ -91,7 +91,11 @@ def draft_of(
 ) -> tuple[dict[str, Any], list[str]]:
     """The draft of a round whose studies are loaded: their points and finished trials."""
     points = {s.name: dict(s.point) for s in studies}
-    spent = sum(t.state in ("complete", "infeasible", "pruned") for s in studies for t in s.trials)
+    spent = sum(
+        t.state in ("complete", "infeasible", "pruned") and not t.carried
+        for s in studies
+        for t in s.trials
+    )
     stopped = [s.name for s in studies if s.stopped]
     return draft_next_round(round_cfg, findings, points, spent=spent, stopped=stopped)
 

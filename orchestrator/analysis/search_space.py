@@ -83,8 +83,8 @@ def widened(spec: dict[str, Any], edge: str, path: str | None = None) -> float:
 
     Log ranges: one decade (low / 10, high x 10). Linear ranges: half the width (rounded up to
     the step when there is one), never below zero from a range that starts at or above it
-    (a dropout of -0.3 means nothing). Integers are rounded outwards, and a log integer low stays at
-    least 1. When the schema rejects the pushed value (a momentum of 1.2), the largest
+    (a dropout of -0.3 means nothing). Integers are rounded outwards, and a log integer low
+    stays at least 1. When the schema rejects the pushed value (a momentum of 1.2), the largest
     accepted value towards it is proposed instead (found by bisection), so a next-round
     draft built from the suggestion stays valid.
     """

@@ -1,4 +1,4 @@
-"""The round's candidate: its best feasible trial, as a full configuration."""
+"""The round's candidate, as a full configuration: chosen against the winner's curse."""
 
 from __future__ import annotations
 
@@ -7,24 +7,28 @@ from typing import Any
 
 import optuna
 
+from orchestrator.analysis.candidate_rank import candidate_trial
+from orchestrator.analysis.load import study_record
 from orchestrator.config.experiment import Experiment
 from orchestrator.exceptions import OrchestratorError
 from orchestrator.rounds.promotion_config import PromotionConfig
 from orchestrator.rounds.space import Round
-from orchestrator.store.record import Direction, TrialAttr, feasible_value
+from orchestrator.store.record import Direction
 
 
 @dataclass(frozen=True)
 class Candidate:
     study: str
     trial: int
-    value: float
+    value: float  # its estimate, noise discounted (analysis/candidate_rank.py)
     config: Experiment
+    why: str = ""
 
 
 def find_candidate(rnd: Round, start: Experiment, storage: Any, cfg: PromotionConfig) -> Candidate:
-    """The best feasible trial the round ran (of the named scientific point's study, when
-    one is named); trials carried in from earlier rounds were those rounds' to promote."""
+    """The round's candidate: in each study (or the named scientific point's), the trial
+    with the best noise-discounted estimate among the best the round ran itself (carried
+    trials were earlier rounds' to promote); the best of those across studies."""
     direction = Direction(start.direction)
     points = rnd.points()
     if cfg.candidate is not None:  # parse_round made sure it is one of the points
@@ -32,13 +36,14 @@ def find_candidate(rnd: Round, start: Experiment, storage: Any, cfg: PromotionCo
     best: Candidate | None = None
     for point in points:
         name = rnd.study_name(point)
-        for t in optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False):
-            if TrialAttr.CARRIED_FROM in t.user_attrs:
-                continue  # an earlier round's trial (work/carry.py): this round's own only
-            value = feasible_value(t)
-            if value is not None and direction.better(value, best.value if best else None):
-                config = start.with_values({**rnd.fixed, **point, **t.params})
-                best = Candidate(name, t.number, value, config)
+        record = study_record(optuna.load_study(study_name=name, storage=storage), None, point)
+        found = candidate_trial(record)
+        if found is None:
+            continue
+        trial, estimate, why = found
+        if direction.better(estimate, best.value if best else None):
+            config = start.with_values({**rnd.fixed, **point, **trial.params})
+            best = Candidate(name, trial.number, estimate, config, why)
     if best is None:
         raise OrchestratorError(f"{rnd.name} has no feasible finished trial to promote; run it")
     return best

@@ -7,6 +7,7 @@ round's ``promotion:`` section is validated with the rest of the round
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 from collections.abc import Sequence
@@ -15,6 +16,7 @@ from typing import Any
 
 from scipy import stats
 
+from orchestrator.promotion.sequential import Look
 from orchestrator.rounds.promotion_config import PromotionConfig
 
 
@@ -41,7 +43,7 @@ def decide(
     warnings: Sequence[str] = (),
 ) -> Decision:
     """The decision rule, pure: per-seed improvements d_i (sign so that positive = better)."""
-    d = [(c - i) if maximize else (i - c) for c, i in zip(candidate, incumbent, strict=True)]
+    d = improvements(candidate, incumbent, maximize=maximize)
     n, mean = len(d), statistics.fmean(d)
     se = statistics.stdev(d) / math.sqrt(n)
     # A (1 - 2 alpha) interval matches the one-sided test at alpha: the effect is
@@ -69,14 +71,77 @@ def decide(
     effect = (
         f"mean improvement {mean:+.4g} ({level:.0%} CI {mean - half:+.4g} to {mean + half:+.4g})"
     )
-    if blocking and not cfg.force:
-        verdict, why = "blocked", "blocked by findings: " + "; ".join(blocking)
-    elif significant and mean > cfg.min_improvement:
-        verdict, why = "promoted", f"{effect}; {test}"
-    elif not significant:
-        verdict, why = "rejected", f"{effect} is within seed noise: {test}"
-    else:
-        verdict, why = "rejected", f"{effect} is not above min_improvement {cfg.min_improvement}"
+    verdict, why = verdict_of(
+        significant, mean, mean - half, mean + half, f"{effect}; {test}", cfg, blocking
+    )
     if warnings:
         why += " | warnings: " + "; ".join(warnings)
     return Decision(verdict, why, mean, mean - half, mean + half, p, rule)
+
+
+def improvements(
+    candidate: Sequence[float], incumbent: Sequence[float], *, maximize: bool
+) -> list[float]:
+    """Per-seed improvements of the candidate over the incumbent (positive: better)."""
+    return [(c - i) if maximize else (i - c) for c, i in zip(candidate, incumbent, strict=True)]
+
+
+def decide_sequential(
+    looked: Sequence[Look],
+    cfg: PromotionConfig,
+    *,
+    blocking: Sequence[str] = (),
+    warnings: Sequence[str] = (),
+) -> Decision:
+    """The verdict of sequential reruns (``sequential.py``): its last look's, with every
+    look in the reason and in ``rule["looks"]`` (the ledger keeps them)."""
+    last = looked[-1]
+    level = 1 - 2 * cfg.alpha
+    p = float(stats.t.sf(last.t, last.n - 1))
+    evidence = (
+        f"mean improvement {last.effect:+.4g} ({level:.0%} CI {last.ci_low:+.4g} to "
+        f"{last.ci_high:+.4g}) after {last.n} of at most {len(cfg.seed_list)} seeds; "
+        "sequential paired t: " + "; ".join(x.line() for x in looked)
+    )
+    verdict, why = verdict_of(
+        last.outcome == "promote", last.effect, last.ci_low, last.ci_high, evidence, cfg, blocking
+    )
+    if warnings:
+        why += " | warnings: " + "; ".join(warnings)
+    rule = {
+        "rule": "sequential_paired_t",
+        "alpha": cfg.alpha,
+        "min_improvement": cfg.min_improvement,
+        "n": last.n,
+        "p_value": p,
+        "looks": [dataclasses.asdict(x) for x in looked],
+    }
+    return Decision(verdict, why, last.effect, last.ci_low, last.ci_high, p, rule)
+
+
+def verdict_of(
+    significant: bool,
+    mean: float,
+    ci_low: float,
+    ci_high: float,
+    evidence: str,
+    cfg: PromotionConfig,
+    blocking: Sequence[str] = (),
+) -> tuple[str, str]:
+    """(verdict, reason) saying what was seen: better, worse (the interval below zero),
+    within noise (the interval straddles zero), or better but below ``min_improvement``."""
+    if blocking and not cfg.force:
+        return "blocked", "blocked by findings: " + "; ".join(blocking)
+    if significant and mean > cfg.min_improvement:
+        return "promoted", evidence
+    if ci_high < 0:
+        return "rejected", f"worse: the candidate's interval lies below zero: {evidence}"
+    if significant or ci_low > 0:
+        return "rejected", (
+            f"better, but below min_improvement {cfg.min_improvement:g}: {evidence}"
+        )
+    if cfg.min_improvement > 0 and ci_high < cfg.min_improvement:
+        return "rejected", (
+            f"no gain of min_improvement {cfg.min_improvement:g} in sight: {evidence}"
+        )
+    return "rejected", f"within seed noise (the interval straddles zero): {evidence}"

@@ -20,8 +20,9 @@ import optuna
 
 from orchestrator.config.experiment import Experiment
 from orchestrator.promotion.candidate import find_candidate
-from orchestrator.promotion.decision import decide
+from orchestrator.promotion.decision import decide, decide_sequential, improvements
 from orchestrator.promotion.reruns import rerun_values
+from orchestrator.promotion.sequential import Look, look
 from orchestrator.rounds.space import Round
 from orchestrator.store import paths
 from orchestrator.store.findings import read_findings
@@ -70,20 +71,29 @@ def gather_evidence(
         load_if_exists=True,
     )
     study.set_user_attr(StudyAttr.ROUND, rnd.name)
-    seeds, cache = cfg.seed_list, job.cache
+    cache = job.cache
     steps = incumbent.get(incumbent.length_key) if incumbent.length_key else None
     known = job.ledger.reruns(config_hash(incumbent), steps)
-    inc_values = rerun_values(study, "incumbent", incumbent, seeds, known, cache, job.studies)
-    cand_values = rerun_values(study, "candidate", candidate.config, seeds, {}, cache, job.studies)
+    maximize = Direction(start.direction).maximize
     block, warn = blocking_findings(job.studies, rnd.name)
-    decision = decide(
-        cand_values,
-        inc_values,
-        maximize=Direction(start.direction).maximize,
-        cfg=cfg,
-        blocking=block,
-        warnings=warn,
-    )
+    looked: list[Look] = []
+    for n in cfg.schedule:  # one look when not sequential: every seed, then the rule
+        seeds = cfg.seed_list[:n]
+        inc_values = rerun_values(study, "incumbent", incumbent, seeds, known, cache, job.studies)
+        cand_values = rerun_values(
+            study, "candidate", candidate.config, seeds, {}, cache, job.studies
+        )
+        if len(cfg.schedule) > 1:
+            gains = improvements(cand_values, inc_values, maximize=maximize)
+            looked.append(look(gains, cfg.schedule, cfg.alpha, cfg.min_improvement))
+            if looked[-1].outcome != "continue":
+                break
+    if looked:
+        decision = decide_sequential(looked, cfg, blocking=block, warnings=warn)
+    else:
+        decision = decide(
+            cand_values, inc_values, maximize=maximize, cfg=cfg, blocking=block, warnings=warn
+        )
     return PendingDecision(
         round_name=rnd.name,
         candidate_study=candidate.study,
@@ -91,13 +101,18 @@ def gather_evidence(
         candidate_config=dict(candidate.config.tree),
         candidate_hash=config_hash(candidate.config),
         incumbent_hash=config_hash(incumbent),
-        seeds=seeds,
+        seeds=list(seeds),
         candidate_values=cand_values,
         incumbent_values=inc_values,
         effect=decision.effect,
         ci_low=decision.ci_low,
         ci_high=decision.ci_high,
-        rule={**decision.rule, "steps": steps},
+        rule={
+            **decision.rule,
+            "steps": steps,
+            "cap": len(cfg.seed_list),
+            "candidate_why": candidate.why,
+        },
         verdict=decision.verdict,
         reason=decision.reason,
     )
@@ -139,10 +154,18 @@ def blocking_findings(studies: str | Path, round_name: str) -> tuple[list[str], 
 def format_decision(row: DecisionRow) -> str:
     lines = [
         f"promotion of {row.round_name}: {row.verdict.upper()}",
-        f"  candidate: {row.candidate_study} trial {row.candidate_trial}",
+        f"  candidate: {row.candidate_study} trial {row.candidate_trial}"
+        + (f": {row.rule['candidate_why']}" if row.rule.get("candidate_why") else ""),
         f"  {'seed':>6}  {'candidate':>10}  {'incumbent':>10}",
     ]
     for seed, c, i in zip(row.seeds, row.candidate_values, row.incumbent_values, strict=True):
         lines.append(f"  {seed:>6}  {c:>10.4f}  {i:>10.4f}")
     lines.append(f"  {row.reason}")
+    cap = row.rule.get("cap")
+    if row.rule.get("looks") and cap:
+        used = len(row.seeds)
+        lines.append(
+            f"  seeds: {used} of at most {cap} each"
+            + (f" ({2 * (cap - used)} runs saved by stopping once settled)" if used < cap else "")
+        )
     return "\n".join(lines)

@@ -13,13 +13,27 @@ from typing import Any
 from orchestrator.exceptions import ConfigError
 
 RULES = ("paired_t", "se_multiple")
+FIRST_LOOK = 3  # the fewest seeds a sequential look reads (two degrees of freedom)
+LOOK_EVERY = 2  # seeds added between looks
+
+
+def looks(cap: int) -> list[int]:
+    """The seed counts at which sequential reruns read the evidence: 3, 5, 7, ... and the
+    cap (a look one seed before the cap is dropped); a cap under 4 is one look."""
+    if cap < FIRST_LOOK + 1:
+        return [cap]
+    out = list(range(FIRST_LOOK, cap, LOOK_EVERY))
+    if out[-1] == cap - 1:
+        out.pop()
+    return [*out, cap]
 
 
 @dataclass
 class PromotionConfig:
     """``round.promotion``: how much evidence a candidate needs."""
 
-    seeds: int | list[int] = 5  # paired reruns: a count (seeds 1..n) or explicit seeds
+    seeds: int | list[int] = 10  # paired reruns, at most: a count (seeds 1..n) or the seeds
+    sequential: bool = True  # paired_t: look at 3, 5, 7, ... seeds and stop once settled
     rule: str = "paired_t"  # paired_t: one-sided paired t-test | se_multiple
     alpha: float = 0.05  # paired_t: significance level
     se_multiple: float = 2.0  # se_multiple: mean improvement > this x its standard error
@@ -30,6 +44,13 @@ class PromotionConfig:
     @property
     def seed_list(self) -> list[int]:
         return list(range(1, self.seeds + 1)) if isinstance(self.seeds, int) else self.seeds
+
+    @property
+    def schedule(self) -> list[int]:
+        """How many seeds each look reads (``promotion/sequential.py``); one look, all the
+        seeds, when not sequential (or with the se_multiple rule)."""
+        cap = len(self.seed_list)
+        return looks(cap) if self.sequential and self.rule == "paired_t" else [cap]
 
 
 def parse_promotion(raw: Mapping[str, Any]) -> PromotionConfig:
@@ -44,6 +65,10 @@ def parse_promotion(raw: Mapping[str, Any]) -> PromotionConfig:
         raise ConfigError(
             "round.promotion.seeds",
             f"needs at least 2 distinct seeds to measure noise; got {cfg.seeds!r}",
+        )
+    if not isinstance(cfg.sequential, bool):
+        raise ConfigError(
+            "round.promotion.sequential", f"must be true or false; got {cfg.sequential!r}"
         )
     if cfg.rule not in RULES:
         raise ConfigError("round.promotion.rule", f"must be one of {RULES}; got {cfg.rule!r}")

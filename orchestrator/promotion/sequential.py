@@ -1,0 +1,113 @@
+"""Sequential reruns: seeds added in steps until the verdict is settled.
+
+Paired seed reruns are looked at after 3 seeds, then every 2 more, up to the cap
+(``promotion.seeds``: 10 gives looks at 3, 5, 7 and 10; the schedule is
+``rounds/promotion_config.looks``). At each look the paired
+improvements' one-sided t statistic is compared with that look's boundary:
+
+- above it (and the mean above ``min_improvement``): **promoted**, no more seeds;
+- the interval's upper bound below zero: **worse**, stop;
+- below ``FUTILITY_T`` (0.5): no promise of a gain the remaining seeds could confirm, stop;
+- otherwise the candidate is promising but unsettled: more seeds.
+
+The boundaries keep the playbook's error rate: under "nothing differs" the paired t
+statistics' joint law does not depend on the noise's scale, so one Monte Carlo run
+(seeded, so every process gets the same numbers) finds the constant ``c`` for which
+``P(any look's t > c (n_max / n)^0.25) = alpha``. The shape spends little at the first
+look and keeps the last look's boundary near the fixed test's; the futility stop only
+lowers the false-promotion rate. Measured (200,000 simulated decisions a design, in
+``tests/promotion_tests/test_sequential.py``): with the default cap of 10, 5% promoted
+when nothing differs, a 3-sd gain promoted in 99.9% at a median of 3 seeds, a 2-sd gain
+in 93% (the fixed five-seed test: 83%).
+
+Pure: per-seed improvements in, the look's outcome out; ``promote.py`` trains the seeds.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+from scipy import stats
+
+FUTILITY_T = 0.5  # below this t the remaining seeds are not worth training
+SHAPE = 0.25  # boundary at look n: c x (n_max / n) ** SHAPE
+_SIMULATIONS = 200_000
+
+
+@cache
+def boundaries(schedule: tuple[int, ...], alpha: float) -> tuple[float, ...]:
+    """Each look's critical t, so that under "nothing differs" the chance of crossing any
+    is ``alpha`` (see the module docstring). A single look is the fixed one-sided t-test."""
+    last = schedule[-1]
+    if len(schedule) == 1:
+        return (float(stats.t.ppf(1 - alpha, last - 1)),)
+    rng = np.random.default_rng(20261206)
+    d = rng.standard_normal((_SIMULATIONS, last))
+    t = np.stack([_t(d[:, :n]) for n in schedule], axis=1)
+    shape = np.array([(last / n) ** SHAPE for n in schedule])
+    # some look crosses c x shape exactly when the largest t / shape exceeds c
+    c = float(np.quantile((t / shape).max(axis=1), 1 - alpha))
+    return tuple(float(c * s) for s in shape)
+
+
+def _t(d: np.ndarray) -> np.ndarray:
+    n = d.shape[1]
+    return d.mean(axis=1) / (d.std(axis=1, ddof=1) / math.sqrt(n))
+
+
+@dataclass(frozen=True)
+class Look:
+    """What one look saw, and what it decided."""
+
+    n: int
+    effect: float  # mean paired improvement (positive: the candidate is better)
+    ci_low: float  # (1 - 2 alpha) t-interval of the mean
+    ci_high: float
+    t: float
+    bound: float  # the critical t of this look
+    outcome: str  # promote | worse | futile | continue | end
+
+    def line(self) -> str:
+        return (
+            f"{self.n} seeds: {self.effect:+.4g} ({self.ci_low:+.4g} to {self.ci_high:+.4g}), "
+            f"t {self.t:.2f} vs {self.bound:.2f}: {_SAID[self.outcome]}"
+        )
+
+
+_SAID = {
+    "promote": "settled, better",
+    "worse": "settled, worse",
+    "futile": "no gain in sight, stop",
+    "continue": "promising, more seeds",
+    "end": "the cap",
+}
+
+
+def look(
+    improvements: list[float],
+    schedule: list[int],
+    alpha: float,
+    min_improvement: float = 0.0,
+) -> Look:
+    """The look after ``len(improvements)`` seeds (one of ``schedule``)."""
+    n = len(improvements)
+    bound = boundaries(tuple(schedule), alpha)[schedule.index(n)]
+    mean = statistics.fmean(improvements)
+    se = statistics.stdev(improvements) / math.sqrt(n)
+    t = mean / se if se > 0 else math.copysign(1e9, mean) if mean else 0.0  # JSON: no inf
+    half = float(stats.t.ppf(1 - alpha, n - 1)) * se
+    if t > bound and mean > min_improvement:
+        outcome = "promote"
+    elif mean + half < 0:
+        outcome = "worse"
+    elif n == schedule[-1]:
+        outcome = "end"
+    elif t < FUTILITY_T or (mean + half < min_improvement):
+        outcome = "futile"
+    else:
+        outcome = "continue"
+    return Look(n, mean, mean - half, mean + half, t, bound, outcome)

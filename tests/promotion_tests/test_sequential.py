@@ -1,0 +1,121 @@
+"""Sequential reruns on planted truth: the playbook's error rates at fewer runs, and
+verdicts that say what was seen."""
+
+from __future__ import annotations
+
+import statistics
+
+import numpy as np
+import optuna
+import pytest
+
+from orchestrator.config.experiment import builtin_experiment
+from orchestrator.promotion.decision import decide, decide_sequential, improvements
+from orchestrator.promotion.reruns import rerun_values
+from orchestrator.promotion.sequential import Look, boundaries, look
+from orchestrator.rounds.promotion_config import PromotionConfig, looks
+from orchestrator.work.cache import WorkerCache
+from tests.support import trainers
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def simulated(effect_sds: float, decisions: int = 4000, cap: int = 10) -> tuple[float, float]:
+    """(share promoted, median seeds per side) of sequential decisions on normal paired
+    improvements whose mean is ``effect_sds`` single-run noise sds (differences carry
+    sqrt(2) of them), as two independently seeded runs do."""
+    rng = np.random.default_rng(7)
+    schedule = looks(cap)
+    promoted, used = 0, []
+    for _ in range(decisions):
+        d = rng.normal(effect_sds, np.sqrt(2.0), cap)
+        for n in schedule:
+            seen = look(list(d[:n]), schedule, 0.05)
+            if seen.outcome != "continue":
+                break
+        promoted += seen.outcome == "promote"
+        used.append(seen.n)
+    return promoted / decisions, statistics.median(used)
+
+
+def test_the_schedule_and_its_boundaries():
+    assert looks(10) == [3, 5, 7, 10] and looks(5) == [3, 5] and looks(3) == [3]
+    bounds = boundaries((3, 5, 7, 10), 0.05)
+    assert list(bounds) == sorted(bounds, reverse=True)  # strict early, near the fixed test late
+    assert boundaries((5,), 0.05)[0] == pytest.approx(2.132, abs=1e-3)  # the fixed t-test
+
+
+def test_nothing_differs_promoted_at_most_5_percent_and_stopped_early():
+    promoted, median = simulated(0.0)
+    assert promoted <= 0.055, promoted  # Monte Carlo error on 4,000 decisions: ~0.35 points
+    assert median == 3  # a candidate with nothing to show stops at the first look
+
+
+def test_a_3_sd_gain_is_promoted_in_80_percent_at_60_percent_of_the_runs():
+    promoted, median = simulated(3.0)
+    assert promoted >= 0.95, promoted  # measured 99.9%
+    assert median <= 0.6 * 5  # today's fixed rule trains 5 seeds a side
+
+
+def test_an_unsettled_gain_earns_more_seeds_and_more_power_than_five_fixed():
+    promoted, median = simulated(2.0)
+    fixed = np.random.default_rng(7)
+    fixed_promoted = sum(
+        decide(list(fixed.normal(2.0, np.sqrt(2.0), 5)), [0.0] * 5, maximize=True,
+               cfg=PromotionConfig(seeds=5, sequential=False)).verdict == "promoted"
+        for _ in range(4000)
+    ) / 4000  # fmt: skip
+    assert promoted > fixed_promoted + 0.05, (promoted, fixed_promoted)  # 93% against 83%
+    assert median >= 5
+
+
+def repeated(gap: float, repeats: int = 40) -> tuple[int, list[int]]:
+    """Real reruns with the ``noisy`` trainer: (promotions, seeds used) over ``repeats``
+    sequential decisions of a candidate ``gap`` noise sds better, fresh seeds each time."""
+    incumbent = builtin_experiment(trainer="tests.support.trainers.noisy")
+    candidate = incumbent.with_values(
+        {"model.init": "xavier", "data.label_noise": 0.05 - gap * trainers.NOISE}
+    )
+    promoted, used, cache = 0, [], WorkerCache()
+    for rep in range(repeats):
+        cfg = PromotionConfig(seeds=[rep * 100 + s for s in range(1, 11)])
+        study = optuna.create_study()
+        for n in cfg.schedule:
+            seeds = cfg.seed_list[:n]
+            inc = rerun_values(study, "incumbent", incumbent, seeds, {}, cache)
+            cand = rerun_values(study, "candidate", candidate, seeds, {}, cache)
+            seen = look(improvements(cand, inc, maximize=False), cfg.schedule, cfg.alpha)
+            if seen.outcome != "continue":
+                break
+        promoted += seen.outcome == "promote"
+        used.append(seen.n)
+    return promoted, used
+
+
+def test_real_reruns_keep_the_rates_at_fewer_seeds():
+    equal, used_equal = repeated(0.0)
+    better, used_better = repeated(3.0)
+    assert equal <= 2 and better >= 32, (equal, better)
+    assert statistics.median(used_better) <= 3 and statistics.median(used_equal) <= 3
+
+
+def _verdict(cand: list[float], inc: list[float], **cfg) -> str:
+    return decide(cand, inc, maximize=True, cfg=PromotionConfig(seeds=len(cand), **cfg)).reason
+
+
+def test_verdicts_say_what_was_seen():
+    assert _verdict([0.70, 0.71, 0.69, 0.70], [0.80, 0.82, 0.79, 0.81]).startswith("worse")
+    noise = _verdict([0.80, 0.70, 0.85, 0.72], [0.78, 0.77, 0.76, 0.79])
+    assert noise.startswith("within seed noise (the interval straddles zero)")
+    small = _verdict([0.81, 0.82, 0.81, 0.83], [0.80, 0.80, 0.80, 0.81], min_improvement=0.05)
+    assert small.startswith("better, but below min_improvement 0.05")
+
+
+def test_a_sequential_decision_keeps_every_look_for_the_ledger():
+    cfg = PromotionConfig(seeds=10)
+    first = Look(3, 0.01, -0.01, 0.03, 1.2, 3.8, "continue")
+    second = look([0.02, 0.021, 0.019, 0.02, 0.022], cfg.schedule, cfg.alpha)
+    decision = decide_sequential([first, second], cfg)
+    assert decision.verdict == "promoted" and second.outcome == "promote"
+    assert [x["n"] for x in decision.rule["looks"]] == [3, 5]
+    assert "after 5 of at most 10 seeds" in decision.reason and "3 seeds: +0.01" in decision.reason
