@@ -20,15 +20,16 @@ from orchestrator.store.record import Direction
 class Candidate:
     study: str
     trial: int
-    value: float  # its estimate, noise discounted (analysis/candidate_rank.py)
+    value: float  # its observed value
     config: Experiment
     why: str = ""
 
 
 def find_candidate(rnd: Round, start: Experiment, storage: Any, cfg: PromotionConfig) -> Candidate:
     """The round's candidate: in each study (or the named scientific point's), the trial
-    with the best noise-discounted estimate among the best the round ran itself (carried
-    trials were earlier rounds' to promote); the best of those across studies."""
+    with the best noise-discounted rank among the best the round ran itself (carried
+    trials were earlier rounds' to promote, ``analysis/candidate_rank.py``); the best
+    observed of those across studies."""
     direction = Direction(start.direction)
     points = rnd.points()
     if cfg.candidate is not None:  # parse_round made sure it is one of the points

@@ -324,9 +324,31 @@ def _decision_section(page: _Page, decision: dict[str, Any] | None) -> str:
         f"<p>Reason: {_e(decision.get('reason', ''))}</p>",
         f"<p>Candidate: {_e(candidate)}</p>" if candidate else "",
         _table(["seed", "incumbent", "candidate", "candidate - incumbent"], rows) if rows else "",
+        _looks_table(decision),
         page.figure("decision", figures.decision_figure(decision)),
     ]
     return "\n".join(d for d in details if d)
+
+
+def _looks_table(decision: dict[str, Any]) -> str:
+    """Sequential reruns: how the evidence accumulated, look by look, and what it saved."""
+    rule = decision.get("rule") or {}
+    looks = rule.get("looks") or []
+    if not looks:
+        return ""
+    rows = [
+        [str(x["n"]), _e(_fmt(x["effect"])), _e(f"{_fmt(x['ci_low'])} to {_fmt(x['ci_high'])}"),
+         f"{x['t']:.2f}", f"{x['bound']:.2f}", _e(x["outcome"])]
+        for x in looks
+    ]  # fmt: skip
+    cap, used = rule.get("cap"), looks[-1]["n"]
+    saved = (
+        f"<p>{used} of at most {cap} seeds each: {2 * (cap - used)} runs saved.</p>"
+        if (cap and used < cap)
+        else ""
+    )
+    header = ["seeds", "mean improvement", "interval", "t", "boundary", "then"]
+    return "<h3>Evidence by look (sequential reruns)</h3>" + _table(header, rows) + saved
 
 
 def _numbers(*values: Any) -> bool:

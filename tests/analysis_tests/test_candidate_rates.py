@@ -21,7 +21,10 @@ SPACE = {f"net.p{j}": [{"low": 0.0, "high": 1.0}] for j in range(DIMS)}
 SEEDS = range(200)
 
 
-def planted(seed: int, n: int, noise: float) -> tuple[StudyRecord, np.ndarray]:
+def planted(
+    seed: int, n: int, noise: float, outliers: float = 0.0
+) -> tuple[StudyRecord, np.ndarray]:
+    """``outliers``: the share of trials that nearly diverged (a finite loss 100x off)."""
     rng = np.random.default_rng(seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -29,6 +32,7 @@ def planted(seed: int, n: int, noise: float) -> tuple[StudyRecord, np.ndarray]:
     optimum, weight = rng.uniform(0.2, 0.8, DIMS), rng.uniform(0.3, 1.0, DIMS)
     true = 0.1 + 0.6 * (1 - np.exp(-3 * ((u - optimum) ** 2 * weight).sum(axis=1)))
     seen = true + noise * rng.standard_normal(n)
+    seen[rng.random(n) < outliers] = 100.0
     trials = [
         TrialRecord(
             i, "complete", float(seen[i]), {p: float(u[i, j]) for j, p in enumerate(SPACE)}
@@ -38,14 +42,14 @@ def planted(seed: int, n: int, noise: float) -> tuple[StudyRecord, np.ndarray]:
     return StudyRecord("planted", {}, "minimize", "val_error", SPACE, trials), true
 
 
-def rates(n: int, noise: float) -> dict[str, tuple[float, float]]:
+def rates(n: int, noise: float, outliers: float = 0.0) -> dict[str, tuple[float, float]]:
     """Per rule: (share of seeds picking the truly best of the top five, mean true regret
     of the pick against it)."""
     out = {}
     for rule in ("observed", "discounted"):
         hits, regrets = [], []
         for seed in SEEDS:
-            study, true = planted(seed, n, noise)
+            study, true = planted(seed, n, noise, outliers)
             top = [t.number for t in study.ranked()[:5]]
             truly = min(top, key=lambda i: true[i])
             found = candidate_trial(study)
@@ -60,14 +64,20 @@ def rates(n: int, noise: float) -> dict[str, tuple[float, float]]:
 @pytest.mark.parametrize("noise", [0.03, 0.06])
 def test_the_discounted_pick_is_truly_best_more_often_when_noise_matters(noise):
     r = rates(40, noise)
-    # measured (200 seeds): 66.5% -> 72% and 45.5% -> 54%; regret 0.0095 -> 0.0068 and
-    # 0.026 -> 0.019
+    # measured (200 seeds): 66.5% -> 70.5% and 45.5% -> 49.5%; regret 0.0095 -> 0.0080 and
+    # 0.026 -> 0.021
     assert r["discounted"][0] > r["observed"][0] and r["discounted"][1] < r["observed"][1], r
 
 
 def test_with_little_noise_it_costs_next_to_nothing():
-    r = rates(40, 0.01)  # measured: 89.5% -> 91%, regret 0.0009 -> 0.0011
+    r = rates(40, 0.01)  # measured: 89.5% -> 89.5%, regret 0.00086 -> 0.00074
     assert r["discounted"][0] >= r["observed"][0] - 0.02 and r["discounted"][1] < 0.002, r
+
+
+def test_trials_that_nearly_diverged_do_not_bend_the_choice():
+    # ranks of the better half, not values: a loss of 100 is just last (68.5% -> 72.5%)
+    r = rates(40, 0.03, outliers=0.1)
+    assert r["discounted"][0] >= r["observed"][0], r
 
 
 def test_too_few_trials_for_the_fit_keeps_the_best_observed():

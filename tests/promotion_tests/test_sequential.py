@@ -119,3 +119,64 @@ def test_a_sequential_decision_keeps_every_look_for_the_ledger():
     assert decision.verdict == "promoted" and second.outcome == "promote"
     assert [x["n"] for x in decision.rule["looks"]] == [3, 5]
     assert "after 5 of at most 10 seeds" in decision.reason and "3 seeds: +0.01" in decision.reason
+
+
+def _analytic_round(tmp_path, seeds: int = 10):
+    from tests.promotion_tests.test_promotion import setup_round, small_round
+
+    return setup_round(tmp_path, small_round(seeds=seeds))
+
+
+def test_a_real_round_stops_once_settled_and_keeps_every_look(tmp_path):
+    from orchestrator.promotion.promote import format_decision
+    from tests.promotion_tests.test_promotion import do_promote
+
+    rnd, start, storage, ledger = _analytic_round(tmp_path)
+    row = do_promote(tmp_path, rnd, start, storage, ledger)
+    # the analytic trainer gives every seed the same value: a clear gain is settled at 3
+    assert row.verdict == "promoted" and row.seeds == [1, 2, 3]
+    assert [x["n"] for x in row.rule["looks"]] == [3] and row.rule["cap"] == 10
+    text = format_decision(row)
+    assert "seeds: 3 of at most 10 each (14 runs saved by stopping once settled)" in text
+    assert "3 seeds: " in text and "settled, better" in text
+    reruns = optuna.load_study(study_name="round_1/promotion", storage=storage).trials
+    assert len(reruns) == 6
+
+
+def test_a_sequential_decision_killed_mid_reruns_resumes_exactly(tmp_path, monkeypatch):
+    from orchestrator.promotion import reruns as reruns_module
+    from tests.promotion_tests.test_promotion import do_promote
+
+    whole = do_promote(tmp_path / "whole", *_analytic_round(tmp_path / "whole"))
+    rnd, start, storage, ledger = _analytic_round(tmp_path / "killed")
+    train, calls = reruns_module._train, []
+
+    def killed_on_the_fifth(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 5:
+            raise KeyboardInterrupt("killed mid-reruns")
+        return train(*args, **kwargs)
+
+    monkeypatch.setattr(reruns_module, "_train", killed_on_the_fifth)
+    with pytest.raises(KeyboardInterrupt):
+        do_promote(tmp_path / "killed", rnd, start, storage, ledger)
+    assert ledger.decisions() == []  # nothing decided on half the evidence
+    monkeypatch.undo()
+    row = do_promote(tmp_path / "killed", rnd, start, storage, ledger)
+    assert (row.verdict, row.seeds, row.candidate_values, row.incumbent_values) == (
+        whole.verdict,
+        whole.seeds,
+        whole.candidate_values,
+        whole.incumbent_values,
+    )
+
+
+def test_the_report_shows_the_evidence_look_by_look():
+    from orchestrator.report.round_report import _looks_table
+
+    first = Look(3, 0.01, -0.01, 0.03, 1.2, 3.8, "continue")
+    second = Look(5, 0.02, 0.01, 0.03, 4.1, 3.34, "promote")
+    html = _looks_table({"rule": {"cap": 10, "looks": [vars(first), vars(second)]}})
+    assert "Evidence by look" in html and html.count("<tr>") >= 3
+    assert "5 of at most 10 seeds each: 10 runs saved" in html
+    assert _looks_table({"rule": {"rule": "paired_t"}}) == ""  # a fixed decision: no table
