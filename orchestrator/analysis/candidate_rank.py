@@ -7,9 +7,9 @@ estimate, and often not the truly best one. So the candidate is chosen among the
 rank, one third the rank an additive quadratic fit gives its position in the tuned
 ranges (``edge_trend.quadratic_design``, the model the boundary check fits to ranks),
 fitted on the better half of the complete trials (the region the choice is made in; a
-diverged-but-finite trial elsewhere cannot bend it). A trial whose neighbours agree keeps its place; one lucky
-spike in a region the other trials say is worse gives way. Across a round's studies the
-candidates compare by their observed values, as before. Without enough trials
+diverged-but-finite trial elsewhere cannot bend it). A trial whose neighbours agree keeps
+its place; one lucky spike in a region the other trials say is worse gives way. Across a
+round's studies the candidates compare by their observed values. Without enough trials
 for the fit (``trials_needed``) the best observed trial is the candidate, as before.
 
 Measured on planted truth in ``tests/analysis_tests/test_candidate_rates.py``.

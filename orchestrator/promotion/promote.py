@@ -23,6 +23,7 @@ from orchestrator.promotion.candidate import find_candidate
 from orchestrator.promotion.decision import decide, decide_sequential, improvements
 from orchestrator.promotion.reruns import rerun_values
 from orchestrator.promotion.sequential import Look, look
+from orchestrator.rounds.promotion_config import PromotionConfig
 from orchestrator.rounds.space import Round
 from orchestrator.store import paths
 from orchestrator.store.findings import read_findings
@@ -71,23 +72,13 @@ def gather_evidence(
         load_if_exists=True,
     )
     study.set_user_attr(StudyAttr.ROUND, rnd.name)
-    cache = job.cache
     steps = incumbent.get(incumbent.length_key) if incumbent.length_key else None
     known = job.ledger.reruns(config_hash(incumbent), steps)
     maximize = Direction(start.direction).maximize
     block, warn = blocking_findings(job.studies, rnd.name)
-    looked: list[Look] = []
-    for n in cfg.schedule:  # one look when not sequential: every seed, then the rule
-        seeds = cfg.seed_list[:n]
-        inc_values = rerun_values(study, "incumbent", incumbent, seeds, known, cache, job.studies)
-        cand_values = rerun_values(
-            study, "candidate", candidate.config, seeds, {}, cache, job.studies
-        )
-        if len(cfg.schedule) > 1:
-            gains = improvements(cand_values, inc_values, maximize=maximize)
-            looked.append(look(gains, cfg.schedule, cfg.alpha, cfg.min_improvement))
-            if looked[-1].outcome != "continue":
-                break
+    seeds, cand_values, inc_values, looked = _reruns_in_steps(
+        study, candidate.config, incumbent, known, cfg, maximize, job
+    )
     if looked:
         decision = decide_sequential(looked, cfg, blocking=block, warnings=warn)
     else:
@@ -101,7 +92,7 @@ def gather_evidence(
         candidate_config=dict(candidate.config.tree),
         candidate_hash=config_hash(candidate.config),
         incumbent_hash=config_hash(incumbent),
-        seeds=list(seeds),
+        seeds=seeds,
         candidate_values=cand_values,
         incumbent_values=inc_values,
         effect=decision.effect,
@@ -116,6 +107,32 @@ def gather_evidence(
         verdict=decision.verdict,
         reason=decision.reason,
     )
+
+
+def _reruns_in_steps(
+    study: optuna.Study,
+    candidate: Experiment,
+    incumbent: Experiment,
+    known: dict[int, float],
+    cfg: PromotionConfig,
+    maximize: bool,
+    job: PromotionJob,
+) -> tuple[list[int], list[float], list[float], list[Look]]:
+    """(seeds, candidate values, incumbent values, looks): paired reruns seed by seed up
+    to each look of ``cfg.schedule`` until one settles it (one look, every seed, when not
+    sequential: then no look is returned and the fixed rule decides)."""
+    looked: list[Look] = []
+    for n in cfg.schedule:
+        seeds = cfg.seed_list[:n]
+        inc = rerun_values(study, "incumbent", incumbent, seeds, known, job.cache, job.studies)
+        cand = rerun_values(study, "candidate", candidate, seeds, {}, job.cache, job.studies)
+        if len(cfg.schedule) == 1:
+            break
+        gains = improvements(cand, inc, maximize=maximize)
+        looked.append(look(gains, cfg.schedule, cfg.alpha, cfg.min_improvement))
+        if looked[-1].outcome != "continue":
+            break
+    return seeds, cand, inc, looked
 
 
 def commit(decision: DecisionRow, rnd: Round, start: Experiment, job: PromotionJob) -> None:
