@@ -53,10 +53,12 @@ def discounted(study: StudyRecord) -> dict[int, float]:
     return {trials[i].number: float(OWN * ranks[i] + (1 - OWN) * fitted[i]) for i in top}
 
 
-def candidate_trial(study: StudyRecord) -> tuple[TrialRecord, float, str] | None:
-    """(the trial to propose, its observed value, why it): the best discounted rank among
-    the top trials the round ran itself (carried trials inform the fit only), else the
-    best observed one; None without a complete trial of its own."""
+def candidate_trial(
+    study: StudyRecord, *, discount: bool = True
+) -> tuple[TrialRecord, float, str] | None:
+    """(the trial to propose, its observed value, why it): with ``discount``, the best
+    discounted rank among the top trials the round ran itself (carried trials inform the
+    fit only), else the best observed one; None without a complete trial of its own."""
     complete = [
         t
         for t in study.ranked()
@@ -66,6 +68,8 @@ def candidate_trial(study: StudyRecord) -> tuple[TrialRecord, float, str] | None
         return None
     best = complete[0]
     assert best.value is not None
+    if not discount:
+        return best, best.value, "the best trial the round ran"
     estimates = discounted(study)
     if not estimates:
         return best, best.value, "the best observed trial (too few trials to discount noise)"

@@ -26,10 +26,10 @@ class Candidate:
 
 
 def find_candidate(rnd: Round, start: Experiment, storage: Any, cfg: PromotionConfig) -> Candidate:
-    """The round's candidate: in each study (or the named scientific point's), the trial
-    with the best noise-discounted rank among the best the round ran itself (carried
-    trials were earlier rounds' to promote, ``analysis/candidate_rank.py``); the best
-    observed of those across studies."""
+    """The round's candidate: in each study (or the named scientific point's), the best
+    trial the round ran itself (carried trials were earlier rounds' to promote), or with
+    ``promotion.pick: discounted`` the best noise-discounted rank among its top trials
+    (``analysis/candidate_rank.py``); the best observed of those across studies."""
     direction = Direction(start.direction)
     points = rnd.points()
     if cfg.candidate is not None:  # parse_round made sure it is one of the points
@@ -38,7 +38,7 @@ def find_candidate(rnd: Round, start: Experiment, storage: Any, cfg: PromotionCo
     for point in points:
         name = rnd.study_name(point)
         record = study_record(optuna.load_study(study_name=name, storage=storage), None, point)
-        found = candidate_trial(record)
+        found = candidate_trial(record, discount=cfg.pick == "discounted")
         if found is None:
             continue
         trial, estimate, why = found

@@ -338,7 +338,8 @@ def _looks_table(decision: dict[str, Any]) -> str:
         return ""
     rows = [
         [str(x["n"]), _e(_fmt(x["effect"])), _e(f"{_fmt(x['ci_low'])} to {_fmt(x['ci_high'])}"),
-         f"{x['t']:.2f}", f"{x['bound']:.2f}", _e(x["outcome"])]
+         f"{x['t']:.2f}", "-" if x["bound"] is None else f"{x['bound']:.2f}",
+         _e(x["outcome"])]
         for x in looks
     ]  # fmt: skip
     cap, used = rule.get("cap"), looks[-1]["n"]

@@ -13,6 +13,7 @@ from typing import Any
 from orchestrator.exceptions import ConfigError
 
 RULES = ("paired_t", "se_multiple")
+PICKS = ("best", "discounted")  # the candidate: the best trial, or the noise-discounted
 FIRST_LOOK = 3  # the fewest seeds a sequential look reads (two degrees of freedom)
 LOOK_EVERY = 2  # seeds added between looks
 
@@ -34,6 +35,7 @@ class PromotionConfig:
 
     seeds: int | list[int] = 10  # paired reruns, at most: a count (seeds 1..n) or the seeds
     sequential: bool = True  # paired_t: look at 3, 5, 7, ... seeds and stop once settled
+    pick: str = "best"  # the candidate: best (observed) | discounted (analysis/candidate_rank)
     rule: str = "paired_t"  # paired_t: one-sided paired t-test | se_multiple
     alpha: float = 0.05  # paired_t: significance level
     se_multiple: float = 2.0  # se_multiple: mean improvement > this x its standard error
@@ -70,6 +72,8 @@ def parse_promotion(raw: Mapping[str, Any]) -> PromotionConfig:
         raise ConfigError(
             "round.promotion.sequential", f"must be true or false; got {cfg.sequential!r}"
         )
+    if cfg.pick not in PICKS:
+        raise ConfigError("round.promotion.pick", f"must be one of {PICKS}; got {cfg.pick!r}")
     if cfg.rule not in RULES:
         raise ConfigError("round.promotion.rule", f"must be one of {RULES}; got {cfg.rule!r}")
     if not 0 < cfg.alpha < 0.5:

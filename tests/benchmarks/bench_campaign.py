@@ -48,6 +48,16 @@ def score(task: Task, outcome: CampaignOutcome) -> dict[str, Any]:
             for a, b in outcome.promotions
         ],
         "rounds": [asdict(r) for r in outcome.rounds],
+        "promotion_runs": outcome.promotion_runs,
+        "decisions": [
+            {
+                "verdict": d.verdict,
+                "seeds": d.seeds,
+                "incumbent": true_value(task, d.incumbent),
+                "candidate": true_value(task, d.candidate),
+            }
+            for d in outcome.decisions
+        ],
     }
     for sampler in SAMPLERS:
         params, observed = plain_optuna(task, sampler, outcome.rep, outcome.runs)
@@ -73,8 +83,9 @@ def table(rows: list[dict[str, Any]]) -> str:
     losses, optimism, runs, promotions, replays; then the pooled sign tests."""
     lines = [
         "| task | campaign | TPE | random | QMC | vs random (b/w) | vs TPE (b/w) "
-        "| optimism campaign / TPE | runs | promotions (truly worse / better) | repeated runs |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| optimism campaign / TPE | runs | promotions (truly worse / better) | repeated runs "
+        "| promotion runs | truly better rejected |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     tasks = list(dict.fromkeys(r["task"] for r in rows))
     at_most_random = 0
@@ -91,7 +102,9 @@ def table(rows: list[dict[str, Any]]) -> str:
         lines.append(
             f"| {label} | "
             + " | ".join(_median_iqr([r["regret"][c] for r in rs]) for c in CONTENDERS)
-            + " | {}/{} | {}/{} | {:+.4f} / {:+.4f} | {:.0f} | {} ({} / {}) | {} |".format(
+            + (
+                " | {}/{} | {}/{} | {:+.4f} / {:+.4f} | {:.0f} | {} ({} / {}) | {} | {} | {} |"
+            ).format(
                 *_better_worse(rs, "random"),
                 *_better_worse(rs, "tpe"),
                 opt_c,
@@ -101,6 +114,8 @@ def table(rows: list[dict[str, Any]]) -> str:
                 worse,
                 better,
                 repeated,
+                sum(r.get("promotion_runs", 0) for r in rs),
+                sum(_rejected_better(label, d) for r in rs for d in r.get("decisions", [])),
             )
         )
     lines.append("")
@@ -114,6 +129,13 @@ def table(rows: list[dict[str, Any]]) -> str:
     opt = [abs(statistics.median(r["optimism"][c] for r in rows)) for c in ("campaign", "tpe")]
     lines.append(f"median optimism pooled: campaign {opt[0]:.4f}, TPE {opt[1]:.4f}")
     return "\n".join(lines)
+
+
+def _rejected_better(label: str, decision: dict[str, Any]) -> bool:
+    """A candidate truly better than the incumbent it faced that was not promoted."""
+    if decision["verdict"] == "promoted":
+        return False
+    return _worse(label, {"before": decision["candidate"], "after": decision["incumbent"]})
 
 
 def _worse(label: str, promotion: dict[str, float]) -> bool:

@@ -180,3 +180,13 @@ def test_the_report_shows_the_evidence_look_by_look():
     assert "Evidence by look" in html and html.count("<tr>") >= 3
     assert "5 of at most 10 seeds each: 10 runs saved" in html
     assert _looks_table({"rule": {"rule": "paired_t"}}) == ""  # a fixed decision: no table
+
+
+def test_with_two_looks_the_first_only_stops_losers_and_the_last_is_the_fixed_test():
+    assert boundaries((3, 5), 0.05)[0] == float("inf")
+    assert boundaries((3, 5), 0.05)[1] == pytest.approx(2.132, abs=1e-3)
+    clear = look([0.05, 0.051, 0.049], [3, 5], 0.05)
+    assert clear.outcome == "continue" and clear.bound is None and "no early win" in clear.line()
+    assert look([-0.05, -0.051, -0.049], [3, 5], 0.05).outcome == "worse"
+    promoted, median = simulated(2.0, cap=5)
+    assert promoted >= 0.78  # measured 82%: the fixed five-seed test's power, kept

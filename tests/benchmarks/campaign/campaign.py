@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,19 @@ class CampaignOutcome:
     final: dict[str, Any]  # the answer's configuration (our keys)
     observed: float  # what the campaign measured of it: mean of its seed reruns
     promotions: list[tuple[dict[str, Any], dict[str, Any]]]  # (replaced, promoted) configs
+    decisions: list[Decided] = field(default_factory=list)
+    promotion_runs: int = 0  # reruns (any seed but the user's 0)
+
+
+@dataclass
+class Decided:
+    """One promotion decision: the configs it compared and what it said."""
+
+    round: str
+    verdict: str
+    incumbent: dict[str, Any]
+    candidate: dict[str, Any]
+    seeds: int  # paired seeds it read
 
 
 def _values(tree: dict[str, Any], suite: str) -> dict[str, Any]:
@@ -140,4 +155,31 @@ def _read_outcome(
     runs = _runs(folder)
     reruns = [r["value"] for r in runs if r["seed"] != 0 and r["values"] == current]
     observed = sum(reruns) / len(reruns) if reruns else float("nan")
-    return CampaignOutcome(task.label, rep, outcomes, len(runs), current, observed, promotions)
+    return CampaignOutcome(
+        task.label,
+        rep,
+        outcomes,
+        len(runs),
+        current,
+        observed,
+        promotions,
+        decisions_of(folder, task, _values(base, task.suite)),
+        sum(r["seed"] != 0 for r in runs),
+    )
+
+
+def decisions_of(folder: Path, task: Task, base: dict[str, Any]) -> list[Decided]:
+    """Every promotion decision in the campaign's ledger, in order, with the incumbent it
+    faced (the base config until a promotion replaced it)."""
+    with closing(sqlite3.connect(folder / "studies" / "tuning.db")) as db:
+        rows = db.execute(
+            "SELECT round_name, verdict, candidate_config, seeds FROM orchestrator_decisions"
+            " ORDER BY id"
+        ).fetchall()
+    out, incumbent = [], base
+    for name, verdict, config, seeds in rows:
+        candidate = _values(json.loads(config), task.suite)
+        out.append(Decided(name, verdict, incumbent, candidate, len(json.loads(seeds))))
+        if verdict == "promoted":
+            incumbent = candidate
+    return out
