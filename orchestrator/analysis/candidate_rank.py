@@ -71,7 +71,7 @@ def candidate_trial(
     if not discount:
         return best, best.value, "the best trial the round ran"
     estimates = discounted(study)
-    if not estimates:
+    if best.number not in estimates:  # no fit, or the best is where a conditional param is off
         return best, best.value, "the best observed trial (too few trials to discount noise)"
     pick = min(estimates, key=estimates.__getitem__)
     trial = next(t for t in complete if t.number == pick)

@@ -34,6 +34,7 @@ import yaml
 
 from orchestrator.analysis.advice import readable_accepted
 from orchestrator.analysis.model import StudyRecord
+from orchestrator.rounds.sampling import adam_budget_nuisance
 from orchestrator.store.findings import Finding
 
 OPEN_QUESTIONS = ("boundary", "infeasible", "density")  # kinds that keep exploration going
@@ -140,10 +141,11 @@ def _exploit(
         reasons.append(f"{path}: scientific -> fixed at {value} (the winner, {winner})")
     draft["scientific"] = {}
     budget = draft["budget"]
+    trials = max(spent, budget.get("trials_per_study") or 0, 1)
+    _settle_conditions(draft, point, trials, reasons)
     old = budget.get("sampler", "qmc")
     budget["sampler"] = "tpe"
     budget.pop("grid", None)
-    trials = max(spent, budget.get("trials_per_study") or 0, 1)
     budget["trials_per_study"] = trials
     reasons.append(
         f"budget: sampler {old} -> tpe, {trials} trials (exploitation: the exploration "
@@ -156,6 +158,49 @@ def _exploit(
     if point:
         at = ", ".join(f"{k}={v}" for k, v in point.items())
         draft["goal"] = f"Exploitation: the best configuration at {at} (the winner of {winner})"
+
+
+def _settle_conditions(
+    draft: dict[str, Any], point: dict[str, Any], trials: int, reasons: list[str]
+) -> None:
+    """With the winner's values fixed, a ``when`` on them either always holds (the pair is
+    dropped) or never does (the range or preset is dropped): a nuisance range for SGD is
+    gone once AdamW won. A preset that now always applies becomes the explicit ranges it
+    stands for at the draft's budget (an explicit range of the same param wins)."""
+
+    def settle(spec: dict[str, Any]) -> dict[str, Any] | None:
+        when = dict(spec.get("when") or {})
+        if any(p in point and point[p] != v for p, v in when.items()):
+            return None
+        rest = {p: v for p, v in when.items() if p not in point}
+        settled = {k: v for k, v in spec.items() if k != "when"}
+        return {**settled, "when": rest} if rest else settled
+
+    nuisance = draft.get("nuisance", {})
+    for path in list(nuisance):
+        specs = nuisance[path] if isinstance(nuisance[path], list) else [nuisance[path]]
+        kept = [s for s in (settle(dict(x)) for x in specs) if s is not None]
+        if not kept:
+            del nuisance[path]
+            reasons.append(f"{path}: dropped (its ranges apply only to values that lost)")
+        else:
+            nuisance[path] = kept if len(kept) > 1 else kept[0]
+    presets = draft.get("presets", {})
+    for name in list(presets):
+        settled = settle(dict(presets[name] or {}))
+        if settled is None:
+            del presets[name]
+            reasons.append(f"presets.{name}: dropped (it applies only to values that lost)")
+        elif settled.get("when"):
+            presets[name] = settled
+        else:  # always applies now: its ranges, written out
+            del presets[name]
+            added = {p: s for p, s in adam_budget_nuisance(trials).items() if p not in nuisance}
+            nuisance.update(added)
+            reasons.append(
+                f"presets.{name}: written out as {', '.join(added) or 'nothing new'} (the "
+                "winner makes it apply to every trial)"
+            )
 
 
 def _single_range(draft: dict[str, Any], param: str | None) -> dict[str, Any] | None:

@@ -30,7 +30,9 @@ def first_trials(study: StudyRecord, n: int) -> StudyRecord:
     """The study as it stood after its first ``n`` finished trials (by trial number), so
     the decision is the same whenever it is taken again on a resumed round."""
     ordered = sorted(study.trials, key=lambda t: t.number)
-    finished = [t for t in ordered if t.state in ("complete", "infeasible", "pruned")]
+    finished = [
+        t for t in ordered if t.state in ("complete", "infeasible", "pruned") and not t.carried
+    ]  # its own trials: carried ones (earlier rounds') would judge it on another round
     return dataclasses.replace(study, trials=finished[:n])
 
 

@@ -130,8 +130,8 @@ def _pushed(spec: dict[str, Any], edge: str) -> float:
             half = math.ceil(half / step - 1e-9) * step
         new = low - half if edge == "low" else high + half
         new = round(new, 10 - math.floor(math.log10(high - low)))  # 0.2 - 0.2 is 2.8e-17
-        if edge == "low" and low >= 0:  # a dropout, a rate, a count: no sign change
-            new = max(new, 0)
+        if edge == "low" and low >= 0 and new < 0:  # a dropout, a rate, a count: no sign
+            new = low - math.floor(low / step) * step if step else 0  # change, on its grid
     if is_integer_spec(spec):
         rounded = math.floor(new) if edge == "low" else math.ceil(new)
         return max(rounded, 1) if spec.get("log") else rounded

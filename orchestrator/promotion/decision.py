@@ -103,9 +103,19 @@ def decide_sequential(
         f"{last.ci_high:+.4g}) after {last.n} of at most {len(cfg.seed_list)} seeds; "
         "sequential paired t: " + "; ".join(x.line() for x in looked)
     )
-    verdict, why = verdict_of(
-        last.outcome == "promote", last.effect, last.ci_low, last.ci_high, evidence, cfg, blocking
-    )
+    if last.outcome != "promote" and last.ci_low > 0 and not (blocking and not cfg.force):
+        verdict, why = (
+            "rejected",
+            (
+                f"not settled: better than zero in the interval, but not beyond the sequential "
+                f"boundary that keeps the false-promotion rate at {cfg.alpha:g}: {evidence}"
+            ),
+        )
+    else:
+        verdict, why = verdict_of(
+            last.outcome == "promote", last.effect, last.ci_low, last.ci_high, evidence, cfg,
+            blocking,
+        )  # fmt: skip
     if warnings:
         why += " | warnings: " + "; ".join(warnings)
     rule = {

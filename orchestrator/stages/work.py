@@ -53,19 +53,18 @@ def _run_workers(ctx: RoundContext) -> str | None:
         if interrupted:
             return interrupted
         stop_the_behind(ctx)
-    return _run_phase(ctx, ctx.rnd.trials_per_study)
+    return _run_phase(ctx)
 
 
-def _run_phase(ctx: RoundContext, trials: int) -> str | None:
-    """Every open study to ``trials``; the signal that stopped the workers, if one did."""
-    root = ctx.root
+def _run_phase(ctx: RoundContext, limit: int | None = None) -> str | None:
+    """Every open study to its budget, or to ``limit`` trials (racing's first half); the
+    signal that stopped the workers, if one did. The round itself is never changed, so its
+    search space and recorded budget are the same in every phase and process."""
+    root, rnd = ctx.root, ctx.rnd
     assert root.round is not None
-    rnd = dataclasses.replace(
-        ctx.rnd, budget=dataclasses.replace(ctx.rnd.budget, trials_per_study=trials)
-    )
     if root.worker is None and rnd.budget.workers > 1:
         print(f"  {rnd.budget.workers} worker processes on this machine")
-        resolved = dataclasses.replace(root.round.budget, trials_per_study=trials)
+        resolved = dataclasses.replace(root.round.budget, trials_per_study=rnd.trials_per_study)
         jobs = worker_jobs(
             dataclasses.replace(root.round, budget=resolved),  # one budget for every worker
             ctx.start,
@@ -74,6 +73,7 @@ def _run_phase(ctx: RoundContext, trials: int) -> str | None:
             n=rnd.budget.workers,
             log_dir=_log_dir(),
         )
+        jobs = [dataclasses.replace(job, trials_limit=limit) for job in jobs]
         outcome = run_local_workers(rnd, ctx.storage, jobs, progress=sys.stderr.isatty())
         broken = next((s.contract_error for s in outcome.stats if s.contract_error), None)
         if broken is not None:
@@ -90,6 +90,7 @@ def _run_phase(ctx: RoundContext, trials: int) -> str | None:
         worker=root.worker,
         progress=sys.stderr.isatty(),
         cache=ctx.cache,
+        trials_limit=limit,
     )
     if root.worker is not None or stats.storage_errors or stats.reaped:
         print(f"  {_stats_line(stats)}")

@@ -99,7 +99,10 @@ def _fitted(
     dists: dict[str, BaseDistribution] = {}
 
     def stored(path: str, dist: BaseDistribution) -> Any:
-        value = ran.get(path)
+        try:
+            value = ran.get(path)
+        except (KeyError, TypeError):  # an earlier config without this key
+            raise _DoesNotFit from None
         if not _inside(dist, value):
             raise _DoesNotFit
         dists[path] = dist
@@ -158,5 +161,7 @@ def carry_into(
 
 
 def carried_count(study: optuna.Study) -> int:
-    """How many of the study's trials were carried in (0 in stores of earlier versions)."""
-    return int(study.user_attrs.get(StudyAttr.CARRIED) or 0)
+    """How many of the study's trials were carried in, counted on the trials themselves (a
+    kill between ``add_trials`` and the study's ``carried`` attribute loses nothing)."""
+    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    return sum(TrialAttr.CARRIED_FROM in t.user_attrs for t in trials)

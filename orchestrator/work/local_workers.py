@@ -39,7 +39,7 @@ from orchestrator.config.sections import StorageConfig
 from orchestrator.exceptions import TrainerContractError
 from orchestrator.rounds.space import Round
 from orchestrator.rounds.validate import parse_round
-from orchestrator.store.record import StudyAttr
+from orchestrator.store.record import TrialAttr
 from orchestrator.store.redaction import RedactingFormatter
 from orchestrator.store.storage import opened_storage
 from orchestrator.work.budget import count_trials
@@ -63,6 +63,7 @@ class WorkerJob:
     workers_on_machine: int
     gpus: list[str] = field(default_factory=list)  # the GPUs the parent saw; i mod n is ours
     log_file: str | None = None
+    trials_limit: int | None = None  # racing's first half: stop each study at this many
 
 
 @dataclass
@@ -169,7 +170,9 @@ def _follow(
     study_ids = [storage.get_study_id_from_name(rnd.study_name(p)) for p in rnd.points()]
     total = rnd.trials_per_study * len(study_ids)
     carried = sum(
-        int(storage.get_study_user_attrs(i).get(StudyAttr.CARRIED) or 0) for i in study_ids
+        TrialAttr.CARRIED_FROM in t.user_attrs
+        for i in study_ids
+        for t in storage.get_all_trials(i, deepcopy=False)
     )
     bar = tqdm(total=total, disable=not progress, unit="trial", dynamic_ncols=True)
     bar.set_description(f"{rnd.name} [{len(procs)} workers]")
@@ -207,6 +210,7 @@ def work(job: WorkerJob) -> WorkerStats:
             studies=job.studies,
             worker=job.worker,
             progress=False,
+            trials_limit=job.trials_limit,
         )
 
 

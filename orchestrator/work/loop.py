@@ -56,6 +56,7 @@ class WorkerOptions:
     stop: StopSignals | None = None  # SIGTERM/SIGINT handling, when installed
     progress: bool = True
     poll_seconds: float = 2.0  # wait between looks when only others' trials are running
+    trials_limit: int | None = None  # racing's first half: each study stops at this many
 
 
 @dataclass
@@ -121,7 +122,7 @@ class WorkerLoop:
             )
             for point, _ in self.studies
         ]
-        self.budget = rnd.trials_per_study
+        self.budget = options.trials_limit or rnd.trials_per_study
         self.max_failures = rnd.budget.max_failures or self.budget
         self.faults = StorageFaults(storage)
         self.summaries = summarise_all(rnd, self.studies)

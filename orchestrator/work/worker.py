@@ -30,6 +30,7 @@ def run_worker(
     worker: int | None,
     progress: bool,
     cache: WorkerCache | None = None,
+    trials_limit: int | None = None,
 ) -> WorkerStats:
     """Run this worker's share of the round's trials; what it did."""
     stats = WorkerStats(worker)
@@ -41,6 +42,7 @@ def run_worker(
                 claim=claim,
                 stop=stop,
                 progress=progress,
+                trials_limit=trials_limit,
             )
             run_round(rnd, start, storage, options, stats=stats, cache=cache)
     return stats

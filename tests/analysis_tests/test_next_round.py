@@ -152,3 +152,37 @@ def test_a_pruner_warned_about_in_an_exploration_round_is_off_in_the_draft():
     assert reasons[-1] == "budget.pruner: hyperband -> none (pruning: exploration)"
     info = Finding("pruning", "info", "pruned 3", "s1", None, {})
     assert draft_next_round(raw, [info], POINTS)[0]["budget"]["pruner"] == "hyperband"
+
+
+def test_an_exploitation_draft_settles_the_conditions_on_the_winner():
+    raw = dataclasses.asdict(
+        RoundConfig(
+            name="round_3",
+            goal="sgd or adamw?",
+            scientific={"optimizer.name": ["sgd", "adamw"]},
+            nuisance={
+                "optimizer.lr": [
+                    {"low": 0.01, "high": 3.0, "log": True, "when": {"optimizer.name": "sgd"}},
+                    {"low": 1e-4, "high": 0.1, "log": True, "when": {"optimizer.name": "adamw"}},
+                ],
+                "optimizer.momentum": {
+                    "low": 0.5,
+                    "high": 0.98,
+                    "when": {"optimizer.name": "sgd"},
+                },
+            },
+            presets={"adam_budget": {"when": {"optimizer.name": "adamw"}}},
+        )
+    )
+    points = {"round_3/optimizer.name=sgd": {"optimizer.name": "sgd"},
+              "round_3/optimizer.name=adamw": {"optimizer.name": "adamw"}}  # fmt: skip
+    draft, reasons = draft_next_round(
+        raw, [winner("round_3/optimizer.name=adamw")], points, spent=20
+    )
+    assert draft["fixed"]["optimizer.name"] == "adamw" and draft["scientific"] == {}
+    assert draft["nuisance"]["optimizer.lr"] == {"low": 1e-4, "high": 0.1, "log": True}
+    assert "optimizer.momentum" not in draft["nuisance"]
+    assert draft["presets"] == {}  # written out: lr (explicit wins) and beta1 at 10+ trials
+    assert draft["nuisance"]["optimizer.beta1"] == {"low": 0.5, "high": 0.99}
+    assert any(r.startswith("optimizer.momentum: dropped") for r in reasons)
+    parse_round(round_from_dict(draft), builtin_experiment())  # a valid round

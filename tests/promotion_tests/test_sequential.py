@@ -190,3 +190,10 @@ def test_with_two_looks_the_first_only_stops_losers_and_the_last_is_the_fixed_te
     assert look([-0.05, -0.051, -0.049], [3, 5], 0.05).outcome == "worse"
     promoted, median = simulated(2.0, cap=5)
     assert promoted >= 0.78  # measured 82%: the fixed five-seed test's power, kept
+
+
+def test_a_gain_short_of_the_sequential_boundary_at_the_cap_is_called_not_settled():
+    cfg = PromotionConfig(seeds=10)
+    last = Look(10, 0.01, 0.001, 0.019, 2.2, 2.81, "end")
+    decision = decide_sequential([last], cfg)
+    assert decision.verdict == "rejected" and decision.reason.startswith("not settled")

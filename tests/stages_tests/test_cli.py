@@ -208,6 +208,9 @@ def test_a_value_clearly_behind_stops_at_half_its_budget_and_says_so(tmp_path):
         }
 
     assert counts() == {1: 4, 2: 8, 3: 8}
+    for depth in (1, 2, 3):  # the first half never changed the round's recorded budget
+        study = optuna.load_study(study_name=f"round_1/model.depth={depth}", storage=store)
+        assert study.user_attrs["trials_per_study"] == 8
     again = run_cli(tmp_path, *RACE, "stage=work")  # resumed: the same decision, nothing run
     assert again.returncode == 0, again.stderr
     assert counts() == {1: 4, 2: 8, 3: 8}
