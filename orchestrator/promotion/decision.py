@@ -103,19 +103,9 @@ def decide_sequential(
         f"{last.ci_high:+.4g}) after {last.n} of at most {len(cfg.seed_list)} seeds; "
         "sequential paired t: " + "; ".join(x.line() for x in looked)
     )
-    if last.outcome != "promote" and last.ci_low > 0 and not (blocking and not cfg.force):
-        verdict, why = (
-            "rejected",
-            (
-                f"not settled: better than zero in the interval, but not beyond the sequential "
-                f"boundary that keeps the false-promotion rate at {cfg.alpha:g}: {evidence}"
-            ),
-        )
-    else:
-        verdict, why = verdict_of(
-            last.outcome == "promote", last.effect, last.ci_low, last.ci_high, evidence, cfg,
-            blocking,
-        )  # fmt: skip
+    verdict, why = verdict_of(
+        last.outcome == "promote", last.effect, last.ci_low, last.ci_high, evidence, cfg, blocking
+    )
     if warnings:
         why += " | warnings: " + "; ".join(warnings)
     rule = {
@@ -139,16 +129,22 @@ def verdict_of(
     blocking: Sequence[str] = (),
 ) -> tuple[str, str]:
     """(verdict, reason) saying what was seen: better, worse (the interval below zero),
-    within noise (the interval straddles zero), or better but below ``min_improvement``."""
+    within noise (the interval straddles zero), better but below ``min_improvement``, or not
+    settled (the interval above zero, the rule's bar not met)."""
     if blocking and not cfg.force:
         return "blocked", "blocked by findings: " + "; ".join(blocking)
     if significant and mean > cfg.min_improvement:
         return "promoted", evidence
     if ci_high < 0:
         return "rejected", f"worse: the candidate's interval lies below zero: {evidence}"
-    if significant or ci_low > 0:
+    if significant:
         return "rejected", (
             f"better, but below min_improvement {cfg.min_improvement:g}: {evidence}"
+        )
+    if ci_low > 0:  # above zero, short of the rule's bar (a sequential boundary, se_multiple)
+        return (
+            "rejected",
+            f"not settled: the interval is above zero, the rule's bar is not met: {evidence}",
         )
     if cfg.min_improvement > 0 and ci_high < cfg.min_improvement:
         return "rejected", (
