@@ -46,7 +46,7 @@ bench: setup ## Benchmarks: fit vs DataLoader; per-trial overhead; the fast path
 bench-campaign: setup ## Whole campaigns vs plain Optuna TPE/random/QMC at equal runs, on recorded MLP runs (~30 min)
 	$(RUN) python -m tests.benchmarks.bench_campaign $(ARGS)
 
-round-%: setup ## Run round N (conf/round/round_N.yaml): make round-1 ARGS="budget overrides"
+round-%: setup ## Run round N (orchestrator/conf/round/round_N.yaml): make round-1 ARGS="budget overrides"
 	$(RUN) orchestrator round=round_$* $(ARGS)
 
 work-%: setup ## Run round N's trials only (stage=work)
@@ -79,11 +79,11 @@ probe: setup ## Fix the batch size first: throughput per batch size (make probe 
 history: setup ## The lineage of incumbents, round by round
 	$(RUN) orchestrator stage=history $(ARGS)
 
-dashboard: setup ## Open the store in optuna-dashboard (http://127.0.0.1:8080)
-	$(RUN) optuna-dashboard sqlite:///studies/tuning.db
+dashboard: setup ## Open the store in optuna-dashboard (http://127.0.0.1:8080): orchestrator stage=dashboard
+	$(RUN) orchestrator stage=dashboard $(ARGS)
 
 tensorboard: setup ## Every trial's curves and hyperparameters in TensorBoard (http://127.0.0.1:6006)
-	$(RUN) tensorboard --logdir studies/tensorboard --host 127.0.0.1 --port 6006 --load_fast=false
+	$(RUN) orchestrator stage=tensorboard $(ARGS)
 
 clean: ## Remove caches (never touches studies/)
 	rm -rf .pytest_cache .ruff_cache

@@ -23,12 +23,14 @@ from omegaconf import DictConfig
 from orchestrator.config.schema import (
     CONF_DIR,
     experiment_from_cfg,
+    own_section_overrides,
     register_configs,
     root_from_cfg,
 )
 from orchestrator.exceptions import OrchestratorError
 from orchestrator.store.files import atomic_write
 from orchestrator.store.redaction import redact_text
+from orchestrator.store.terminal_log import copying_terminal_to_log
 from orchestrator.work.signals import Interrupted
 
 log = logging.getLogger("orchestrator")
@@ -56,19 +58,20 @@ def _hydra_entry(cfg: DictConfig) -> None:
         from orchestrator.work.gpus import configure_worker
 
         configure_worker(int(cfg.worker), hydra_cfg.launcher.get("n_jobs") if multirun else None)
-    try:
-        code = run_stage(cfg)
-    except Interrupted as err:  # a stop signal during a training outside the worker loop
-        print(f"stopped by {err.signame}", file=sys.stderr)
-        sys.exit(128 + getattr(signal, err.signame, signal.SIGTERM).value)
-    except OrchestratorError as err:
-        # Hydra made this run's directory before our checks ran; a rejected run must leave
-        # nothing behind, so remove it (it is new, and results are written only on success).
-        shutil.rmtree(hydra_cfg.runtime.output_dir, ignore_errors=True)
-        print(f"error: {err}", file=sys.stderr)
-        if multirun:  # an exception, not an exit: Hydra marks this job failed, others go on
-            raise JobFailed(str(err)) from None
-        sys.exit(2)
+    with copying_terminal_to_log():  # the answer, findings and decision in cli.log too
+        try:
+            code = run_stage(cfg)
+        except Interrupted as err:  # a stop signal during a training outside the worker loop
+            print(f"stopped by {err.signame}", file=sys.stderr)
+            sys.exit(128 + getattr(signal, err.signame, signal.SIGTERM).value)
+        except OrchestratorError as err:
+            # Hydra made this run's directory before our checks ran; a rejected run must leave
+            # nothing behind, so remove it (it is new, and results are written only on success).
+            shutil.rmtree(hydra_cfg.runtime.output_dir, ignore_errors=True)
+            print(f"error: {err}", file=sys.stderr)
+            if multirun:  # an exception, not an exit: Hydra marks this job failed, others go on
+                raise JobFailed(str(err)) from None
+            sys.exit(2)
     if code and multirun:
         raise JobFailed(
             f"job {hydra_cfg.job.num} ({' '.join(hydra_cfg.overrides.task)}) "
@@ -105,4 +108,5 @@ def main() -> None:
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())
     register_configs()
+    sys.argv[1:] = own_section_overrides(sys.argv[1:])
     _hydra_entry()

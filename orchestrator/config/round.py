@@ -6,7 +6,8 @@ and a next-round draft is read back through ``round_from_dict``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,4 +55,63 @@ def round_from_dict(raw: Mapping[str, Any]) -> RoundConfig:
     unknown = set(fields) - set(RoundConfig.__dataclass_fields__)
     if unknown:
         raise ConfigError("round", f"unknown keys {sorted(unknown)}")
-    return RoundConfig(**fields, budget=budget)
+    return with_dotted_paths(RoundConfig(**fields, budget=budget))
+
+
+# A nuisance entry is a range or choices (a mapping with one of these keys) or a list of
+# alternatives; anything else in ``nuisance`` is a level of a parameter's path.
+_SPEC_KEYS = frozenset({"low", "high", "log", "step", "choices", "when"})
+
+
+def with_dotted_paths(raw: RoundConfig) -> RoundConfig:
+    """``raw`` with every parameter named by its dotted path, as round files name them.
+
+    A command-line override ``round.nuisance.optim.lr.low=1e-4`` reaches the round as the
+    nested ``{optim: {lr: {low: 1e-4}}}`` beside the file's ``optim.lr`` entry (Hydra splits
+    keys at dots); folded here into ``optim.lr``, the override's keys over the file's, so the
+    override is checked and used as if the round file had said it."""
+    return dataclasses.replace(
+        raw,
+        scientific=_dotted(raw.scientific, _is_value),
+        nuisance=_into_specs(_dotted(raw.nuisance, _is_spec)),
+        fixed=_dotted(raw.fixed, _is_value),
+    )
+
+
+def _into_specs(nuisance: dict[str, Any]) -> dict[str, Any]:
+    """``optim.lr.lo`` beside the range ``optim.lr`` is a key of that range (misspelt, so
+    the range's check names it), not a parameter of its own."""
+    out: dict[str, Any] = {}
+    for path, node in nuisance.items():
+        owner = next(
+            (p for p in out if path.startswith(f"{p}.") and isinstance(out[p], Mapping)), None
+        )
+        if owner is None:
+            out[path] = node
+        else:
+            out[owner] = {**out[owner], path[len(owner) + 1 :]: node}
+    return out
+
+
+def _is_value(node: Any) -> bool:
+    return not isinstance(node, Mapping)
+
+
+def _is_spec(node: Any) -> bool:
+    return not isinstance(node, Mapping) or not _SPEC_KEYS.isdisjoint(node) or not node
+
+
+def _dotted(entries: Mapping[str, Any], is_leaf: Callable[[Any], bool]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, node in entries.items():
+        leaves = (
+            {str(key): node}
+            if is_leaf(node)
+            else {f"{key}.{sub}": leaf for sub, leaf in _dotted(node, is_leaf).items()}
+        )
+        for path, leaf in leaves.items():
+            earlier = out.get(path)
+            if isinstance(earlier, Mapping) and isinstance(leaf, Mapping):
+                leaf = {**earlier, **leaf}  # a range's keys given apart: the later wins
+            out[path] = leaf
+    return out

@@ -11,6 +11,7 @@ into plain, validated data: nothing beyond this module, ``cli.py`` and the train
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -25,11 +26,12 @@ from orchestrator.config.experiment import Experiment
 from orchestrator.config.launch import launch_from
 from orchestrator.config.node_types import own_types
 from orchestrator.config.params import BUILTIN_SCHEMA, ParamSchema
-from orchestrator.config.round import RoundConfig
+from orchestrator.config.round import RoundConfig, with_dotted_paths
 from orchestrator.config.sections import (
     AnalysisConfig,
     PathsConfig,
     ProbeConfig,
+    ServeConfig,
     StorageConfig,
     TrainerConfig,
 )
@@ -47,9 +49,19 @@ from orchestrator.train.config import (
     validate_experiment,
 )
 
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"  # Hydra's config directory
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"  # Hydra's config directory
 
-STAGES = ("run", "work", "analyze", "promote", "history", "probe", "train")
+STAGES = (
+    "run",
+    "work",
+    "analyze",
+    "promote",
+    "history",
+    "probe",
+    "train",
+    "dashboard",
+    "tensorboard",
+)
 
 # The orchestrator's own sections: everything else in an own config is the user's experiment.
 OWN_SECTIONS: dict[str, type] = {
@@ -59,6 +71,7 @@ OWN_SECTIONS: dict[str, type] = {
     "storage": StorageConfig,
     "probe": ProbeConfig,
     "analysis": AnalysisConfig,
+    "serve": ServeConfig,
 }
 ORCHESTRATOR_KEYS = ("stage", "worker", "hydra", *OWN_SECTIONS)
 
@@ -81,6 +94,7 @@ class Config:
     storage: StorageConfig = field(default_factory=StorageConfig)
     probe: ProbeConfig = field(default_factory=ProbeConfig)
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
+    serve: ServeConfig = field(default_factory=ServeConfig)
 
 
 def register_configs() -> None:
@@ -101,12 +115,29 @@ def root_from_cfg(cfg: DictConfig) -> Config:
         raise ConfigError("worker", f"must be an integer >= 0 (a worker index); got {cfg.worker}")
     if is_builtin(cfg):
         _no_added_keys(cfg)
-        return cast(Config, OmegaConf.to_object(cfg))  # the schema above makes it one
-    sections: dict[str, Any] = {"stage": cfg.stage, "worker": cfg.get("worker")}
-    for key, cls in OWN_SECTIONS.items():
-        if cfg.get(key) is not None:
-            sections[key] = _checked_section(cfg, key, cls)
-    return Config(**sections)
+        root = cast(Config, OmegaConf.to_object(cfg))  # the schema above makes it one
+    else:
+        sections: dict[str, Any] = {"stage": cfg.stage, "worker": cfg.get("worker")}
+        for key, cls in OWN_SECTIONS.items():
+            if cfg.get(key) is not None:
+                sections[key] = _checked_section(cfg, key, cls)
+        root = Config(**sections)
+    if root.round is not None:
+        root.round = with_dotted_paths(root.round)
+    return root
+
+
+def own_section_overrides(args: list[str]) -> list[str]:
+    """Command-line overrides of our sections made ``++`` (add or replace).
+
+    A user's own config composes our sections as plain YAML, which Hydra locks: a key the
+    YAML does not spell (``round.budget.workers=2``, ``paths.tensorboard=false``, a range
+    ``round.nuisance.optim.lr.low=1e-4``) would need ``+``, and the README's overrides would
+    fail on every own config. ``++`` lets Hydra take them; ``root_from_cfg`` then checks each
+    section against its schema, so a typo is still one error naming the key."""
+    own = "|".join(OWN_SECTIONS)
+    pattern = re.compile(rf"(?:{own})\.[^=]*=")
+    return [f"++{arg}" if pattern.match(arg) else arg for arg in args]
 
 
 def _no_added_keys(cfg: DictConfig) -> None:

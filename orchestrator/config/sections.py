@@ -46,6 +46,16 @@ class PathsConfig:
 
 
 @dataclass
+class ServeConfig:
+    """Where ``stage=dashboard`` and ``stage=tensorboard`` listen (loopback by default: the
+    viewers have no login, so reach a remote box through an SSH tunnel)."""
+
+    host: str = "127.0.0.1"
+    dashboard_port: int = 8080
+    tensorboard_port: int = 6006
+
+
+@dataclass
 class StorageConfig:
     """Where studies live. ``url`` for sqlite/rdb, ``path`` for the journal file."""
 

@@ -26,6 +26,8 @@ TABLE: dict[str, tuple[str, str]] = {  # stage -> (module, function)
     "history": ("orchestrator.stages.history", "history"),
     "probe": ("orchestrator.stages.probe", "probe"),
     "train": ("orchestrator.stages.train", "train"),
+    "dashboard": ("orchestrator.stages.serve", "dashboard"),
+    "tensorboard": ("orchestrator.stages.serve", "tensorboard"),
 }
 assert set(TABLE) == set(STAGES), "every stage the schema accepts has a row here"
 

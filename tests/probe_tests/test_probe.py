@@ -13,6 +13,7 @@ import torch
 import yaml
 
 from orchestrator.config.experiment import builtin_experiment
+from orchestrator.config.schema import CONF_DIR
 from orchestrator.config.sections import ProbeConfig, validate_probe
 from orchestrator.exceptions import ConfigError
 from orchestrator.probe import measure as probe_measure
@@ -412,7 +413,7 @@ def test_validation_errors_name_the_key(field, value, key, tiny_split):
 
 
 def test_the_yaml_defaults_are_the_dataclass_defaults():
-    raw = yaml.safe_load((ROOT / "conf" / "probe" / "default.yaml").read_text())
+    raw = yaml.safe_load((CONF_DIR / "probe" / "default.yaml").read_text())
     assert raw == dataclasses.asdict(ProbeConfig())
     validate_probe(ProbeConfig(**raw))
 

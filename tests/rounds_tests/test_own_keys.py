@@ -11,11 +11,10 @@ from hydra.core.config_store import ConfigStore
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
 from orchestrator.config.round import RoundConfig
-from orchestrator.config.schema import experiment_from_cfg, register_configs
+from orchestrator.config.schema import CONF_DIR, experiment_from_cfg, register_configs
 from orchestrator.exceptions import ConfigError
 from orchestrator.rounds.validate import parse_round
 from orchestrator.store.record import config_hash
-from tests.support.cli import ROOT
 
 
 class Act(Enum):
@@ -35,24 +34,24 @@ def own_experiment(tmp_path, yaml_text: str, *overrides: str):
     register_configs()
     ConfigStore.instance().store(group="net", name="schema", node=Net)  # the user's schema
     (tmp_path / "mine.yaml").write_text(yaml_text)
-    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
         pass
     with initialize_config_dir(str(tmp_path), version_base="1.3"):
         cfg = compose("mine", overrides=list(overrides))
     return experiment_from_cfg(cfg)
 
 
-PLAIN = """
+PLAIN = f"""
 defaults: [orchestrator, _self_]
-hydra: {searchpath: ["file://%s"]}
-trainer: {_target_: tests.support.trainers.analytic, seed_key: seed, length_key: epochs}
+hydra: {{searchpath: ["file://{CONF_DIR}"]}}
+trainer: {{_target_: tests.support.trainers.analytic, seed_key: seed, length_key: epochs}}
 layers: 2
 lr: 0.1
 tag: a
 extra: null
 epochs: 10
 seed: 0
-""" % (ROOT / "conf")
+"""
 
 
 def test_plain_yaml_keys_are_typed_from_their_defaults(tmp_path):
