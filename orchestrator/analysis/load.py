@@ -77,7 +77,7 @@ def load_round(
             study = optuna.load_study(study_name=name, storage=storage)
         except KeyError:
             raise OrchestratorError(
-                f"study {name} is not in the store: run the round first (make work-N)"
+                f"study {name} is not in the store: run the round first (stage=work)"
             ) from None
         records.append(study_record(study, artifacts, dict(point)))
     return records

@@ -360,7 +360,8 @@ def render(draft: dict[str, Any], reasons: list[str], source: str) -> str:
     """The draft as YAML, headed by comments that say what changed and why."""
     header = [
         f"# Next-round draft, made from {source} by the analysis stage.",
-        "# Copy it to conf/round/<name>.yaml, set its goal, and run it. Changes:",
+        "# Copy it into your config dir's round/ folder as <name>.yaml (the built-in "
+        "experiment's: orchestrator/conf/round/), set its goal, and run it. Changes:",
     ]
     header += [f"#  - {r}" for r in reasons]
     return "\n".join(header) + "\n" + yaml.safe_dump(draft, sort_keys=False)

@@ -97,6 +97,18 @@ class Config:
     serve: ServeConfig = field(default_factory=ServeConfig)
 
 
+def round_names(builtin: bool) -> list[str]:
+    """The round files this command can pick (``round=<name>``): the ones Hydra finds in the
+    config dirs, less the built-in experiment's own when the config is not the built-in."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    ours = {p.stem for p in (CONF_DIR / "round").glob("*.yaml")}
+    if not GlobalHydra.instance().is_initialized():
+        return sorted(ours)
+    found = set(GlobalHydra.instance().config_loader().get_group_options("round"))
+    return sorted(found if builtin else found - ours)
+
+
 def register_configs() -> None:
     """Register the root schema as ``schema`` (idempotent; Hydra allows re-storing)."""
     ConfigStore.instance().store(name="schema", node=Config)

@@ -12,7 +12,7 @@ from orchestrator.store.ledger import DecisionRow
 def format_history(rows: list[DecisionRow]) -> str:
     """The lineage of incumbents, round by round."""
     if not rows:
-        return "no promotion decisions yet: run a round (make round-1)"
+        return "no promotion decisions yet: run a round (orchestrator round=<name>)"
     lines = ["lineage of incumbents (base config first):", "  base config"]
     for row in rows:
         mark = "->" if row.verdict == "promoted" else "  "

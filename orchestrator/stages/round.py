@@ -21,7 +21,7 @@ import yaml
 from orchestrator.config.experiment import Experiment
 from orchestrator.config.launch import selection_hint
 from orchestrator.config.round import RoundConfig
-from orchestrator.config.schema import CONF_DIR, Config
+from orchestrator.config.schema import Config, round_names
 from orchestrator.exceptions import ConfigError
 from orchestrator.rounds.check_needs import short_budget_warning
 from orchestrator.rounds.pruning import pruning_warning
@@ -79,9 +79,9 @@ def run_round_steps(
 def opened_round(root: Config, base: Experiment, *, starts_work: bool) -> Iterator[RoundContext]:
     """The round checked and its store open (closed on every way out)."""
     if root.round is None:
-        rounds = sorted(p.stem for p in (CONF_DIR / "round").glob("*.yaml"))
+        rounds = ", ".join(round_names(base.builtin)) or "none yet: add round/<name>.yaml"
         raise ConfigError(
-            "round", f"stage={root.stage} needs a round: round=<name>, one of {', '.join(rounds)}"
+            "round", f"stage={root.stage} needs a round: round=<name>, one of {rounds}"
         )
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     trains = starts_work or root.stage == "promote"
