@@ -32,8 +32,9 @@ PYTHONS = ("3.11", "3.12", "3.13")
 
 
 def uv() -> list[str]:
-    """uv as ``make setup`` leaves it: on PATH, or the module pip installed."""
-    found = shutil.which("uv")
+    """The uv running this suite (``uv run`` sets ``UV``), else uv on PATH, else the module
+    ``make setup`` installed with pip into the system's python3."""
+    found = os.environ.get("UV") or shutil.which("uv")
     return [found] if found else ["python3", "-m", "uv"]
 
 
