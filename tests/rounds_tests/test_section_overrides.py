@@ -91,7 +91,8 @@ def test_a_wrong_override_is_one_error_naming_it(tmp_path, override, message):
 
 def test_only_our_sections_are_rewritten():
     args = ["round=r1", "round.budget.seed=3", "+round.goal=x", "optim.lr=0.2",
-            "hydra.verbose=true", "storage.url=sqlite:///x.db", "--config-dir", "conf"]  # fmt: skip
+            "hydra.verbose=true", "storage.url=sqlite:///x.db", "--config-dir",
+            "conf"]  # fmt: skip
     assert own_section_overrides(args) == [
         "round=r1", "++round.budget.seed=3", "+round.goal=x", "optim.lr=0.2",
         "hydra.verbose=true", "++storage.url=sqlite:///x.db", "--config-dir", "conf",
