@@ -10,7 +10,7 @@ ARGS ?=
 ROUND ?= 1
 WORKERS ?= 4
 
-.PHONY: help setup test lint format train bench bench-campaign probe history dashboard tensorboard clean multirun stress postgres
+.PHONY: help setup test lint format docs docs-serve train bench bench-campaign probe history dashboard tensorboard clean multirun stress postgres
 
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_%-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -31,6 +31,12 @@ lint: setup ## ruff (lint, format), the import contracts (import-linter), the ty
 format: setup ## ruff format and autofix
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
+
+docs: setup ## Build the manual (docs/, mkdocs.yml) strictly into site/: a broken link or a page out of the nav fails
+	NO_MKDOCS_2_WARNING=1 $(RUN) mkdocs build --strict
+
+docs-serve: setup ## Serve the manual on http://127.0.0.1:8000 while you edit it
+	NO_MKDOCS_2_WARNING=1 $(RUN) mkdocs serve
 
 train: setup ## Train the composed config once: make train ARGS="model.depth=3 optimizer.lr=0.2"
 	$(RUN) orchestrator stage=train $(ARGS)

@@ -74,7 +74,7 @@ class ParamSchema:
         if self.builtin:
             where = (
                 f"paths are <section>.<key> with section in {', '.join(SECTIONS)}; to tune "
-                "keys of your own, compose your own config (README: bring your own code)"
+                "keys of your own, compose your own config (docs/own-code.md)"
             )
         else:
             where = "it is not a key of your config (add it there with a default value)"

@@ -162,7 +162,7 @@ def _no_added_keys(cfg: DictConfig) -> None:
                 raise ConfigError(
                     f"{section}.{key}",
                     "is not a key of the built-in experiment, so its fit would ignore it; to "
-                    "tune keys of your own, compose your own config (README: bring your own code)",
+                    "tune keys of your own, compose your own config (docs/own-code.md)",
                 )
 
 
@@ -204,7 +204,7 @@ def experiment_from_cfg(cfg: DictConfig, root: Config | None = None) -> Experime
             raise ConfigError(
                 "trainer.kind",
                 f"{launch.kind} trains your own keys: compose your own config "
-                "(defaults: [orchestrator, _self_]; README: bring your own code)",
+                "(defaults: [orchestrator, _self_]; docs/own-code.md)",
             )
         tree: dict[str, Any] = experiment_to_dict(experiment_of(root))
         schema = BUILTIN_SCHEMA

@@ -17,7 +17,7 @@ from orchestrator.exceptions import ConfigError
 @dataclass
 class TrainerConfig:
     """What trains a trial (a function, a Hydra app, a command), and the config keys it
-    takes its seed and length from (README: bring your own code)."""
+    takes its seed and length from (docs/own-code.md)."""
 
     kind: str = "function"  # function | hydra_app | command
     _target_: str = (

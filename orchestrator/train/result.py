@@ -142,7 +142,7 @@ def as_train_result(returned: Any) -> TrainResult:
         return TrainResult.from_dict(returned)
     raise TrainerContractError(
         f"the trainer returned {type(returned).__name__}; it must return a TrainResult or a "
-        "dict with the same keys (README: trainer contract)"
+        "dict with the same keys (docs/trainer-contract.md)"
     )
 
 

@@ -33,7 +33,6 @@ from orchestrator.train.config import experiment_from_dict, experiment_to_dict
 from orchestrator.train.data import load_split
 from tests.support.experiments import tiny_experiment
 
-ROOT = Path(__file__).resolve().parents[2]
 FAST = {"warmup_steps": 1, "timed_steps": 2, "repeats": 1, "min_repeat_seconds": 0.0}
 
 
