@@ -20,7 +20,8 @@ class DataError(OrchestratorError):
 
 
 class TrainerContractError(OrchestratorError, ValueError):
-    """A trainer returned something that is not a valid ``TrainResult`` (docs/trainer-contract.md)."""
+    """A trainer returned something that is not a valid ``TrainResult``
+    (docs/trainer-contract.md)."""
 
 
 class StorageError(OrchestratorError):
