@@ -20,6 +20,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from orchestrator import __version__
 from orchestrator.config.schema import (
     CONF_DIR,
     experiment_from_cfg,
@@ -105,6 +106,9 @@ def main() -> None:
     The working directory goes on the import path first, as ``python -m`` would put it, so
     ``trainer._target_=mymodule.train`` finds ``./mymodule.py`` from the console script too.
     """
+    if sys.argv[1:] == ["--version"]:  # ours, not Hydra's (which would print Hydra's)
+        print(f"orchestrator {__version__} (tuning-round-orchestrator)")
+        return
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())
     register_configs()

@@ -138,6 +138,12 @@ def test_a_round_end_to_end_from_the_users_folder(version, dist, tmp_path):
     )  # fmt: skip
     assert helper.returncode == 0, helper.stderr
     assert helper.stdout.split()[0] == "False"  # outside a trial: a no-op, never a stop
+    version = subprocess.run([str(bin_dir / "orchestrator"), "--version"],
+                             capture_output=True, text=True)  # fmt: skip
+    assert (
+        version.stdout.strip()
+        == f"orchestrator {helper.stdout.split()[1]} (tuning-round-orchestrator)"
+    )
 
     # The README's overrides, without "+", on an own config (a range too), and the round.
     run = orchestrator(bin_dir, folder, "round=wide_1", "round.budget.workers=1",
