@@ -2,9 +2,12 @@
 
 Each check is a pure function ``(trial, study, cfg) -> list[Finding]`` that reads the
 trial's stored curves (the trainer's ``Curves`` as a dict) and stays silent when they are
-missing or too short to judge. ``run_curve_checks`` applies them to the best complete
-trial(s) of each study: the curves of the trials a round will build on are the ones whose
-problems matter, and checking every trial would drown those findings in noise.
+missing or too short to judge; each is written as its rule alone (``curve_rule.py`` holds
+the shape they share). The ones on the validation metric's evaluations are here, the ones
+on per-step signals (training loss, gradient norm, update ratio) in ``step_checks.py``.
+``run_curve_checks`` applies them to the best complete trial(s) of each study: the curves
+of the trials a round will build on are the ones whose problems matter, and checking every
+trial would drown those findings in noise.
 
 The default training is short (300 steps, an evaluation every 50), so the rules are built
 for few, noisy points: they compare means over windows or over several evaluations rather
@@ -28,13 +31,13 @@ from typing import Any
 
 import numpy as np
 
+from orchestrator.analysis.curve_rule import Seen, curve_check
 from orchestrator.analysis.curve_series import (
     MIN_LATE_POINTS,
     curve_noise,
     detrended_rel_std,
     eval_series,
     excess,
-    finite,
     is_error,
     lr_decays,
     n_steps,
@@ -46,8 +49,20 @@ from orchestrator.analysis.curve_series import (
 from orchestrator.analysis.model import StudyRecord, TrialRecord
 from orchestrator.analysis.noise import proportion_noise
 from orchestrator.analysis.round_checks import LENGTH_KEY
+from orchestrator.analysis.step_checks import instability, training_loss_rising, update_ratio
 from orchestrator.config.sections import AnalysisConfig
 from orchestrator.store.findings import Finding
+
+__all__ = [
+    "instability",
+    "late_variance",
+    "overfitting",
+    "run_curve_checks",
+    "saturated_early",
+    "still_improving",
+    "training_loss_rising",
+    "update_ratio",
+]
 
 DECAYING_SCHEDULE = "linear"  # the playbook's lazy, robust default (PLAYBOOK.md 7)
 MIN_EVALS = 3  # fewer evaluations than this cannot show a trend or a plateau
@@ -57,29 +72,18 @@ MIN_ERROR_SWING = 0.01  # late swings of an error below a point are no finding
 CurveCheck = Callable[[TrialRecord, str, AnalysisConfig], list[Finding]]
 
 
-# --------------------------------------------------------------------------- the checks
+# ------------------------------------- the checks on the validation metric's evaluations
 
 
-def _finding(kind: str, severity: str, study: str, message: str, **suggestion: Any) -> Finding:
-    """A curve finding: about a study's trial, not one param, so ``param`` is None."""
-    return Finding(
-        kind=kind,
-        severity=severity,
-        message=message,
-        study=study,
-        param=None,
-        suggestion=dict(suggestion),
-    )
-
-
+@curve_check("overfitting", "warn")
 def overfitting(
     trial: TrialRecord,
-    study: str,
+    curves: dict[str, Any],
     cfg: AnalysisConfig,
     *,
     metric: str = "val_error",
     examples: int | None = None,
-) -> list[Finding]:
+) -> Seen | None:
     """Validation metric rising from its minimum while the training loss kept falling.
 
     Rule: with at least 3 evaluations and at least 2 of them after the (first) minimum, the
@@ -93,27 +97,24 @@ def overfitting(
     curves overfitting). Why the training loss: a rising validation metric with a rising
     training loss is instability instead.
     """
-    curves = trial.curves
-    if not curves:
-        return []
     name, steps, values = eval_series(curves, metric)
     if len(values) < MIN_EVALS:
-        return []
+        return None
     i_min = int(np.argmin(values))
     if len(values) - 1 - i_min < 2:
-        return []
+        return None
     best, end = float(values[i_min]), float(values[-2:].mean())
     absolute = is_error(name)
     rise = excess(end, best, absolute)
     sigma = curve_noise(name, values, examples, since=i_min) * math.sqrt(1 / 2 + 1)
     noise_rise = excess(best + NOISES * sigma, best, absolute)
     if rise <= cfg.overfit_rise or rise <= noise_rise:
-        return []
+        return None
     loss_then, loss_end = _train_loss_then_and_end(trial, curves, float(steps[i_min]))
     if not (loss_end < loss_then):  # also False when either is NaN (no training loss)
-        return []
+        return None
     message = (
-        f"trial {trial.number}: {name} rose from its minimum {best:.4g} at step "
+        f"{name} rose from its minimum {best:.4g} at step "
         f"{int(steps[i_min])} to {end:.4g} at the end (+{rise:.3g} {unit_name(absolute)} > "
         f"{max(cfg.overfit_rise, noise_rise):.3g}, the threshold or {NOISES:g} noises) while "
         f"the training loss fell from {loss_then:.4g} to {loss_end:.4g}: the model overfits."
@@ -122,7 +123,7 @@ def overfitting(
         "regularisation": "add or strengthen (dropout, weight decay, augmentation)",
         "or": "fewer steps",
     }
-    return [_finding("overfitting", "warn", study, message, **suggestion)]
+    return message, suggestion
 
 
 def _train_loss_then_and_end(
@@ -139,14 +140,15 @@ def _train_loss_then_and_end(
     return loss_then, loss_end
 
 
+@curve_check("late_variance", "warn")
 def late_variance(
     trial: TrialRecord,
-    study: str,
+    curves: dict[str, Any],
     cfg: AnalysisConfig,
     *,
     metric: str = "val_error",
     examples: int | None = None,
-) -> list[Finding]:
+) -> Seen | None:
     """Large step-to-step variation in the last ``cfg.late_fraction`` of training.
 
     Rule: the late points are the validation metric's evaluations after
@@ -162,18 +164,15 @@ def late_variance(
     images are the validation set's noise, not training's). Why: when the end of training
     wobbles by more than the differences between trials, comparing trials becomes luck.
     """
-    curves = trial.curves
-    if not curves:
-        return []
     n = n_steps(trial, curves)
     late_start = (1.0 - cfg.late_fraction) * n
     name, steps, values = eval_series(curves, metric)
     late = values[steps > late_start]
     if len(late) < MIN_LATE_POINTS:
-        return []  # skipped.py says so: per-batch loss noise is no late variance
+        return None  # skipped.py says so: per-batch loss noise is no late variance
     rel = detrended_rel_std(late)
     if not rel > cfg.late_variance_warn:  # also False for NaN (too few points, zero level)
-        return []
+        return None
     level = float(late.mean())
     swing = rel * abs(level)
     floor = ""
@@ -181,29 +180,29 @@ def late_variance(
         sampling = proportion_noise(name, level, examples) or 0.0
         least = max(MIN_ERROR_SWING, 2 * sampling)
         if swing <= least:
-            return []
+            return None
         floor = f", above the error's floor {least:.3g}"
     message = (
-        f"trial {trial.number}: over the last {cfg.late_fraction:.0%} of training "
+        f"over the last {cfg.late_fraction:.0%} of training "
         f"({len(late)} points) the {name} varies by {rel:.3g} of its level "
         f"{level:.4g} around its trend (> {cfg.late_variance_warn:g}{floor}): "
         "comparisons between trials become luck."
     )
     remedy = "a larger validation set or batch size"
     if lr_decays(curves):
-        return [_finding("late_variance", "warn", study, message, remedy=remedy)]
-    suggestion = {"schedule.name": DECAYING_SCHEDULE, "or": remedy}
-    return [_finding("late_variance", "warn", study, message, **suggestion)]
+        return message, {"remedy": remedy}
+    return message, {"schedule.name": DECAYING_SCHEDULE, "or": remedy}
 
 
+@curve_check("still_improving", "info")
 def still_improving(
     trial: TrialRecord,
-    study: str,
+    curves: dict[str, Any],
     cfg: AnalysisConfig,
     *,
     metric: str = "val_error",
     examples: int | None = None,
-) -> list[Finding]:
+) -> Seen | None:
     """Still getting better at the end of training: more steps or a schedule would help.
 
     Rule: the last evaluation is the best of all, and it beats the mean of the earlier late
@@ -214,12 +213,9 @@ def still_improving(
     evaluations). Why the mean of several and the noise: one lucky last evaluation against
     one unlucky previous one should not suggest doubling the budget.
     """
-    curves = trial.curves
-    if not curves:
-        return []
     name, steps, values = eval_series(curves, metric)
     if len(values) < 2 or values[-1] > values[:-1].min():
-        return []
+        return None
     n = n_steps(trial, curves)
     earlier = values[:-1][steps[:-1] > (1.0 - cfg.late_fraction) * n]
     if len(earlier) == 0:
@@ -229,21 +225,22 @@ def still_improving(
     gain = excess(ref, last, absolute)
     sigma = curve_noise(name, values, examples, since=len(values) // 2)
     if gain <= cfg.improving_tolerance or ref - last <= NOISES * sigma:
-        return []
+        return None
     message = (
-        f"trial {trial.number}: the last {name} {last:.4g} (step {int(steps[-1])}) is the best "
+        f"the last {name} {last:.4g} (step {int(steps[-1])}) is the best "
         f"and beats the earlier late mean {ref:.4g} by {gain:.3g} {unit_name(absolute)} "
         f"(> {cfg.improving_tolerance:g}): training was still improving."
     )
     suggestion: dict[str, Any] = {LENGTH_KEY: 2 * n}
     if not lr_decays(curves):
         suggestion["or"] = {"schedule.name": DECAYING_SCHEDULE}
-    return [_finding("still_improving", "info", study, message, **suggestion)]
+    return message, suggestion
 
 
+@curve_check("saturated_early", "info")
 def saturated_early(
-    trial: TrialRecord, study: str, cfg: AnalysisConfig, *, metric: str = "val_error"
-) -> list[Finding]:
+    trial: TrialRecord, curves: dict[str, Any], cfg: AnalysisConfig, *, metric: str = "val_error"
+) -> Seen | None:
     """The validation metric stopped improving long before the end: fewer steps would do.
 
     Rule: with at least 3 evaluations, the saturation step is the first evaluation within
@@ -254,12 +251,9 @@ def saturated_early(
     tolerance is not worth the steps. Suggests twice the saturation step as the budget
     (margin for the best step to stay away from the budget's edges).
     """
-    curves = trial.curves
-    if not curves:
-        return []
     name, steps, values = eval_series(curves, metric)
     if len(values) < MIN_EVALS:
-        return []
+        return None
     best = float(values.min())
     absolute = is_error(name)
     i_sat = next(
@@ -270,163 +264,14 @@ def saturated_early(
     n = n_steps(trial, curves)
     sat_step = int(steps[i_sat])
     if sat_step >= cfg.saturation_fraction * n:
-        return []
+        return None
     message = (
-        f"trial {trial.number}: {name} reached {float(values[i_sat]):.4g} at step {sat_step} "
+        f"{name} reached {float(values[i_sat]):.4g} at step {sat_step} "
         f"of {n} ({sat_step / n:.0%}, before {cfg.saturation_fraction:.0%}) and nothing later "
         f"beat it by more than {cfg.improving_tolerance:g} {unit_name(absolute)}: "
         "fewer steps would do."
     )
-    return [_finding("saturated_early", "info", study, message, **{LENGTH_KEY: 2 * sat_step})]
-
-
-def training_loss_rising(
-    trial: TrialRecord,
-    study: str,
-    cfg: AnalysisConfig,
-    *,
-    rising_factor: float = 1.2,
-    progress_lost: float = 0.2,
-) -> list[Finding]:
-    """The smoothed training loss ends clearly above its minimum: a bug or instability.
-
-    Rule: the per-step training loss is averaged over consecutive windows of a tenth of
-    training, aligned to the last step; it warns when the last window's mean exceeds
-    ``rising_factor`` (default 1.2) x the lowest window mean *and* gives back more than
-    ``progress_lost`` (default 20%) of the progress from the first window to the lowest.
-    Why windows: per-batch losses are too noisy to compare single steps. Why the progress:
-    near zero a relative rise means nothing (0.012 -> 0.025 is 2x, and nothing, after a
-    fall from 2.3), while giving back a fifth of what training achieved is a real rise.
-    """
-    curves = trial.curves
-    if not curves:
-        return []
-    t_steps, t_loss = step_series(curves, "train_loss")
-    if len(t_loss) < 2:
-        return []
-    width = window(len(curves.get("train_loss") or []))
-    last = float(t_steps[-1])
-    means = [
-        window_mean(t_steps, t_loss, end, width)
-        for end in np.arange(last, width - 1, -width)  # whole windows only
-    ]
-    means = [m for m in means if not math.isnan(m)]
-    if len(means) < 2:
-        return []
-    end_mean, low, first = means[0], min(means), means[-1]
-    fell = first - low
-    if (
-        end_mean - low <= (rising_factor - 1.0) * abs(low)
-        or end_mean - low <= progress_lost * fell
-    ):
-        return []
-    given_back = (
-        f"giving back {(end_mean - low) / fell:.0%} of its fall from {first:.4g}"
-        if fell > 0
-        else "rising from the start"
-    )
-    message = (
-        f"trial {trial.number}: the training loss (mean over {width} steps) ends at "
-        f"{end_mean:.4g}, {end_mean - low:.4g} above its minimum {low:.4g} (more than "
-        f"{rising_factor - 1:.0%} of it), {given_back}: a bug or instability."
-    )
-    suggestion = {"check": "a bug (data, loss, schedule) or instability", "optimizer.lr": "lower"}
-    return [_finding("training_loss_rising", "warn", study, message, **suggestion)]
-
-
-def instability(
-    trial: TrialRecord,
-    study: str,
-    cfg: AnalysisConfig,
-    *,
-    early_fraction: float = 0.1,
-    warmup_fraction: tuple[float, float] = (0.05, 0.1),
-    transient_fraction: float = 0.05,
-) -> list[Finding]:
-    """Gradient-norm spikes: suggest warmup and clipping at about the 90th percentile norm.
-
-    Rule: with at least 10 finite gradient norms, a spike is a step whose norm exceeds
-    ``cfg.grad_spike_factor`` x the median norm; any spike warns. The initial transient of
-    a fresh network is not a spike: a run of large norms from the very first step, up to
-    ``transient_fraction`` (5%) of training, is left out (the first steps of a randomly
-    initialised network ordinarily have norms many times the later median); a large norm
-    after a normal one, or a run that lasts longer, still counts. Suggests
-    ``train.grad_clip_norm`` = the 90th percentile of the norms (rounded to 3 decimals; the
-    playbook's clipping point, which clips about 10% of steps) and
-    ``schedule.warmup_steps`` = 5% of the steps, or, when spikes fall in the first
-    ``early_fraction`` of training (unstable early training: warmup is the first fix),
-    enough to cover the last early spike, between 5% and 10% of the steps.
-    """
-    curves = trial.curves
-    if not curves:
-        return []
-    g_steps, norms = step_series(curves, "grad_norm")
-    if len(norms) < 10:
-        return []
-    median = float(np.median(norms))
-    n = n_steps(trial, curves)
-    large = norms > cfg.grad_spike_factor * median
-    settled = _transient_end(large, max(1, int(transient_fraction * n)))
-    spikes = g_steps[settled:][large[settled:]]
-    if len(spikes) == 0:
-        return []
-    early = spikes[spikes <= early_fraction * n]
-    low, high = (max(1, round(f * n)) for f in warmup_fraction)
-    warmup = min(high, max(low, int(early.max()))) if len(early) else low
-    clip = round(float(np.percentile(norms, 90)), 3)
-    peak = settled + int(np.argmax(norms[settled:]))
-    where = (
-        f"{len(early)} in the first {early_fraction:.0%}: warm up first"
-        if len(early)
-        else "none early"
-    )
-    message = (
-        f"trial {trial.number}: {len(spikes)} gradient-norm spikes above "
-        f"{cfg.grad_spike_factor:g}x the median {median:.3g} (max {float(norms[peak]):.3g} at "
-        f"step {int(g_steps[peak])}; {where}); clip at about the 90th percentile {clip:g}."
-    )
-    suggestion = {"schedule.warmup_steps": warmup, "train.grad_clip_norm": clip}
-    return [_finding("instability", "warn", study, message, **suggestion)]
-
-
-def _transient_end(large: np.ndarray, longest: int) -> int:
-    """How many leading steps are the initial transient: the run of large norms from the
-    first step, when it ends within ``longest`` steps (else none: it is no transient)."""
-    run = int(np.argmin(large)) if not large.all() else len(large)
-    return run if run <= longest else 0
-
-
-def update_ratio(
-    trial: TrialRecord,
-    study: str,
-    cfg: AnalysisConfig,
-    *,
-    high: float = 1e-1,
-    low: float = 1e-5,
-) -> list[Finding]:
-    """The update-to-weight ratio far from the typical ~1e-3: a learning-rate sanity signal.
-
-    Rule: the median of the finite ``update_ratio`` samples above ``high`` (default 1e-1)
-    or below ``low`` (default 1e-5) gives an info finding suggesting a lower or higher
-    ``optimizer.lr``. Why the median: the first updates of a fresh model are large, and one
-    sample should not decide. Info only: the ratio is a cheap hint, not proof.
-    """
-    curves = trial.curves
-    if not curves:
-        return []
-    ratios = [float(v) for v in curves.get("update_ratio") or [] if finite(v)]
-    if not ratios:
-        return []
-    median = float(np.median(ratios))
-    if low <= median <= high:
-        return []
-    direction = "lower" if median > high else "higher"
-    message = (
-        f"trial {trial.number}: the median update-to-weight ratio {median:.3g} is far from "
-        f"the typical ~1e-3 (outside [{low:g}, {high:g}]): the learning rate may be too "
-        f"{'high' if direction == 'lower' else 'low'}."
-    )
-    return [_finding("update_ratio", "info", study, message, **{"optimizer.lr": direction})]
+    return message, {LENGTH_KEY: 2 * sat_step}
 
 
 # --------------------------------------------------------------------------- the round
