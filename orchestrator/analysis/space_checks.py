@@ -10,7 +10,6 @@ check with nothing to say returns an empty list.
 
 from __future__ import annotations
 
-import math
 import re
 from collections import Counter
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 from orchestrator.analysis.edge_trend import EdgeTrend, edge_trends
 from orchestrator.analysis.model import StudyRecord, TrialRecord
 from orchestrator.analysis.noise import objective_noise
-from orchestrator.analysis.outcomes import finished_trials, fmt, objective_values
+from orchestrator.analysis.outcomes import end_cluster, finished_trials, fmt, objective_values
 from orchestrator.analysis.search_space import (
     active_spec,
     is_number,
@@ -115,16 +114,7 @@ def _cluster_on(
         for t in study.trials
         if t.state == "infeasible" and is_number(t.params.get(path))
     ]
-    if not good or not bad:
-        return None
-    above = [v for v in bad if v > max(good)]
-    below = [v for v in bad if v < min(good)]
-    needed = max(min_cluster, math.ceil(n_bad / 2))
-    if len(above) >= len(below) and len(above) >= needed:
-        return len(above), "high", min(above), max(good)
-    if len(below) >= needed:
-        return len(below), "low", max(below), min(good)
-    return None
+    return end_cluster(good, bad, n_bad, min_cluster)
 
 
 def infeasible_cluster(
