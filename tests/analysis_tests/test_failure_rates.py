@@ -49,7 +49,7 @@ def test_failures_at_one_end_of_a_range_trim_it_to_where_trials_ran():
 
 def test_a_flaky_error_is_counted_but_rarely_placed():
     for flaky in (0.1, 0.2, 0.3):
-        assert rate(lambda seed: claims_a_place(failing_study(seed, flaky=flaky))) <= 0.05
+        assert rate(lambda seed, p=flaky: claims_a_place(failing_study(seed, flaky=p))) <= 0.05
     assert rate(lambda s: claims_a_place(failing_study(s, bad_act="swish", flaky=0.2))) <= 0.05
     for seed in range(40):  # but always counted, as one group
         study = failing_study(seed, flaky=0.2)

@@ -11,12 +11,16 @@ from orchestrator.config.sections import AnalysisConfig
 from orchestrator.store.findings import Finding
 
 CFG = AnalysisConfig()
-SPACE = {"lr": [{"low": 0.001, "high": 1.0, "log": True}], "act": [{"choices": ["relu", "tanh", "swish"]}]}  # fmt: skip
+SPACE = {
+    "lr": [{"low": 0.001, "high": 1.0, "log": True}],
+    "act": [{"choices": ["relu", "tanh", "swish"]}],
+}
 
 
 def study(rows: list[tuple[str, float, str | None]], name: str = "r1") -> StudyRecord:
     trials = [
-        TrialRecord(i, "failed" if err else "complete", None if err else 0.1 + lr, {"act": act, "lr": lr}, error=err)
+        TrialRecord(i, "failed" if err else "complete", None if err else 0.1 + lr,
+                    {"act": act, "lr": lr}, error=err)
         for i, (act, lr, err) in enumerate(rows)
     ]  # fmt: skip
     return StudyRecord(name, {}, "minimize", "val_loss", SPACE, trials)
@@ -56,7 +60,8 @@ def test_failures_at_a_range_end_trim_it_and_nearly_all_failing_blocks():
 def test_worker_faults_are_not_the_trainers_and_errors_group_by_their_first_line():
     faults = [
         "interrupted by SIGINT; retried once",
-        "worker 0 (pid 1 on h) died while running this trial (killed?); retried once with the same parameters",
+        "worker 0 (pid 1 on h) died while running this trial (killed?); retried once with the"
+        " same parameters",
         "storage error: OperationalError: database is locked",
     ]  # fmt: skip
     assert failed(study([("relu", 0.1, None)] + [("tanh", 0.2, e) for e in faults]), CFG) == []
