@@ -6,8 +6,9 @@ importance check (which reads feasible trials only, so a param that alone decide
 divergence looks unimportant), or a widening toward a region where every trial diverged.
 Here, per study and param, the evidence is weighed together:
 
-- a param whose values decide feasibility (an ``infeasible`` cluster on it) matters: it
-  is never "negligible", and it is not widened toward the side that diverged;
+- a param whose values decide feasibility (an ``infeasible`` cluster on it) or failure (a
+  ``failed`` one) matters: it is never "negligible", and it is not widened toward the side
+  that diverged or failed;
 - a param whose objective trends toward an edge (``boundary``) matters: not negligible;
 - the training length has one advice: a learning-rate sweep's, else the round-wide step
   budget's, when there is one (the others keep their message only);
@@ -42,13 +43,17 @@ def readable(value: Any, direction: str = "nearest") -> Any:
     return float(f"{rounding(units) * scale:.3g}")
 
 
+TRIMMING = ("infeasible", "failed")  # kinds whose suggestion keeps a param where trials ran
+
+
 def _trims(findings: list[Finding]) -> dict[tuple[str | None, str], set[str]]:
-    """(study, param) -> the sides an infeasible cluster trims."""
+    """(study, param) -> the sides an infeasible or failing cluster trims (``drop``: a
+    categorical value that always fails)."""
     out: dict[tuple[str | None, str], set[str]] = {}
     for f in findings:
         s = f.suggestion
-        if f.kind == "infeasible" and "param" in s:
-            sides = {e for e in ("low", "high") if e in s}
+        if f.kind in TRIMMING and "param" in s:
+            sides = {e for e in ("low", "high", "drop") if e in s}
             out.setdefault((f.study, s["param"]), set()).update(sides)
     return out
 
@@ -66,7 +71,7 @@ def one_advice_per_param(findings: list[Finding]) -> list[Finding]:
     for f in findings:
         key = (f.study, f.param or "")
         if f.kind == "importance" and "fixed" in f.suggestion and key in trims:
-            out.append(_kept_tuned(f, "its values decide which trials diverge"))
+            out.append(_kept_tuned(f, "its values decide which trials diverge or fail"))
         elif f.kind == "importance" and "fixed" in f.suggestion and key in edges:
             out.append(_kept_tuned(f, "the objective trends toward an edge of its range"))
         elif f.kind == "boundary" and set(f.suggestion) & trimmed_sides.get(key[1], set()):
@@ -115,7 +120,7 @@ def _no_widening(f: Finding) -> Finding:
 
 def _readable_suggestion(f: Finding) -> Finding:
     s = dict(f.suggestion)
-    if f.kind == "infeasible":
+    if f.kind in TRIMMING:
         for edge, toward in (("high", "down"), ("low", "up")):
             if edge in s:
                 s[edge] = readable(s[edge], toward)

@@ -7,8 +7,15 @@ terminal and the top of the report, from the same pure data: the ranking of the 
 values by their best objective, each gap judged against the noise the best values carry
 (:func:`~orchestrator.analysis.noise.best_value_noise`: sampling noise, or the spread of
 the near-best trials), the studies whose tuning looks thin, the warn and
-block findings on the studies the ranking rests on, the verdict once there is one, and the
-draft's changes.
+block findings on the studies the ranking rests on, the failures on the winner, the verdict
+once there is one, and the draft's changes.
+
+Fair under pruning: the ranking reads complete trials only (a pruned trial's stored value
+is where it was cut, not a result). A pruned trial that had reached a value better than
+its study's best complete trial is said, and a winner's clear lead over a study whose cut
+trial was not clearly behind it is "not an equal comparison" (issue 26: Hyperband cut
+relu's best trial at the rung after its best epoch, and the answer called the winner
+clear).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from typing import Any
 from orchestrator.analysis.model import StudyRecord
 from orchestrator.analysis.noise import CLEAR_GAP, best_value_noise
 from orchestrator.analysis.outcomes import fmt, objective_values
+from orchestrator.analysis.pruning import CutShort, cut_short
 from orchestrator.store.findings import Finding
 
 
@@ -32,8 +40,12 @@ class Ranked:
     study: str
     best: float | None
     noise: float | None
-    gap_to_next: str = ""  # "clear" | "within noise" | "" (last, or no noise known)
+    gap_to_next: str = ""  # "clear" | "within noise" | NOT_EQUAL | "" (last, or no noise)
     stopped: bool = False  # racing stopped it at half its budget
+    cut: CutShort | None = None  # pruning cut a trial that had beaten the study's best
+
+
+NOT_EQUAL = "not an equal comparison (pruned)"
 
 
 @dataclass(frozen=True)
@@ -48,6 +60,7 @@ class Answer:
     verdict: str
     next_step: list[str] = field(default_factory=list)
     chosen: list[str] = field(default_factory=list)  # a sweep's choice, with its reason
+    failures: list[str] = field(default_factory=list)  # failed findings on the winner
 
 
 def _gap(a: Ranked, b: Ranked) -> str:
@@ -58,20 +71,43 @@ def _gap(a: Ranked, b: Ranked) -> str:
 
 
 def _ranking(studies: list[StudyRecord]) -> list[Ranked]:
+    """Ranked by the best complete trial: a pruned trial's value is where it was cut, never
+    a result (what it hid is ``cut``, and judged in ``_fair``)."""
     rows = []
     for s in studies:
         values = objective_values(s)
         noise = best_value_noise(s)
-        rows.append(Ranked(s.name, values[0] if values else None, noise, "", bool(s.stopped)))
+        best = values[0] if values else None
+        rows.append(Ranked(s.name, best, noise, "", bool(s.stopped), cut_short(s)))
     maximize = bool(studies) and studies[0].maximize
     known = sorted(
         (r for r in rows if r.best is not None), key=lambda r: r.best or 0.0, reverse=maximize
     )
     ranked = known + [r for r in rows if r.best is None]
-    return [
+    ranked = [
         dataclasses.replace(r, gap_to_next=_gap(r, ranked[i + 1]) if i + 1 < len(ranked) else "")
         for i, r in enumerate(ranked)
     ]
+    if ranked and ranked[0].gap_to_next == "clear" and _rival_cut(ranked, maximize):
+        ranked[0] = dataclasses.replace(ranked[0], gap_to_next=NOT_EQUAL)
+    return ranked
+
+
+def _rival_cut(ranking: list[Ranked], maximize: bool) -> Ranked | None:
+    """A losing study whose pruned trial had reached a value not clearly behind the
+    winner's: the winner's clear lead rests on that trial being cut."""
+    winner = ranking[0]
+    if winner.best is None:
+        return None
+    for r in ranking[1:]:
+        if r.cut is None:
+            continue
+        behind = winner.best - r.cut.best if maximize else r.cut.best - winner.best
+        if winner.noise is None or r.noise is None:
+            return r if behind <= 0 else None
+        if behind <= CLEAR_GAP * math.hypot(winner.noise, r.noise):
+            return r
+    return None
 
 
 def _trust(ranking: list[Ranked], findings: list[Finding]) -> list[str]:
@@ -83,6 +119,14 @@ def _trust(ranking: list[Ranked], findings: list[Finding]) -> list[str]:
         )
     elif len(ranking) >= 2 and ranking[0].gap_to_next == "clear":
         lines.append(f"the winner {ranking[0].study} is clear of the runner-up beyond noise")
+    elif len(ranking) >= 2 and ranking[0].gap_to_next == NOT_EQUAL:
+        lines.append(
+            f"the winner {ranking[0].study} is clear of the runner-up on complete trials "
+            "only, not of a trial pruning cut short (below): the comparison is not an equal one"
+        )
+    for r in ranking:
+        if r.cut is not None:
+            lines.append(_cut_line(r))
     thin = sorted(
         {
             f.study
@@ -96,6 +140,32 @@ def _trust(ranking: list[Ranked], findings: list[Finding]) -> list[str]:
     if thin:
         lines.append(f"tuning looks thin in {', '.join(thin)} (see comparison findings)")
     return lines
+
+
+def _cut_line(r: Ranked) -> str:
+    cut = r.cut
+    assert cut is not None
+    than = (
+        "no complete trial"
+        if r.best is None
+        else f"its best complete trial ({fmt(float(r.best))})"
+    )
+    where = f" at step {cut.cut_at}" if cut.cut_at is not None else ""
+    return (
+        f"pruning cut trial {cut.trial} of {r.study}{where} after it reached "
+        f"{fmt(cut.best)} at step {cut.at_step}, better than {than}; the ranking compares "
+        "complete trials only, so it is not an equal comparison"
+    )
+
+
+def _failures(ranking: list[Ranked], findings: list[Finding]) -> list[str]:
+    """The failed-trial findings on the winner's study (or the whole round)."""
+    winner = ranking[0].study if ranking else None
+    return [
+        f.message
+        for f in findings
+        if f.kind == "failed" and (f.study is None or f.study == winner)
+    ]
 
 
 def _undermining(ranking: list[Ranked], findings: list[Finding]) -> list[str]:
@@ -156,6 +226,7 @@ def round_answer(
         ranking=ranking,
         trust=_trust(ranking, findings),
         undermining=_undermining(ranking, findings),
+        failures=_failures(ranking, findings),
         verdict=_verdict(decision),
         next_step=next_step,
     )
@@ -178,6 +249,8 @@ def format_answer(answer: Answer, max_changes: int = 5) -> str:
         lines.append(f"  chosen: {line}")
     for line in answer.trust:
         lines.append(f"  trust: {line}")
+    for line in answer.failures:
+        lines.append(f"  failed: {line}")
     if answer.undermining:
         lines.append(f"  undermined by: {'; '.join(answer.undermining)}")
     else:

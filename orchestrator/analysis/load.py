@@ -44,6 +44,12 @@ def trial_record(t: FrozenTrial, artifacts: FileSystemArtifactStore | None) -> T
         started=t.datetime_start.timestamp() if t.datetime_start else None,
         finished=t.datetime_complete.timestamp() if t.datetime_complete else None,
         carried=TrialAttr.CARRIED_FROM in t.user_attrs,
+        error=t.user_attrs.get(TrialAttr.ERROR) if state == "failed" else None,
+        intermediate={
+            int(step): float(v)
+            for step, v in t.intermediate_values.items()
+            if isinstance(v, int | float) and math.isfinite(v)
+        },
     )
 
 

@@ -7,7 +7,7 @@ the records from the store.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.store.record import Direction, TrialOutcome
@@ -35,6 +35,10 @@ class TrialRecord:
     finished: float | None = None
     steps: int | None = None  # how far it trained (a pruned trial: where it was stopped)
     carried: bool = False  # copied in from an earlier round (work/carry.py): not this round's
+    error: str | None = None  # failed: why (``TYPE: message``, or the worker's fault)
+    # What the trial reported at each step (Optuna's intermediate values): where a pruned
+    # trial stood before it was cut.
+    intermediate: dict[int, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

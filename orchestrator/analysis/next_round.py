@@ -7,8 +7,9 @@ a new round config and the reasons for each change out. Never the same round aga
   other than the winner (a range edge, an infeasible region, thin sampling): the
   comparison may be unfair to that value, so the draft answers it (``boundary`` widens a
   range on the side where the best trials sit; ``infeasible`` trims it away from the
-  diverging region and wins over a widening of the same side), with a new sampler seed so
-  no trial is a replay;
+  diverging region and wins over a widening of the same side; ``failed`` trims it away
+  from where trials crashed, or drops a categorical value at which every trial did), with
+  a new sampler seed so no trial is a replay;
 - a learning-rate **sweep** drafts its denser grid (``_sweep``);
 - otherwise the draft is the **exploitation round**: the winning scientific value fixed,
   a Bayesian sampler (TPE) over the remaining nuisance params (the winner's own range
@@ -37,7 +38,12 @@ from orchestrator.analysis.model import StudyRecord
 from orchestrator.rounds.sampling import adam_budget_nuisance
 from orchestrator.store.findings import Finding
 
-OPEN_QUESTIONS = ("boundary", "infeasible", "density")  # kinds that keep exploration going
+OPEN_QUESTIONS = (
+    "boundary",
+    "infeasible",
+    "failed",
+    "density",
+)  # kinds that keep exploration going
 
 
 def draft_next_round(
@@ -229,9 +235,13 @@ def _widen(draft: dict[str, Any], findings: list[Finding], reasons: list[str]) -
 
 
 def _trim(draft: dict[str, Any], findings: list[Finding], reasons: list[str]) -> None:
+    """Ranges trimmed to where trials trained (``infeasible``) or ran (``failed``)."""
     for f in findings:
         s = f.suggestion
-        if f.kind != "infeasible" or "param" not in s:
+        if f.kind not in ("infeasible", "failed") or "param" not in s:
+            continue
+        if "drop" in s:
+            _drop_choices(draft, f, reasons)
             continue
         spec = _single_range(draft, s["param"])
         if spec is None:
@@ -239,9 +249,31 @@ def _trim(draft: dict[str, Any], findings: list[Finding], reasons: list[str]) ->
         for edge in ("low", "high"):
             if edge in s and spec["low"] < s[edge] < spec["high"]:
                 reasons.append(
-                    f"{s['param']}: {edge} {spec[edge]} -> {s[edge]} (infeasible: {f.message})"
+                    f"{s['param']}: {edge} {spec[edge]} -> {s[edge]} ({f.kind}: {f.message})"
                 )
                 spec[edge] = s[edge]
+
+
+def _drop_choices(draft: dict[str, Any], f: Finding, reasons: list[str]) -> None:
+    """Categorical values at which every trial failed, dropped from the param's choices;
+    one value left is fixed (a choice of one is no search)."""
+    param, drop = f.suggestion["param"], list(f.suggestion["drop"])
+    nuisance = draft.get("nuisance", {})
+    spec = nuisance.get(param)
+    if not isinstance(spec, dict) or "choices" not in spec:
+        return  # several alternatives, or no longer a nuisance param: left alone
+    kept = [c for c in spec["choices"] if c not in drop]
+    if not kept or len(kept) == len(spec["choices"]):
+        return
+    old = list(spec["choices"])
+    why = f"failed: {f.message}"
+    if len(kept) == 1 and not spec.get("when"):
+        del nuisance[param]
+        draft.setdefault("fixed", {})[param] = kept[0]
+        reasons.append(f"{param}: choices {old} -> fixed at {kept[0]} ({why})")
+        return
+    spec["choices"] = kept
+    reasons.append(f"{param}: choices {old} -> {kept} ({why})")
 
 
 def _fix_negligible(

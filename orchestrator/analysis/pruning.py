@@ -8,9 +8,46 @@ hides exactly what the round is for, so it is a warning there (``rounds/pruning.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from orchestrator.analysis.model import StudyRecord, TrialRecord
+from orchestrator.analysis.outcomes import objective_values
 from orchestrator.rounds.pruning import EXPLORING_SAMPLERS, exploring
 from orchestrator.store.findings import Finding
+
+
+@dataclass(frozen=True)
+class CutShort:
+    """A pruned trial that had reached a value better than its study's best complete one."""
+
+    trial: int
+    best: float  # the best value it reported before it was cut
+    at_step: int  # where it reported it
+    cut_at: int | None  # where it was stopped (its last step)
+
+
+def cut_short(study: StudyRecord) -> CutShort | None:
+    """The study's pruned trial with the best reported value, when that beats every complete
+    trial of the study (or there is none): what pruning hid from the ranking. None when
+    pruning cut nothing better than what ran to the end."""
+    maximize = study.maximize
+    best: CutShort | None = None
+    for t in study.trials:
+        if t.state != "pruned" or not t.intermediate:
+            continue
+        order = sorted(
+            t.intermediate.items(), key=lambda kv: (-kv[1] if maximize else kv[1], kv[0])
+        )
+        step, value = order[0]  # its best report (the earliest of equals)
+        if best is None or (value > best.best if maximize else value < best.best):
+            cut_at = t.steps if t.steps is not None else max(t.intermediate)
+            best = CutShort(t.number, value, step, cut_at)
+    complete = objective_values(study)
+    if best is None or (
+        complete and not (best.best > complete[0] if maximize else best.best < complete[0])
+    ):
+        return None
+    return best
 
 
 def steps_saved(trials: list[TrialRecord]) -> int:

@@ -12,6 +12,7 @@ from typing import Any
 
 from orchestrator.analysis.advice import one_advice_per_param
 from orchestrator.analysis.curve_checks import run_curve_checks
+from orchestrator.analysis.failures import failed
 from orchestrator.analysis.importance import importance
 from orchestrator.analysis.model import StudyRecord
 from orchestrator.analysis.pruning import pruning_findings
@@ -28,12 +29,12 @@ from orchestrator.store.findings import Finding, by_severity
 def run_study_checks(studies: list[StudyRecord], cfg: AnalysisConfig) -> list[Finding]:
     """Every study check on a round's studies, most severe first.
 
-    Per study: boundary, infeasible, density, importance; then, across the round, the step
-    budget and the comparison of scientific values.
+    Per study: boundary, infeasible, failed, density, importance; then, across the round,
+    the step budget and the comparison of scientific values.
     """
     findings: list[Finding] = []
     for study in studies:
-        for check in (boundary, infeasible, density, importance):
+        for check in (boundary, infeasible, failed, density, importance):
             findings.extend(check(study, cfg))
     findings.extend(step_budget(studies, cfg))
     findings.extend(comparison(studies, cfg))

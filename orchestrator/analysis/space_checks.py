@@ -10,14 +10,14 @@ check with nothing to say returns an empty list.
 
 from __future__ import annotations
 
-import math
+import re
 from collections import Counter
 from typing import Any
 
 from orchestrator.analysis.edge_trend import EdgeTrend, edge_trends
 from orchestrator.analysis.model import StudyRecord, TrialRecord
 from orchestrator.analysis.noise import objective_noise
-from orchestrator.analysis.outcomes import finished_trials, fmt, objective_values
+from orchestrator.analysis.outcomes import end_cluster, finished_trials, fmt, objective_values
 from orchestrator.analysis.search_space import (
     active_spec,
     is_number,
@@ -114,16 +114,7 @@ def _cluster_on(
         for t in study.trials
         if t.state == "infeasible" and is_number(t.params.get(path))
     ]
-    if not good or not bad:
-        return None
-    above = [v for v in bad if v > max(good)]
-    below = [v for v in bad if v < min(good)]
-    needed = max(min_cluster, math.ceil(n_bad / 2))
-    if len(above) >= len(below) and len(above) >= needed:
-        return len(above), "high", min(above), max(good)
-    if len(below) >= needed:
-        return len(below), "low", max(below), min(good)
-    return None
+    return end_cluster(good, bad, n_bad, min_cluster)
 
 
 def infeasible_cluster(
@@ -148,17 +139,41 @@ def infeasible_cluster(
     return best
 
 
+_AT_STEP = re.compile(r" at step (\d+)$")
+
+
+def _reason_and_step(reason: str) -> tuple[str, int | None]:
+    """A reason with its ``at step N`` split off: the same divergence at different steps
+    (``non-finite val_loss (nan) reported at step 4``) is one reason."""
+    match = _AT_STEP.search(reason)
+    if match is None:
+        return reason, None
+    return reason[: match.start()], int(match.group(1))
+
+
+def _steps(steps: list[int]) -> str:
+    """`` at step 4`` or `` at steps 3 to 5``; ``""`` when no step is known."""
+    if not steps:
+        return ""
+    low, high = min(steps), max(steps)
+    return f" at step {low}" if low == high else f" at steps {low} to {high}"
+
+
 def _reason_clause(bad: list[TrialRecord]) -> str:
-    """`` (most often 'nan loss', 6 of 9 trials)`` from the infeasible reasons, or ``""``."""
-    reasons = Counter(t.infeasible_reason for t in bad if t.infeasible_reason)
+    """`` (most often 'nan loss', 6 of 9 trials)`` from the infeasible reasons, or ``""``;
+    the steps a reason names are gathered (``(all 'non-finite val_loss (nan) reported' at
+    steps 3 to 5)``)."""
+    split = [_reason_and_step(t.infeasible_reason) for t in bad if t.infeasible_reason]
+    reasons = Counter(reason for reason, _ in split)
     if not reasons:
         return ""
     reason, count = reasons.most_common(1)[0]
+    at = _steps([step for r, step in split if r == reason and step is not None])
     if len(reasons) == 1:
-        return f" ({reason!r})" if count == 1 else f" (all {reason!r})"
+        return f" ({reason!r}{at})" if count == 1 else f" (all {reason!r}{at})"
     if count == 1:
-        return f" ({len(reasons)} different reasons, e.g. {reason!r})"
-    return f" (most often {reason!r}, {count} of {len(bad)} trials)"
+        return f" ({len(reasons)} different reasons, e.g. {reason!r}{at})"
+    return f" (most often {reason!r}{at}, {count} of {len(bad)} trials)"
 
 
 def _infeasible_severity(fraction: float, cfg: AnalysisConfig) -> str:

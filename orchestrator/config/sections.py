@@ -121,6 +121,8 @@ class AnalysisConfig:
     boundary_margin: float = 0.1  # ... and its fitted optimum this near the edge or beyond
     infeasible_warn: float = 0.2  # infeasible fraction that warrants a warning
     infeasible_block: float = 0.8  # ... and one that suggests a bug (blocks promotion)
+    failed_warn: float = 0.2  # fraction of trials failing with one error that warrants a warning
+    failed_block: float = 0.8  # ... and one where the training code is broken (blocks promotion)
     min_trials_per_param: int = 3  # fewer complete trials per tuned param (+1): under-sampled
     late_fraction: float = 0.25  # the "late" part of training for curve checks
     late_variance_warn: float = 0.1  # relative std of the late validation metric

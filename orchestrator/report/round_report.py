@@ -21,6 +21,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 from orchestrator.analysis.answer import Answer
+from orchestrator.analysis.failures import failure_groups
 from orchestrator.analysis.model import StudyRecord
 from orchestrator.analysis.outcomes import fmt
 from orchestrator.analysis.pruning import steps_saved
@@ -69,6 +70,7 @@ def build_report_html(
         _sweep_section(page, studies, findings),
         _roles_section(roles),
         _findings_section(findings),
+        _failures_section(studies),
         "<h2>Isolation view</h2>",
         page.figure("isolation", figures.isolation_plot(studies)),
         _axis_section(page, roles, studies),
@@ -258,6 +260,7 @@ def _answer_section(answer: Answer | None) -> str:
     )
     items = [f"<li>chosen: <b>{_e(c)}</b></li>" for c in answer.chosen]
     items += [f"<li>trust: {_e(t)}</li>" for t in answer.trust]
+    items += [f"<li>failed: {_e(t)}</li>" for t in answer.failures]
     undermined = "; ".join(answer.undermining) or "no warning on the top studies"
     items.append(f"<li>undermined by: {_e(undermined)}</li>")
     items.append(f"<li>promotion: <b>{_e(answer.verdict)}</b></li>")
@@ -281,6 +284,26 @@ def _findings_section(findings: list[Finding]) -> str:
         rows.append([badge, _e(f.kind), _e(f.study or ""), _e(f.param or ""), _e(f.message)])
     table = _table(["severity", "kind", "study", "param", "message"], rows)
     return f"<h2>Findings ({len(findings)})</h2>{table}"
+
+
+def _failures_section(studies: list[StudyRecord]) -> str:
+    """Every failed trial's error, grouped by error per study (the ``failed`` findings say
+    where they happen); the whole message folded under its first line."""
+    rows = []
+    for s in studies:
+        for group in failure_groups(s):
+            trials = sorted(group.trials, key=lambda t: t.number)
+            values = "<br>".join(
+                _e(f"{t.number}: " + " ".join(f"{k}={_fmt(v)}" for k, v in t.params.items()))
+                for t in trials
+            )
+            full = _e(str(trials[0].error))
+            message = f"<details><summary>{_e(group.error)}</summary><pre>{full}</pre></details>"
+            rows.append([_e(s.name), str(len(trials)), message, values])
+    if not rows:
+        return ""
+    header = ["study", "trials", "error (the first trial's whole message)", "trial: values"]
+    return f'<h2 data-section="failures">Failed trials</h2>{_table(header, rows)}'
 
 
 def _compute_section(studies: list[StudyRecord]) -> str:

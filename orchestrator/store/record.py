@@ -37,6 +37,22 @@ class TrialAttr:
     CARRIED_FROM = "carried_from"  # a copy of an earlier round's trial: "<study>#<number>"
 
 
+# How the worker's own failures of a trial end (an interrupt, a dead worker, a storage fault:
+# the trial is retried with the same parameters); every other ``error`` is the trainer's.
+RETRIED = "retried once"
+STORAGE_FAULT = "storage error: "
+
+
+def trainer_error(error: object) -> str | None:
+    """A failed trial's ``error`` when the trainer (or the trial's config) raised it; None
+    for the worker's own faults, which say nothing about the trial's values."""
+    if not isinstance(error, str) or not error.strip():
+        return None
+    if RETRIED in error or error.startswith(STORAGE_FAULT):
+        return None
+    return error
+
+
 class StudyAttr:
     """User-attribute keys of a round's study (its provenance)."""
 

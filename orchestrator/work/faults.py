@@ -20,7 +20,7 @@ import optuna
 from optuna.trial import TrialState
 
 from orchestrator.exceptions import StorageError
-from orchestrator.store.record import TrialAttr
+from orchestrator.store.record import STORAGE_FAULT, TrialAttr
 from orchestrator.work.budget import StudyCounts
 from orchestrator.work.liveness import reap_dead_trials, retry_once
 
@@ -65,7 +65,7 @@ class StorageFaults:
             "storage error (%d/%d in a row), retrying: %s", self.in_a_row, MAX_STORAGE_FAULTS, what
         )
         if study is not None and trial_id is not None:
-            self.orphans[trial_id] = (study, f"storage error: {what}")
+            self.orphans[trial_id] = (study, f"{STORAGE_FAULT}{what}")
         time.sleep(min(0.2 * 2**self.in_a_row, 5.0) * (0.5 + random.random()))
 
     def fail_orphans(self) -> None:

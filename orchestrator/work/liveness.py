@@ -22,7 +22,7 @@ import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
-from orchestrator.store.record import TrialAttr
+from orchestrator.store.record import RETRIED, TrialAttr
 
 
 @cache
@@ -86,7 +86,7 @@ def reap_dead_trials(
             continue
         reason = (
             f"worker {record.get('index')} (pid {record.get('pid')} on {record.get('host')}) "
-            "died while running this trial (killed?); retried once with the same parameters"
+            f"died while running this trial (killed?); {RETRIED} with the same parameters"
         )
         try:
             storage.set_trial_user_attr(trial._trial_id, TrialAttr.ERROR, reason)

@@ -30,6 +30,7 @@ from orchestrator.rounds.space import Round
 from orchestrator.store.paths import trial_dir
 from orchestrator.store.record import (
     INFEASIBLE,
+    RETRIED,
     TrialAttr,
     infeasible_value,
 )
@@ -103,11 +104,11 @@ class TrialObjective:
             with window:
                 result = self.cache.train(config, self._reports(trial, config), self._place(trial))
         except Interrupted as err:  # SIGTERM/SIGINT: Optuna marks it FAIL, the loop stops
-            trial.set_user_attr(TrialAttr.ERROR, f"interrupted by {err.signame}; retried once")
+            trial.set_user_attr(TrialAttr.ERROR, f"interrupted by {err.signame}; {RETRIED}")
             raise
         except SystemExit as err:  # e.g. submitit's preemption exit: fail it, not a zombie
             trial.set_user_attr(
-                TrialAttr.ERROR, f"process exiting (SystemExit {err.code}); retried once"
+                TrialAttr.ERROR, f"process exiting (SystemExit {err.code}); {RETRIED}"
             )
             raise Interrupted("SystemExit") from err
         except Exception as err:  # noqa: BLE001 - the trial fails (recorded), the round goes on

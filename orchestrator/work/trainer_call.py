@@ -20,6 +20,7 @@ or ``None`` (the best reported value of the objective's metric).
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import math
 import numbers
@@ -50,6 +51,9 @@ BUILTIN_ONLY = ("data", "cache")
 # Per-step curves of the built-in trainer; a reported metric of these names lands there.
 STEP_CURVES = ("train_loss", "lr", "grad_norm")
 EVAL_CURVES = ("val_loss", "val_error")
+# The curves a non-finite value of makes the run diverged, as the built-in ``fit`` does
+# (a NaN training or validation loss): the model's numbers broke, whatever came after.
+BROKEN_IF_NON_FINITE = ("train_loss", "val_loss", "val_error")
 
 OnValue = Callable[[int, float], bool]  # the objective metric at a step -> stop now?
 
@@ -116,6 +120,8 @@ class Reports:
     stopped: bool = False  # the hook answered "stop"
     echo: Callable[[int, Mapping[str, float]], None] | None = None  # e.g. a log line per report
     roles: Mapping[str, str] = field(default_factory=dict)  # your metric -> the curve it is
+    # The first non-finite report of the objective or a loss curve: (step, metric, value).
+    broken: tuple[int, str, float] | None = None
 
     @classmethod
     def of(
@@ -142,13 +148,28 @@ class Reports:
         numbers = _metric_numbers(f"report({step}", metrics)
         for name, number in numbers.items():
             self.values.setdefault(name, {})[step] = finite_or_none(number)
+            if self.broken is None and not math.isfinite(number) and self._watched(name):
+                self.broken = (step, name, number)
         if self.echo is not None:
             self.echo(step, numbers)
+        if self.broken is not None:
+            return True  # diverged: nothing after it can make the run count (build_result)
         value = self.values[self.metric][step] if self.metric in metrics else None
         if value is None or self.on_value is None:
             return False
         self.stopped = self.on_value(step, value)
         return self.stopped
+
+    def _watched(self, name: str) -> bool:
+        """Whether a non-finite ``name`` means the run diverged: the objective, a loss."""
+        return name == self.metric or self.roles.get(name, name) in BROKEN_IF_NON_FINITE
+
+    def divergence(self) -> tuple[int, str] | None:
+        """(the step, the reason) of the first non-finite objective or loss reported."""
+        if self.broken is None:
+            return None
+        step, name, value = self.broken
+        return step, f"non-finite {name} ({value}) reported at step {step}"
 
     def on_eval(self, step: int, metrics: Mapping[str, float]) -> bool:
         """The built-in ``fit``'s callback: every evaluation must carry the objective."""
@@ -216,7 +237,8 @@ def build_result(
     if isinstance(returned, TrainResult) or (
         isinstance(returned, Mapping) and "status" in returned
     ):
-        return as_train_result(dict(returned) if isinstance(returned, Mapping) else returned)
+        result = as_train_result(dict(returned) if isinstance(returned, Mapping) else returned)
+        return _diverged_if_broken(result, reports)
     metric = reports.metric
     final: dict[str, float] = dict(finals or {})
     if isinstance(returned, Mapping):
@@ -262,6 +284,16 @@ def build_result(
         curves=reports.curves(),
         seed=seed_of(experiment),
     )
+    broken = reports.divergence()
+    if broken is not None:
+        return TrainResult(
+            status="diverged",
+            objective=None,
+            best_step=None,
+            diverged_step=broken[0],
+            divergence_reason=broken[1],
+            **common,
+        )
     if not math.isfinite(objective):
         return TrainResult(
             status="diverged",
@@ -273,6 +305,23 @@ def build_result(
         )
     status: Status = "stopped" if reports.stopped else "completed"
     return TrainResult(status=status, objective=objective, best_step=best_step, **common)
+
+
+def _diverged_if_broken(result: TrainResult, reports: Reports) -> TrainResult:
+    """A trainer's own result, diverged when it reported a non-finite objective or loss
+    (a value from before the NaN is no result of the run: it broke)."""
+    broken = reports.divergence()
+    if broken is None or result.diverged:
+        return result
+    step, reason = broken
+    return dataclasses.replace(
+        result,
+        status="diverged",
+        objective=None,
+        best_step=None,
+        diverged_step=step,
+        divergence_reason=reason,
+    )
 
 
 def _step(value: Any) -> int:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from orchestrator.analysis.model import TrialRecord
+from orchestrator.analysis.model import StudyRecord, TrialRecord
 
 STEPS = 300
 
@@ -130,3 +130,45 @@ def spiking_norms(seed: int) -> TrialRecord:
     norms[:3] = [30.0, 15.0, 7.0]
     norms[rng.choice(np.arange(30, STEPS), size=2, replace=False)] = 12.0
     return run(seed, norms=norms)
+
+
+def rung_round(seed: int, *, hidden: bool, steps: int = 8) -> list[StudyRecord]:
+    """Two scientific values of a pruned round (issue 26's case), their curves planted.
+
+    ``tanh``'s trials all ran to the end, their best about 0.15; ``relu``'s complete trials
+    end about 0.19. ``hidden``: a pruner cut relu's best trial at the last rung after its
+    loss dipped to about 0.10 at step 4 and rose (overfitting), so on complete trials alone
+    tanh looks clear of relu; else relu's pruned trials were behind all along (about 0.3)
+    when they were cut at half the steps. Each value is a trial's best reported loss."""
+    rng = np.random.default_rng(3000 + seed)
+
+    def trial(number: int, curve: np.ndarray, cut: int | None) -> TrialRecord:
+        curve = curve + rng.normal(0.0, 0.003, len(curve))
+        reported = curve[:cut] if cut else curve
+        values = {k + 1: float(v) for k, v in enumerate(reported)}
+        best = float(reported.min())
+        state: Any = "pruned" if cut else "complete"
+        return TrialRecord(number, state, None if cut else best, {}, steps=len(reported),
+                           max_steps=steps, intermediate=values)  # fmt: skip
+
+    s = np.arange(1, steps + 1, dtype=float)
+
+    def falling(floor: float) -> np.ndarray:
+        return floor + 0.4 / s
+
+    tanh = [trial(i, falling(0.10 + rng.uniform(0.0, 0.01)), None) for i in range(6)]
+    relu = [trial(i, falling(0.14 + rng.uniform(0.0, 0.01)), None) for i in range(5)]
+    if hidden:
+        dip = 0.10 + 0.02 * np.abs(s - 4) + np.where(s > 4, 0.01 * (s - 4), 0.0)
+        relu.append(trial(5, dip, steps))
+    else:
+        relu += [
+            trial(5 + i, falling(0.25 + rng.uniform(0.0, 0.05)), steps // 2) for i in range(2)
+        ]
+    space: dict[str, list[dict[str, Any]]] = {}
+    return [
+        StudyRecord("r/act=tanh", {"act": "tanh"}, "minimize", "val_loss", space, tanh,
+                    pruner="hyperband"),
+        StudyRecord("r/act=relu", {"act": "relu"}, "minimize", "val_loss", space, relu,
+                    pruner="hyperband"),
+    ]  # fmt: skip

@@ -89,7 +89,11 @@ def test_the_stop_answer_comes_from_the_objective_metric_only():
     assert reports.report(1, train_loss=3.0) is False and asked == []
     assert reports.report(2, val_acc=0.1) is True and asked == [(2, 0.1)]
     assert build_result(None, reports, OWN).status == "stopped"
-    assert reports.report(3, val_acc=math.inf) is False  # not finite: not asked
+    # not finite: not asked, the run is told to stop (it diverged: nothing after counts)
+    assert reports.report(3, val_acc=math.inf) is True and asked == [(2, 0.1)]
+    assert build_result(None, reports, OWN).divergence_reason == (
+        "non-finite val_acc (inf) reported at step 3"
+    )
 
 
 def test_numpy_numbers_are_numbers_and_a_never_finite_metric_is_a_diverged_run():
@@ -175,3 +179,27 @@ def test_error_hints_select_the_trainer_kind_they_name():
     assert selection_hint("command python train.py") == (
         "trainer.kind=command trainer.command='python train.py'"
     )
+
+
+def test_a_non_finite_objective_or_loss_at_any_step_makes_the_run_diverged_there():
+    """Issue 26: a NaN after good values gave a COMPLETE trial with the value from before."""
+    late = reports_of((1, {"val_acc": 0.5}), (2, {"val_acc": 0.7}), (3, {"val_acc": math.nan}))
+    for returned in (None, 0.7, {"val_acc": 0.7}):
+        result = build_result(returned, late, OWN)
+        assert result.diverged and result.objective is None and result.diverged_step == 3
+        assert result.divergence_reason == "non-finite val_acc (nan) reported at step 3"
+    loss = reports_of((1, {"val_acc": 0.5, "train_loss": 1.0}), (2, {"train_loss": -math.inf}))
+    assert build_result(None, loss, OWN).divergence_reason == (
+        "non-finite train_loss (-inf) reported at step 2"
+    )
+    # a metric of the user's mapped to a loss curve counts as that curve
+    mapped = Reports("val_acc", maximize=True, roles={"train/loss": "train_loss"})
+    mapped.report(1, val_acc=0.5, **{"train/loss": math.nan})
+    assert build_result(None, mapped, OWN).diverged_step == 1
+    # another metric (a rate, an F1 of no positives) may be non-finite: the run stands
+    other = reports_of((1, {"val_acc": 0.5, "grad_norm": math.inf, "val_f1": math.nan}))
+    assert build_result(None, other, OWN).status == "completed"
+    # a trainer's own result claiming completion after reporting a NaN is diverged too
+    own = {"status": "completed", "objective": 0.7, "best_step": 2, "metric": "val_acc",
+           "direction": "maximize", "steps": 3, "max_steps": 4}  # fmt: skip
+    assert build_result(own, late, OWN).diverged_step == 3
