@@ -22,6 +22,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import yaml
+
 from orchestrator.config.experiment import Experiment
 from orchestrator.exceptions import ConfigError
 from orchestrator.rounds.sampling import ADAPTIVE
@@ -122,9 +124,11 @@ def check_same_round(
 
 
 def _show(value: Any) -> str:
+    """A value as the round file writes it (YAML's flow style): ``[relu, tanh]``."""
     if value is None:
         return "(none)"
-    return json.dumps(value, separators=(", ", ": ")) if not isinstance(value, str) else value
+    text = yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=10**6)
+    return text.strip().removesuffix("...").strip()
 
 
 def _plain(value: Any) -> Any:

@@ -128,14 +128,8 @@ def _resumed(
         _check_identity(root, storage, rnd, start)  # a round.yaml left without studies
         return rnd, start, origin
     tree, trainer, trials = found
-    if trainer is not None and trainer != start.trainer:
-        if trains:
-            raise ConfigError(
-                "trainer._target_",
-                f"round {rnd.name} was started with trainer {trainer}, not {start.trainer};"
-                f" finish it with {selection_hint(trainer)}, or name the round anew"
-                " (round.name=...)",
-            )
+    other_trainer = trainer is not None and trainer != start.trainer
+    if trainer is not None and other_trainer and not trains:
         start = dataclasses.replace(start, trainer=trainer)  # analysis: as it was trained
     recorded = start.with_tree(tree)
     if config_hash(recorded) != config_hash(start):
@@ -148,7 +142,14 @@ def _resumed(
             raw, budget=dataclasses.replace(raw.budget, trials_per_study=trials)
         )
     resumed = _parsed(root, raw, recorded)
-    _check_identity(root, storage, resumed, recorded)
+    _check_identity(root, storage, resumed, recorded)  # the trainer too, when it trains
+    if other_trainer and trains:  # a store whose studies recorded a trainer and no identity
+        raise ConfigError(
+            "trainer._target_",
+            f"round {rnd.name} was started with trainer {trainer}, not {start.trainer};"
+            f" finish it with {selection_hint(str(trainer))}, or name the round anew"
+            " (round.name=...)",
+        )
     return resumed, recorded, origin
 
 
