@@ -46,7 +46,7 @@ def check_incumbent_trainer(root: Config, base: Experiment, *, promotes: bool) -
     if promotes:
         base_too = " with round.start_from=base" if starts_from_it else ""
         ways.append(
-            f"train and analyse without promotion (stage=work, then stage=analyze{base_too})"
+            f"train and analyse without promotion (stage=work, then analyze{base_too})"
         )
         ways.append("keep this trainer's rounds in a store of their own (paths.studies=DIR)")
     else:
