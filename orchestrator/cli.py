@@ -13,12 +13,14 @@ import shutil
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import HydraException
 from hydra.types import RunMode
 from omegaconf import DictConfig
+from omegaconf.errors import OmegaConfBaseException
 
 from orchestrator import __version__
 from orchestrator.config.schema import (
@@ -28,6 +30,7 @@ from orchestrator.config.schema import (
     register_configs,
     root_from_cfg,
 )
+from orchestrator.config.yaml_files import yaml_error_in, yaml_error_line
 from orchestrator.exceptions import OrchestratorError
 from orchestrator.store.files import atomic_write
 from orchestrator.store.redaction import redact_text
@@ -59,12 +62,12 @@ def _hydra_entry(cfg: DictConfig) -> None:
         from orchestrator.work.gpus import configure_worker
 
         configure_worker(int(cfg.worker), hydra_cfg.launcher.get("n_jobs") if multirun else None)
+    _let_hydra_report_errors()  # from here on (the task), Hydra reports as it always did
     with copying_terminal_to_log():  # the answer, findings and decision in cli.log too
         try:
             code = run_stage(cfg)
-        except Interrupted as err:  # a stop signal during a training outside the worker loop
-            print(f"stopped by {err.signame}", file=sys.stderr)
-            sys.exit(128 + getattr(signal, err.signame, signal.SIGTERM).value)
+        except KeyboardInterrupt as err:  # Interrupted (a training stopped) or a plain Ctrl-C
+            _stopped(err)
         except OrchestratorError as err:
             # Hydra made this run's directory before our checks ran; a rejected run must leave
             # nothing behind, so remove it (it is new, and results are written only on success).
@@ -100,17 +103,63 @@ def scrub_saved_configs(hydra_cfg: Any, multirun: bool) -> None:
             atomic_write(path, clean)
 
 
+def _stopped(err: KeyboardInterrupt) -> NoReturn:
+    """A stop signal at any point: one line and 128 + the signal's number, never a traceback.
+
+    The store stays consistent: each write is a transaction, the context managers close the
+    store and the ledger on the way out, and a trial running is FAIL with the reason."""
+    name = err.signame if isinstance(err, Interrupted) else "SIGINT"
+    print(f"stopped by {name}", file=sys.stderr)
+    sys.exit(128 + getattr(signal, name, signal.SIGINT).value)
+
+
+_FULL_ERROR = "HYDRA_FULL_ERROR"
+
+
+def _let_hydra_report_errors() -> None:
+    """``main`` asks Hydra to raise composition errors (so a YAML error is one line); the
+    task's own errors are reported by Hydra as before, and child processes (a trainer's
+    command, a Hydra app run apart) never inherit the setting."""
+    if _OURS:
+        os.environ.pop(_FULL_ERROR, None)
+        _OURS.clear()
+
+
+_OURS: list[bool] = []  # main set HYDRA_FULL_ERROR (a user's own setting is left alone)
+
+
 def main() -> None:
     """Console script ``orchestrator``: the schema registered, then Hydra composes and runs.
 
     The working directory goes on the import path first, as ``python -m`` would put it, so
     ``trainer._target_=mymodule.train`` finds ``./mymodule.py`` from the console script too.
+    A config file Hydra cannot read (a YAML tag, a syntax error) is one line naming the file,
+    the line and the rule; Ctrl-C at any point is one line ("stopped by SIGINT"), exit 130.
     """
     if sys.argv[1:] == ["--version"]:  # ours, not Hydra's (which would print Hydra's)
         print(f"orchestrator {__version__} (tuning-round-orchestrator)")
         return
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())
-    register_configs()
-    sys.argv[1:] = own_section_overrides(sys.argv[1:])
-    _hydra_entry()
+    if _FULL_ERROR not in os.environ:  # composition errors come back here
+        os.environ[_FULL_ERROR] = "1"
+        _OURS.append(True)
+    try:
+        register_configs()
+        sys.argv[1:] = own_section_overrides(sys.argv[1:])
+        _hydra_entry()
+    except KeyboardInterrupt as err:
+        _stopped(err)
+    except Exception as err:  # raised during composition, before the task ran
+        _let_hydra_report_errors()
+        bad_yaml = yaml_error_in(err)
+        if bad_yaml is not None:
+            print(f"error: {yaml_error_line(bad_yaml)}", file=sys.stderr)
+            sys.exit(2)
+        if isinstance(err, HydraException | OmegaConfBaseException):
+            lines = [str(err)]
+            if isinstance(err.__cause__, OmegaConfBaseException):
+                lines.append(str(err.__cause__))
+            print(f"error: {os.linesep.join(lines)}", file=sys.stderr)
+            sys.exit(1)
+        raise

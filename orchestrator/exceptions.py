@@ -15,6 +15,10 @@ class ConfigError(OrchestratorError, ValueError):
         super().__init__(f"{key}: {message}")
 
 
+class ConfigFileError(OrchestratorError):
+    """A config file (a round, an incumbent, a draft) cannot be read: ``<file> line <n>: why``."""
+
+
 class DataError(OrchestratorError):
     """A data set cannot be loaded (files missing or unreadable); the message says the fix."""
 

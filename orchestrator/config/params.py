@@ -27,7 +27,7 @@ class ParamType:
 
     base: type | None
     optional: bool = False
-    inferred: bool = False  # from a YAML default, not declared: an int default takes floats
+    inferred: bool = False  # from a YAML default, not declared (``null``: any value)
 
     def name(self) -> str:
         """``an int``, ``a float or null``, ``any value``: for messages."""
@@ -98,13 +98,18 @@ class ParamSchema:
         ok = (
             (base is bool and isinstance(value, bool))
             or (base is int and isinstance(value, int) and not isinstance(value, bool))
-            or (base is int and t.inferred and isinstance(value, float))
             or (base is float and isinstance(value, int | float) and not isinstance(value, bool))
             or (base is str and isinstance(value, str))
             or (base is list and isinstance(value, list | tuple))
         )
         if not ok:
-            raise ConfigError(key, f"{path} takes {t.name()}; got {value!r}")
+            hint = ""
+            if base is int and t.inferred and isinstance(value, float):
+                hint = (
+                    " (its default in your config is an int; if it takes real numbers, "
+                    "write its default as one, e.g. 2.0)"
+                )
+            raise ConfigError(key, f"{path} takes {t.name()}; got {value!r}{hint}")
         return float(value) if base is float else (list(value) if base is list else value)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from orchestrator.config.sections import ProbeConfig
+from orchestrator.config.yaml_files import read_yaml
 from orchestrator.exceptions import ConfigError
 from orchestrator.probe.measure import run_probe
 from orchestrator.probe.model import NOISY_SPREAD, TABLE_HEADER, ProbeResult, format_row
@@ -130,7 +131,7 @@ def apply_to_incumbent(
 def _incumbent_document(path: Path, base: ExperimentConfig | None) -> dict[str, Any]:
     """The incumbent file as a mapping, or a new one made from ``base``."""
     if path.exists():
-        document = yaml.safe_load(path.read_text()) or {}
+        document = read_yaml(path) or {}
         if not isinstance(document, dict) or not isinstance(
             document.get("experiment", document), dict
         ):

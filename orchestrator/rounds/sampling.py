@@ -33,6 +33,8 @@ from scipy.stats import qmc
 from orchestrator.exceptions import ConfigError
 
 SAMPLERS: tuple[str, ...] = ("qmc", "random", "tpe", "gp", "grid")
+# samplers that learn from history, so a new study starts from earlier trials (work/carry.py)
+ADAPTIVE: tuple[str, ...] = ("tpe", "gp")
 QMC_TYPES: tuple[str, ...] = ("sobol", "halton")
 
 # Points are generated in aligned blocks of this size (a power of two, so Sobol blocks keep their

@@ -51,6 +51,7 @@ def parse_round(
     fixed = _parse_fixed(raw.fixed, scientific, start)
     nuisance = _parse_nuisance(raw, scientific, fixed, start)
     budget = _parse_budget(raw.budget, nuisance, min_trials_per_param)
+    _check_grid_types(budget, start.schema)
     promotion = parse_promotion(raw.promotion)
     if promotion.candidate is not None and dict(promotion.candidate) not in scientific_points(
         scientific
@@ -183,9 +184,7 @@ def _parse_spec(key: str, path: str, spec: Any, schema: ParamSchema) -> ParamSpe
     log, step = bool(spec.get("log", False)), spec.get("step")
     # an untyped (null-default) parameter is an int range when its bounds and step are ints
     ints = all(isinstance(v, int) for v in (low, high, step or 1))
-    base = int if kind.base is int and not kind.inferred else (int if ints else float)
-    if kind.base is float:
-        base = float
+    base = kind.base if kind.base in (int, float) else (int if ints else float)
     if not low < high:
         raise ConfigError(key, f"low < high must hold; got low={low}, high={high}")
     if log and low <= 0:
@@ -232,6 +231,13 @@ def _parse_budget(
                 f"round.budget.grid.{path}", f"needs a non-empty list; got {values!r}"
             )
     return b
+
+
+def _check_grid_types(b: BudgetConfig, schema: ParamSchema) -> None:
+    """Each grid value has its parameter's type (an int key refuses 2.5), as a trial needs."""
+    for path, values in b.grid.items():
+        for i, value in enumerate(values):
+            schema.check_type(f"round.budget.grid.{path}[{i}]", path, value)
 
 
 def _possible_values(rnd: Round, start: Experiment, path: str) -> list[Any] | None:

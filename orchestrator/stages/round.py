@@ -22,11 +22,14 @@ from orchestrator.config.experiment import Experiment
 from orchestrator.config.launch import selection_hint
 from orchestrator.config.round import RoundConfig
 from orchestrator.config.schema import Config, round_names
+from orchestrator.config.yaml_files import read_yaml
 from orchestrator.exceptions import ConfigError
 from orchestrator.rounds.check_needs import short_budget_warning
+from orchestrator.rounds.identity import check_same_round, round_identity
 from orchestrator.rounds.pruning import pruning_warning
 from orchestrator.rounds.space import Round
 from orchestrator.rounds.validate import parse_round, range_params
+from orchestrator.stages.preflight import check_before_trials
 from orchestrator.store import paths
 from orchestrator.store.incumbent import starting_config
 from orchestrator.store.ledger import Ledger, ledger_url
@@ -36,7 +39,7 @@ from orchestrator.store.storage import opened_storage
 from orchestrator.work.cache import WorkerCache
 from orchestrator.work.carry import carried_count
 from orchestrator.work.claims import claim_lock
-from orchestrator.work.studies import open_studies, recorded_start
+from orchestrator.work.studies import open_studies, recorded_identity, recorded_start
 
 
 @dataclass(frozen=True)
@@ -85,13 +88,8 @@ def opened_round(root: Config, base: Experiment, *, starts_work: bool) -> Iterat
         )
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     trains = starts_work or root.stage == "promote"
+    check_before_trials(root, base, trains=trains)  # the seed key, the incumbent's trainer
     rnd, start, origin = _checked_round(root, base, trains)  # before anything is written
-    if root.stage in ("run", "promote") and start.seed_key is None:
-        raise ConfigError(
-            "trainer.seed_key",
-            "promotion re-trains the candidate and the incumbent with fresh seeds: name the "
-            "config key your trainer seeds from (e.g. trainer.seed_key=seed)",
-        )
     cache = WorkerCache()  # this process's trials share it (an app composed once)
     if starts_work:  # the trainer importable and fitting, an app composed, a command found
         cache.ready(start)
@@ -127,16 +125,11 @@ def _resumed(
     rnd, start, origin = opened
     found = recorded_start(storage, rnd.name)
     if found is None:
+        _check_identity(root, storage, rnd, start)  # a round.yaml left without studies
         return rnd, start, origin
     tree, trainer, trials = found
-    if trainer is not None and trainer != start.trainer:
-        if trains:
-            raise ConfigError(
-                "trainer._target_",
-                f"round {rnd.name} was started with trainer {trainer}, not {start.trainer};"
-                f" finish it with {selection_hint(trainer)}, or name the round anew"
-                " (round.name=...)",
-            )
+    other_trainer = trainer is not None and trainer != start.trainer
+    if trainer is not None and other_trainer and not trains:
         start = dataclasses.replace(start, trainer=trainer)  # analysis: as it was trained
     recorded = start.with_tree(tree)
     if config_hash(recorded) != config_hash(start):
@@ -148,7 +141,27 @@ def _resumed(
         raw = dataclasses.replace(
             raw, budget=dataclasses.replace(raw.budget, trials_per_study=trials)
         )
-    return _parsed(root, raw, recorded), recorded, origin
+    resumed = _parsed(root, raw, recorded)
+    _check_identity(root, storage, resumed, recorded)  # the trainer too, when it trains
+    if other_trainer and trains:  # a store whose studies recorded a trainer and no identity
+        raise ConfigError(
+            "trainer._target_",
+            f"round {rnd.name} was started with trainer {trainer}, not {start.trainer};"
+            f" finish it with {selection_hint(str(trainer))}, or name the round anew"
+            " (round.name=...)",
+        )
+    return resumed, recorded, origin
+
+
+def _check_identity(root: Config, storage: Any, rnd: Round, start: Experiment) -> None:
+    """The round is resumed as it was started, or refused before anything is written: its
+    identity (``rounds/identity.py``) from its studies, else from its ``round.yaml``."""
+    record = paths.round_dir(root.paths.studies, rnd.name) / "round.yaml"
+    stored = recorded_identity(storage, rnd.name)
+    if stored is None and record.exists():
+        saved = read_yaml(record)
+        stored = saved.get("identity") if isinstance(saved, dict) else None
+    check_same_round(rnd.name, stored, round_identity(rnd, start), str(record))
 
 
 def _announce(root: Config, rnd: Round, start: Experiment, origin: str) -> None:
@@ -203,4 +216,5 @@ def round_record(rnd: Round, start: Experiment, origin: str) -> dict[str, Any]:
         "promotion": dataclasses.asdict(rnd.promotion),
         "trainer": start.trainer,
         "start_config": dict(start.tree),
+        "identity": round_identity(rnd, start),
     }

@@ -16,6 +16,7 @@ import yaml
 
 from orchestrator.config.experiment import Experiment
 from orchestrator.config.launch import selection_hint
+from orchestrator.config.yaml_files import read_yaml
 from orchestrator.exceptions import ConfigError
 from orchestrator.store import paths
 from orchestrator.store.files import atomic_write
@@ -84,7 +85,7 @@ def read_incumbent(studies: str | Path) -> Incumbent | None:
     path = paths.incumbent_file(studies)
     if not path.exists():
         return None
-    raw = yaml.safe_load(path.read_text()) or {}
+    raw = read_yaml(path) or {}
     tree = raw.get("experiment") or raw
     return Incumbent(tree, raw.get("trainer"), raw.get("promoted_by"), path)
 

@@ -70,6 +70,7 @@ class StudyAttr:
     START_CONFIG = "start_config"
     METRIC = "metric"
     TRAINER = "trainer"  # trainer._target_ (absent in stores of earlier versions)
+    IDENTITY = "identity"  # rounds/identity.py (absent in stores of earlier versions)
     CARRIED = "carried"  # how many earlier trials it started from (absent: none)
     STOPPED = "stopped_early"  # racing: {"after": n, "reason": ...} (absent: ran its budget)
 

@@ -27,10 +27,10 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution
 from optuna.trial import FrozenTrial, TrialState
 
 from orchestrator.config.experiment import Experiment
+from orchestrator.rounds.sampling import ADAPTIVE
 from orchestrator.rounds.space import Round
 from orchestrator.store.record import StudyAttr, TrialAttr
 
-ADAPTIVE = ("tpe", "gp")
 _CONSTRAINTS = "constraints"  # Optuna's system attribute for a trial's constraint values
 
 

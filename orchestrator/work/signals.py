@@ -12,6 +12,7 @@ the worker winds down (a terminal's Ctrl-C reaches every worker of the process g
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 from collections.abc import Iterator
@@ -72,14 +73,28 @@ class StopSignals:
             self._in_trial = False
 
 
+class _NoInterruptTraceback(logging.Filter):
+    """Drops Optuna's "Trial n failed ... Traceback" warning for a stopped trial: the stop is
+    said once, in one line, by the stage (the trial is FAIL with the reason in the store)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], KeyboardInterrupt))
+
+
 @contextmanager
 def handling_stop_signals() -> Iterator[StopSignals]:
     """``with handling_stop_signals() as stop:`` for the length of a worker's loop."""
     stop = StopSignals()
     stop.install()
+    quiet = _NoInterruptTraceback()
+    handlers = list(logging.getLogger("optuna").handlers)  # a record's own logger's filters
+    for handler in handlers:  # would miss Optuna's module loggers; its handlers see them all
+        handler.addFilter(quiet)
     try:
         yield stop
     finally:
+        for handler in handlers:
+            handler.removeFilter(quiet)
         stop.restore()
 
 

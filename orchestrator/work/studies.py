@@ -18,6 +18,7 @@ from optuna.trial import TrialState
 from orchestrator.config.experiment import Experiment
 from orchestrator.config.launch import selection_hint
 from orchestrator.exceptions import ConfigError
+from orchestrator.rounds.identity import legacy_identity, round_identity
 from orchestrator.rounds.space import Round
 from orchestrator.store.record import (
     Direction,
@@ -91,6 +92,7 @@ def provenance(rnd: Round, start: Experiment, point: Mapping[str, Any]) -> dict[
         StudyAttr.START_CONFIG: dict(start.tree),
         StudyAttr.METRIC: start.metric,
         StudyAttr.TRAINER: start.trainer,
+        StudyAttr.IDENTITY: round_identity(rnd, start),
     }
 
 
@@ -157,6 +159,25 @@ def recorded_start(
             trials = attrs.get(StudyAttr.TRIALS_PER_STUDY)
             return attrs[StudyAttr.START_CONFIG], attrs.get(StudyAttr.TRAINER), trials
     return None
+
+
+def recorded_identity(
+    storage: optuna.storages.BaseStorage, round_name: str
+) -> dict[str, Any] | None:
+    """The identity stored with the round's studies (``rounds/identity.py``); for studies of
+    an earlier version, what they recorded of it; None when the round has no study yet."""
+    legacy = None
+    for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
+        name, attrs = summary.study_name, summary.user_attrs
+        if not name.startswith(f"{round_name}/") and name != round_name:
+            continue
+        if name == f"{round_name}/promotion":
+            continue
+        stored = attrs.get(StudyAttr.IDENTITY)
+        if isinstance(stored, dict):
+            return stored
+        legacy = legacy or legacy_identity(attrs)
+    return legacy
 
 
 def summarise(rnd: Round, point: Mapping[str, Any], study: optuna.Study) -> StudySummary:

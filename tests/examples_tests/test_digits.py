@@ -91,11 +91,14 @@ def test_resuming_the_round_with_another_trainer_is_refused(digits_round, tmp_pa
     (tmp_path / "other_trainer.py").write_text("def train(cfg, report=None):\n    return 0.5\n")
     before = (studies / "tuning.db").stat().st_mtime_ns
     done = orchestrator(
-        studies, "round=digits_1", *SMALL, "round.start_from=base",
+        studies, "round=digits_1", *SMALL, "round.start_from=base", "stage=work",
         "trainer._target_=other_trainer.train", env={"PYTHONPATH": str(tmp_path)},
     )  # fmt: skip
     assert done.returncode == 2
-    assert "was started with trainer train_digits.train, not other_trainer.train" in done.stderr
+    assert done.stderr.startswith(
+        "error: round.start_from: round digits_1 was started as another round "
+        "(round.start_from: incumbent -> base; trainer: train_digits.train -> other_trainer.train)"
+    )
     assert (studies / "tuning.db").stat().st_mtime_ns == before
 
 

@@ -10,7 +10,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-from orchestrator.config.round import RoundConfig
+from orchestrator.config.round import BudgetConfig, RoundConfig
 from orchestrator.config.schema import CONF_DIR, experiment_from_cfg, register_configs
 from orchestrator.exceptions import ConfigError
 from orchestrator.rounds.validate import parse_round
@@ -76,9 +76,24 @@ def test_plain_yaml_keys_are_typed_from_their_defaults(tmp_path):
     assert rnd.study_name(rnd.points()[0]) == "r/layers=1"
     with pytest.raises(ConfigError, match=r"round.scientific.layers\[1\]: layers takes an int"):
         parse_round(RoundConfig(name="r", scientific={"layers": [1, "two"]}), e)
-    # an int default from plain YAML takes floats too (dropout: 0 is a float knob)
-    rnd = parse_round(RoundConfig(name="r", nuisance={"layers": {"low": 0.0, "high": 0.5}}), e)
-    assert rnd.search_space()["layers"] == FloatDistribution(0.0, 0.5)
+    # an int default from plain YAML is an int: a float for it is refused, with the way on
+    # (a trainer doing range(cfg.layers) would fail at the first such trial)
+    with pytest.raises(ConfigError, match=r"round.nuisance.layers.low: layers takes an int or"):
+        parse_round(RoundConfig(name="r", nuisance={"layers": {"low": 0.0, "high": 0.5}}), e)
+    for raw in (
+        RoundConfig(name="r", scientific={"layers": [1, 2.5]}),
+        RoundConfig(name="r", nuisance={"layers": {"choices": [1, 2.5]}}),
+        RoundConfig(name="r", fixed={"layers": 2.5}),
+    ):
+        with pytest.raises(ConfigError, match=r"got 2.5 \(its default in your config is an int;"):
+            parse_round(raw, e)
+    grid = RoundConfig(
+        name="r",
+        nuisance={"layers": {"low": 1, "high": 4}},
+        budget=BudgetConfig(sampler="grid", grid={"layers": [1, 2.5]}),
+    )
+    with pytest.raises(ConfigError, match=r"^round.budget.grid.layers\[1\]: layers takes an int"):
+        parse_round(grid, e)
     with pytest.raises(ConfigError, match="tag takes a str or null: give choices, not a range"):
         parse_round(RoundConfig(name="r", nuisance={"tag": {"low": 1, "high": 2}}), e)
 

@@ -107,8 +107,24 @@ def test_an_earlier_round_is_resumed_analysed_and_promoted(store):
         assert [(t.number, t.params, t.state) for t in now[:4]] == old  # nothing re-run
         assert len(now) == 6 and all(t.state == TrialState.COMPLETE for t in now)
     assert "promotion of round_2:" in done.stdout
+    study = optuna.load_study(
+        study_name="round_2/model.use_dropout=true", storage=f"sqlite:///{store}/tuning.db"
+    )
+    assert study.user_attrs["identity"]["trainer"] == ANALYTIC_TARGET  # completed, adopted
     assert (store / "round_2" / "findings.json").exists()
     assert (store / "round_2" / "report.html").exists()
     with Ledger(f"sqlite:///{store}/tuning.db") as ledger:
         assert [d.round_name for d in ledger.decisions()] == ["round_1", "round_2"]
         assert ledger.decision("round_2").state == "final"
+
+
+def test_an_earlier_round_resumed_changed_is_refused_from_what_it_recorded(store):
+    """No stored identity: the roles, sampler and seed its studies recorded are compared."""
+    before = (store / "tuning.db").read_bytes()
+    done = cli(store, "round=round_2", ANALYTIC, "round.budget.seed=3", "stage=work")
+    assert done.returncode == 2
+    assert done.stderr.startswith(
+        "error: round.budget.seed: round round_2 was started as another round "
+        "(round.budget.seed: 0 -> 3); its studies keep what they were started with."
+    )
+    assert (store / "tuning.db").read_bytes() == before

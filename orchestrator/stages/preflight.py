@@ -1,0 +1,57 @@
+"""Every check of a round stage that can fail before a trial runs, run before the first one.
+
+A check that fails only after every trial ran wastes the round: promotion needs a seed key
+to re-train with, and re-trains the incumbent with this round's trainer, so both are
+checked when the round opens, not when promotion starts. Advice names only what would
+change the outcome: never a setting that is already set.
+"""
+
+from __future__ import annotations
+
+from orchestrator.config.experiment import Experiment
+from orchestrator.config.launch import selection_hint
+from orchestrator.config.schema import Config
+from orchestrator.exceptions import ConfigError
+from orchestrator.store.incumbent import read_incumbent
+
+
+def check_before_trials(root: Config, base: Experiment, *, trains: bool) -> None:
+    """One ConfigError for the first check that would fail later in this stage."""
+    assert root.round is not None
+    promotes = root.stage in ("run", "promote")
+    if promotes and base.seed_key is None:
+        raise ConfigError(
+            "trainer.seed_key",
+            "promotion re-trains the candidate and the incumbent with fresh seeds: name the "
+            "config key your trainer seeds from (e.g. trainer.seed_key=seed)",
+        )
+    if trains:
+        check_incumbent_trainer(root, base, promotes=promotes)
+
+
+def check_incumbent_trainer(root: Config, base: Experiment, *, promotes: bool) -> None:
+    """The incumbent is trained by this round (its start, or promotion's competitor) only
+    under the trainer it was promoted with: its values may not mean the same to another."""
+    assert root.round is not None
+    starts_from_it = root.round.start_from == "incumbent"
+    if not (starts_from_it or promotes):
+        return
+    incumbent = read_incumbent(root.paths.studies)
+    if incumbent is None or incumbent.trainer is None or incumbent.trainer == base.trainer:
+        return
+    uses = "this round starts from it" if starts_from_it else ""
+    if promotes:
+        uses += (" and " if uses else "") + "promotion re-trains it as the config to beat"
+    ways = [f"use its trainer ({selection_hint(incumbent.trainer)})"]
+    if promotes:
+        also = " with round.start_from=base" if starts_from_it else ""
+        ways.append(f"train and analyse without promotion (stage=work, then analyze{also})")
+        ways.append("keep this trainer's rounds in a store of their own (paths.studies=DIR)")
+    else:
+        ways.append("start from your base config (round.start_from=base)")
+    raise ConfigError(
+        "trainer._target_",
+        f"{incumbent.path} was promoted with trainer {incumbent.trainer}, and this round trains "
+        f"with {base.trainer}; {uses}, and its values may not mean the same to another "
+        f"trainer. Either {', or '.join(ways)}",
+    )
