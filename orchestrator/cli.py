@@ -68,6 +68,9 @@ def _hydra_entry(cfg: DictConfig) -> None:
             code = run_stage(cfg)
         except KeyboardInterrupt as err:  # Interrupted (a training stopped) or a plain Ctrl-C
             _stopped(err)
+        except BrokenPipeError:  # the reader went away (orchestrator ... | head): no traceback
+            os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # the exit's flush goes nowhere
+            sys.exit(1)
         except OrchestratorError as err:
             # Hydra made this run's directory before our checks ran; a rejected run must leave
             # nothing behind, so remove it (it is new, and results are written only on success).

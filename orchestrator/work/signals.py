@@ -74,11 +74,19 @@ class StopSignals:
 
 
 class _NoInterruptTraceback(logging.Filter):
-    """Drops Optuna's "Trial n failed ... Traceback" warning for a stopped trial: the stop is
-    said once, in one line, by the stage (the trial is FAIL with the reason in the store)."""
+    """Drops Optuna's two warnings for a stopped trial ("Trial n failed ... Traceback", then
+    "Trial n failed with value None."): the stop is said once, in one line, by the stage
+    (the trial is FAIL with the reason in the store)."""
+
+    def __init__(self, stop: StopSignals) -> None:
+        super().__init__()
+        self._stop = stop
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and isinstance(record.exc_info[1], KeyboardInterrupt))
+        if record.exc_info and isinstance(record.exc_info[1], KeyboardInterrupt):
+            return False
+        stopped = self._stop.requested is not None
+        return not (stopped and record.getMessage().endswith("failed with value None."))
 
 
 @contextmanager
@@ -86,7 +94,7 @@ def handling_stop_signals() -> Iterator[StopSignals]:
     """``with handling_stop_signals() as stop:`` for the length of a worker's loop."""
     stop = StopSignals()
     stop.install()
-    quiet = _NoInterruptTraceback()
+    quiet = _NoInterruptTraceback(stop)
     handlers = list(logging.getLogger("optuna").handlers)  # a record's own logger's filters
     for handler in handlers:  # would miss Optuna's module loggers; its handlers see them all
         handler.addFilter(quiet)
