@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
 # Start a one-node SLURM cluster on this machine for the SLURM tests (idempotent), as
 # scripts/postgres-local.sh starts PostgreSQL. Debian/Ubuntu, as root (or with sudo):
-# installs `slurm-wlm` and `munge` when missing, writes /etc/slurm/slurm.conf for this
-# host (its CPUs and memory as the machine reports them, no GPUs, no cgroups: processes
-# tracked by /proc, one partition `debug`), starts munged, slurmctld and slurmd, and waits
-# until `sinfo` shows the node idle. No accounting daemon: a finished job's state and exit
-# code are read with `scontrol show job <id>` (kept MinJobAge=3600 s), not `sacct`.
+# installs `slurm-wlm`, `munge`, `slurmdbd` and `mariadb-server` when missing, writes
+# /etc/slurm/slurm.conf for this host (its CPUs and memory as the machine reports them, no
+# GPUs, no cgroups: processes tracked by /proc, one partition `debug`), starts MariaDB,
+# munged, slurmdbd, slurmctld and slurmd, and waits until `sinfo` shows the node idle.
+# The accounting daemon is there because submitit (Hydra's SLURM launcher) reads every
+# job's state with `sacct`: without it a cancelled job is never seen to end.
 set -euo pipefail
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 started=$(date +%s)
-if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null \
-  || ! command -v munged >/dev/null; then
+missing=()
+for pair in slurmctld:slurm-wlm slurmd:slurm-wlm munged:munge slurmdbd:slurmdbd \
+  mariadbd:mariadb-server; do
+  command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq slurm-wlm munge >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 node=$(hostname -s)
@@ -48,9 +53,24 @@ ReturnToService=2
 MinJobAge=3600
 KillWait=10
 JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
+AccountingStorageType=accounting_storage/slurmdbd
+AccountingStorageHost=127.0.0.1
 NodeName=$node NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
 PartitionName=debug Nodes=$node Default=YES MaxTime=INFINITE State=UP
+EOF
+)
+
+dbd_conf=$(cat <<EOF
+# Written by scripts/slurm-local.sh: accounting (sacct) in the local MariaDB.
+AuthType=auth/munge
+DbdHost=localhost
+SlurmUser=root
+PidFile=/run/slurmdbd.pid
+LogFile=/var/log/slurm/slurmdbd.log
+StorageType=accounting_storage/mysql
+StorageHost=localhost
+StorageUser=root
+StorageLoc=slurm_acct_db
 EOF
 )
 
@@ -60,6 +80,16 @@ changed=0
 if [ "$(cat /etc/slurm/slurm.conf 2>/dev/null)" != "$conf" ]; then
   printf '%s\n' "$conf" | $sudo tee /etc/slurm/slurm.conf >/dev/null
   changed=1
+fi
+if [ "$($sudo cat /etc/slurm/slurmdbd.conf 2>/dev/null)" != "$dbd_conf" ]; then
+  printf '%s\n' "$dbd_conf" | $sudo tee /etc/slurm/slurmdbd.conf >/dev/null
+  changed=1
+fi
+$sudo chmod 600 /etc/slurm/slurmdbd.conf  # slurmdbd refuses a readable one
+
+# MariaDB for the accounting: root over the local socket (unix_socket auth, no password).
+if ! $sudo mariadb -e 'SELECT 1' >/dev/null 2>&1; then
+  $sudo /etc/init.d/mariadb start >/dev/null
 fi
 
 # munge: the key the package made, its daemon as the munge user.
@@ -83,7 +113,13 @@ stop() {  # the daemon whose pid file is $1, when the configuration changed
 if [ "$changed" -eq 1 ]; then
   stop /run/slurmd.pid
   stop /run/slurmctld.pid
+  stop /run/slurmdbd.pid
 fi
+running /run/slurmdbd.pid || $sudo slurmdbd
+for _ in $(seq 30); do  # slurmctld registers the cluster with slurmdbd when it starts
+  sacctmgr -n list cluster >/dev/null 2>&1 && break
+  sleep 1
+done
 running /run/slurmctld.pid || $sudo slurmctld
 running /run/slurmd.pid || $sudo slurmd
 
@@ -104,5 +140,9 @@ case "$state" in
     exit 1
     ;;
 esac
+for _ in $(seq 30); do  # sacct answers once slurmctld has registered with slurmdbd
+  sacct -n -X -S now >/dev/null 2>&1 && break
+  sleep 1
+done
 echo "SLURM $(sinfo --version | awk '{print $2}'): partition debug, node $node" \
   "($cpus CPUs, $mem_mb MB, no GPUs) $state; ready in $(($(date +%s) - started)) s"
