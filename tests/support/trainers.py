@@ -151,6 +151,12 @@ def timed(config: ExperimentConfig, on_eval: Any = None) -> dict[str, Any]:
         line = json.dumps({**point, "rate": m.dropout if m.use_dropout else None})
         with open(finished, "a") as f:
             f.write(line + "\n")
+    threads = os.environ.get("ORCHESTRATOR_TEST_THREADS_LOG")
+    if threads:  # the torch threads the trial ran with (a SLURM job: its CPUs)
+        import torch
+
+        with open(threads, "a") as f:
+            f.write(f"{torch.get_num_threads()}\n")
     return noop(config, on_eval)
 
 
