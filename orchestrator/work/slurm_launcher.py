@@ -10,9 +10,10 @@ Three changes to ``hydra_plugins.hydra_submitit_launcher``'s ``SlurmLauncher``:
   logged, so the job's process exits non-zero and SLURM records it FAILED. Hydra's
   ``run_job`` would otherwise catch it into the job's result and the job would end
   ``COMPLETED 0:0`` with nothing in its log.
-- In the submitting process, each job's result is collected on its own: one failed or
-  cancelled job does not stop the command from waiting for the others, and the failure
-  reaches Hydra as that job's failure (the command then exits non-zero, naming it).
+- In the submitting process, the round's progress is followed in the store while the jobs
+  run (``round_progress.py``), and each job's result is collected on its own: one failed
+  or cancelled job does not stop the command from waiting for the others; each failed job
+  is one ``error:`` line with its reason and log, and the command exits 1.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, JobStatus, filter_overrides
@@ -30,12 +32,17 @@ from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
 from hydra_plugins.hydra_submitit_launcher.submitit_launcher import (
     SlurmLauncher as SubmititSlurmLauncher,
 )
-from omegaconf import OmegaConf
+from omegaconf import OmegaConf, open_dict
 
 from orchestrator.store.redaction import redact_text
 from orchestrator.work.slurm_resources import read_partitions, request_from, unsatisfiable
 
+if TYPE_CHECKING:  # imported when used: Hydra imports this module at every start
+    from orchestrator.work.round_progress import ProgressFollower
+
 log = logging.getLogger(__name__)
+
+POLL_SECONDS = 5.0  # between looks at the jobs and the store while waiting
 
 
 class SlurmJobFailed(RuntimeError):
@@ -69,6 +76,12 @@ class SlurmLauncher(SubmititSlurmLauncher):
             print(f"error: {problem}", file=sys.stderr)
             sys.exit(2)  # before Hydra's error report: one line, nothing submitted
         jobs = self._submit(job_overrides, initial_job_idx, sweep_dir)
+        follower = self._follower(job_overrides[0])
+        try:
+            _wait(jobs, follower)
+        finally:
+            if follower is not None:
+                follower.close()
         results = [_result(job) for job in jobs]
         failed = [reason for reason in results if isinstance(reason, str)]
         for reason in failed:
@@ -110,6 +123,35 @@ class SlurmLauncher(SubmititSlurmLauncher):
         array = jobs[0].job_id.split("_")[0]
         log.info(f"SLURM job {array}: {len(jobs)} tasks, logs in {jobs[0].paths.folder.parent}")
         return jobs
+
+    def _follower(self, overrides: Sequence[str]) -> ProgressFollower | None:
+        """What follows the round in the store while the jobs run: the first job's round and
+        store (every job of a worker sweep has the same), or None when it runs no round."""
+        from orchestrator.config.schema import root_from_cfg
+        from orchestrator.work.round_progress import ProgressFollower
+
+        assert self.hydra_context is not None and self.config is not None
+        try:
+            cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+            with open_dict(cfg):  # the run's own keys only (Hydra's are set in each job)
+                del cfg["hydra"]
+            root = root_from_cfg(cfg)
+        except Exception as err:  # noqa: BLE001 - the jobs report a bad config themselves
+            log.debug("no progress: %s", err)
+            return None
+        if root.round is None or root.stage not in ("work", "run"):
+            return None
+        return ProgressFollower(root.storage, root.round.name)
+
+
+def _wait(jobs: list[Any], follower: ProgressFollower | None) -> None:
+    """Until every job has ended, show the round's progress each time it changes."""
+    while not all(job.done() for job in jobs):
+        if follower is not None:
+            follower.poll()
+        time.sleep(POLL_SECONDS)
+    if follower is not None:
+        follower.poll()
 
 
 def _check_request(params: dict[str, Any]) -> str | None:

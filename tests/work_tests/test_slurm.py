@@ -76,6 +76,8 @@ def test_a_request_no_partition_can_run_is_one_error_and_nothing_is_submitted(tm
 
 
 def test_a_round_on_two_slurm_jobs_completes_every_trial_once_with_threads_from_slurm(pg_store):
+    """The scaling-out page's command on the one-node cluster: every trial once, each job's
+    log holding its trial lines, torch threads from the allocation, progress shown."""
     s.require_slurm()
     store = pg_store
     threads = store.workdir / "threads.log"
@@ -94,6 +96,10 @@ def test_a_round_on_two_slurm_jobs_completes_every_trial_once_with_threads_from_
     logs = s.job_logs(sweep)
     assert logs.count("[worker 0] round_1/") + logs.count("[worker 1] round_1/") == 6
     assert set(threads.read_text().split()) == {"1"}  # cpus_per_task: 1, on a 2-CPU node
+    # the submitting terminal followed the round in the store while the jobs ran
+    assert "round_1: 6/6 trials done in 3 studies, 0 running, 0 failed; best val_error=" in (
+        proc.stdout + proc.stderr
+    )
     print(f"2 SLURM jobs, 6 trials: {time.monotonic() - t0:.0f} s")
 
 
