@@ -150,6 +150,7 @@ def _wait(jobs: list[Any], follower: ProgressFollower | None) -> None:
         if follower is not None:
             follower.poll()
         time.sleep(POLL_SECONDS)
+        jobs[0].watcher.update()  # one sacct call for the array (submitit's own: up to 60 s)
     if follower is not None:
         follower.poll()
 
@@ -186,8 +187,9 @@ def _result(job: Any) -> JobReturn | str:
     logged, else submitit's, with the job's log to read."""
     try:
         result: JobReturn = job.results()[0]
-    except Exception as err:  # noqa: BLE001 - submitit's FailedJobError, UncompletedJobError
-        reason = _logged_reason(Path(job.paths.stderr)) or str(err).strip().splitlines()[0]
+    except Exception:  # noqa: BLE001 - submitit's FailedJobError, UncompletedJobError
+        # submitit's messages name the result file it misses: the job's log says why
+        reason = _logged_reason(Path(job.paths.stderr)) or f"ended {job.state} without a result"
         return f"SLURM job {job.job_id}: {reason} (its log: {job.paths.stderr})"
     if result.status == JobStatus.FAILED:  # a task that failed without raising out of its job
         return f"SLURM job {job.job_id}: {result._return_value}"

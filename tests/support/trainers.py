@@ -203,6 +203,22 @@ def exits_once(config: ExperimentConfig, on_eval: Any = None) -> dict[str, Any]:
     return noop(config, on_eval)
 
 
+def exits_twice(config: ExperimentConfig, on_eval: Any = None) -> dict[str, Any]:
+    """``exits_once``, twice: the first trial and its retry both end in ``sys.exit(-1)``, as
+    a SLURM job requeued twice (time limit, preemption) would (markers ``exited-1``, ``-2``)."""
+    import os
+    import sys
+    from pathlib import Path
+
+    folder = Path(os.environ["ORCHESTRATOR_TEST_CHAOS_DIR"])
+    for n in (1, 2):
+        marker = folder / f"exited-{n}"
+        if not marker.exists():
+            marker.write_text(str(n))
+            sys.exit(-1)
+    return noop(config, on_eval)
+
+
 def locks_the_store_once(config: ExperimentConfig, on_eval: Any = None) -> dict[str, Any]:
     """Returns, but first has another connection take SQLite's write lock on
     ``ORCHESTRATOR_TEST_DB`` for ``ORCHESTRATOR_TEST_LOCK_SECONDS``, once: recording the
