@@ -43,6 +43,10 @@ if TYPE_CHECKING:  # imported when used: Hydra imports this module at every star
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 5.0  # between looks at the jobs and the store while waiting
+REQUEUED_OR_RUNNING = frozenset(
+    {"PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RUNNING", "COMPLETING",
+     "CONFIGURING", "SUSPENDED", "PREEMPTED", "RESIZING"}
+)  # fmt: skip
 
 
 class SlurmJobFailed(RuntimeError):
@@ -145,14 +149,23 @@ class SlurmLauncher(SubmititSlurmLauncher):
 
 
 def _wait(jobs: list[Any], follower: ProgressFollower | None) -> None:
-    """Until every job has ended, show the round's progress each time it changes."""
-    while not all(job.done() for job in jobs):
+    """Until every job has ended for good, show the round's progress each time it changes."""
+    while not all(_ended(job) for job in jobs):
         if follower is not None:
             follower.poll()
         time.sleep(POLL_SECONDS)
         jobs[0].watcher.update()  # one sacct call for the array (submitit's own: up to 60 s)
     if follower is not None:
         follower.poll()
+
+
+def _ended(job: Any) -> bool:
+    """Ended for good: a result is there (submitit's test) and SLURM does not list the job
+    as requeued or running again. A job requeued by its time limit, preemption or
+    ``scontrol requeue`` can leave the result of its interrupted run (the stop signal came
+    before the requeue finished): the command waits for the run that follows."""
+    state = str(job.state).split(" ")[0].upper()  # "CANCELLED by 0", "UNKNOWN" without sacct
+    return bool(job.done()) and state not in REQUEUED_OR_RUNNING
 
 
 def _check_request(params: dict[str, Any]) -> str | None:
