@@ -6,7 +6,8 @@
 # GPUs, no cgroups: processes tracked by /proc, one partition `debug`), starts MariaDB,
 # munged, slurmdbd, slurmctld and slurmd, and waits until `sinfo` shows the node idle.
 # The accounting daemon is there because submitit (Hydra's SLURM launcher) reads every
-# job's state with `sacct`: without it a cancelled job is never seen to end.
+# job's state with `sacct`: without it a cancelled job is never seen to end. A requeued
+# job waits cred_expire (30 s here, SLURM's default 120 s) before it starts again.
 set -euo pipefail
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -35,6 +36,7 @@ SlurmctldHost=$node(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
+AuthInfo=cred_expire=30
 StateSaveLocation=/var/lib/slurm/slurmctld
 SlurmdSpoolDir=/var/lib/slurm/slurmd
 SlurmctldPidFile=/run/slurmctld.pid
@@ -46,6 +48,7 @@ TaskPlugin=task/none
 MpiDefault=none
 SwitchType=switch/none
 SchedulerType=sched/backfill
+SchedulerParameters=sched_interval=5,bf_interval=5
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 SlurmdParameters=config_overrides
@@ -103,7 +106,7 @@ if ! munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then
   if [ -z "$sudo" ]; then runuser -u munge -- munged; else sudo -u munge munged; fi
 fi
 
-running() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+running() { [ -f "$1" ] && kill -0 "$(cat "$1" 2>/dev/null)" 2>/dev/null; }
 stop() {  # the daemon whose pid file is $1, when the configuration changed
   if running "$1"; then
     $sudo kill "$(cat "$1")"

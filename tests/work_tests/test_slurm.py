@@ -172,3 +172,34 @@ def test_scancel_of_a_job_mid_trial_fails_its_trial_and_the_rerun_meets_the_budg
     final = h.audit(store, "round_1")
     assert set(final.budget_per_study.values()) == {3}
     assert (final.duplicated, final.running, final.waiting, final.lost) == (0, 0, 0, 0)
+
+
+def test_a_job_requeued_mid_trial_is_waited_for_and_its_trial_is_not_a_failure(pg_store):
+    """``scontrol requeue`` (what a time limit or preemption does through submitit): the
+    trial is interrupted by SIGTERM and queued again, the job's interrupted run leaves a
+    result, yet the command waits for the run that follows and ends 0 with the budget met.
+    (The cluster script sets cred_expire=30: a requeued job waits 30 s, not 120 s.)"""
+    s.require_slurm()
+    store = pg_store
+    cmd = slurm_command(store, "round.budget.trials_per_study=4", "round.budget.max_failures=1")
+    env = h.env_for(store, trial_seconds=2.0, chaos="")
+    proc = subprocess.Popen(
+        cmd, cwd=h.ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    finished = store.workdir / "finished.jsonl"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and (
+        not finished.exists() or len(finished.read_text().splitlines()) < 2
+    ):
+        time.sleep(0.2)
+    time.sleep(0.5)  # both jobs are mid-trial
+    requeued = next(t for t in s.array_tasks(store.workdir / "multirun") if t.endswith("_1"))
+    subprocess.run(["scontrol", "requeue", requeued], check=True)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-3000:]
+    assert s.wait_for_states([requeued])[requeued] == ("COMPLETED", "0:0")
+    audit = h.audit(store, "round_1")
+    assert set(audit.budget_per_study.values()) == {4}  # max_failures 1 did not give up
+    assert (audit.duplicated, audit.running, audit.waiting, audit.lost) == (0, 0, 0, 0)
+    assert [t.user_attrs.get("interrupted") for t in audit.failed] == ["SIGTERM"]
+    assert "round_1: 12/12 trials done in 3 studies, 0 running, 0 failed" in out + err
