@@ -1,6 +1,6 @@
 """Hydra's submitit SLURM launcher, made to fail where people look (``hydra/launcher=slurm``).
 
-Three changes to ``hydra_plugins.hydra_submitit_launcher``'s ``SlurmLauncher``:
+What it changes in ``hydra_plugins.hydra_submitit_launcher``'s ``SlurmLauncher``:
 
 - Before submitting, the request is checked against ``sinfo`` (``slurm_resources.py``): a
   job no partition can run is one ``error:`` line and exit 2, not a job PENDING for ever
@@ -14,6 +14,8 @@ Three changes to ``hydra_plugins.hydra_submitit_launcher``'s ``SlurmLauncher``:
   run (``round_progress.py``), and each job's result is collected on its own: one failed
   or cancelled job does not stop the command from waiting for the others; each failed job
   is one ``error:`` line with its reason and log, and the command exits 1.
+- A job that SLURM requeued (time limit, preemption, ``scontrol requeue``) is waited for
+  until the run that follows ends, even when its interrupted run left a result.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ REQUEUED_OR_RUNNING = frozenset(
 
 
 class SlurmJobFailed(RuntimeError):
-    """A SLURM job of the sweep ended without a result: failed, cancelled or lost."""
+    """In a job: its task failed with a result that is not an exception to re-raise."""
 
 
 class SlurmLauncher(SubmititSlurmLauncher):
