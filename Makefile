@@ -10,7 +10,7 @@ ARGS ?=
 ROUND ?= 1
 WORKERS ?= 4
 
-.PHONY: help setup test lint format docs docs-serve train bench bench-campaign probe history dashboard tensorboard clean multirun stress postgres
+.PHONY: help setup test lint format docs docs-serve train bench bench-campaign probe history dashboard tensorboard clean multirun stress postgres slurm
 
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_%-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -78,6 +78,9 @@ stress: setup ## Fault and load scenarios on SQLite, journal, PostgreSQL: one ta
 
 postgres: ## Install (Debian) and start a loopback PostgreSQL for the tests and make stress
 	bash scripts/postgres-local.sh
+
+slurm: ## Install (Debian) and start a one-node SLURM cluster (partition debug) for the SLURM tests
+	bash scripts/slurm-local.sh
 
 probe: setup ## Fix the batch size first: throughput per batch size (make probe ARGS="probe.apply=true")
 	$(RUN) orchestrator stage=probe $(ARGS)

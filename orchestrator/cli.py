@@ -58,10 +58,12 @@ def _hydra_entry(cfg: DictConfig) -> None:
     hydra_cfg = HydraConfig.get()
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     scrub_saved_configs(hydra_cfg, multirun)
-    if cfg.get("worker") is not None:  # before anything starts CUDA in this process
-        from orchestrator.work.gpus import configure_worker
+    from orchestrator.work.gpus import configure_worker, follow_slurm_allocation
 
+    if cfg.get("worker") is not None:  # before anything starts CUDA in this process
         configure_worker(int(cfg.worker), hydra_cfg.launcher.get("n_jobs") if multirun else None)
+    else:
+        follow_slurm_allocation()  # in a SLURM job: torch threads = the CPUs allocated
     _let_hydra_report_errors()  # from here on (the task), Hydra reports as it always did
     with copying_terminal_to_log():  # the answer, findings and decision in cli.log too
         try:

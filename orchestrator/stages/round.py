@@ -96,7 +96,7 @@ def opened_round(root: Config, base: Experiment, *, starts_work: bool) -> Iterat
     with ExitStack() as stack:
         with claim_lock(root.storage, root.paths.studies, "schema"):
             storage = stack.enter_context(opened_storage(root.storage))
-            rnd, start, origin = _resumed(root, storage, (rnd, start, origin), trains)
+            rnd, start, origin = _resumed(root, storage, (rnd, start, origin), trains, starts_work)
             _announce(root, rnd, start, origin)
             ledger = stack.enter_context(Ledger(ledger_url(root.storage, root.paths.studies)))
             if starts_work:
@@ -117,10 +117,19 @@ def _parsed(root: Config, raw: RoundConfig, start: Experiment) -> Round:
 
 
 def _resumed(
-    root: Config, storage: Any, opened: tuple[Round, Experiment, str], trains: bool
+    root: Config,
+    storage: Any,
+    opened: tuple[Round, Experiment, str],
+    trains: bool,
+    starts_work: bool,
 ) -> tuple[Round, Experiment, str]:
     """When the round was started before, it keeps the config (and trainer) it started
-    from; training it with another trainer is refused."""
+    from; training it with another trainer is refused.
+
+    Its budget is the one its studies recorded: always for the stages that run no trials
+    (analyze, promote), so a round run with ``round.budget.trials_per_study=N`` (a SLURM
+    sweep, a multirun) is analysed as it ran without repeating the override; for work,
+    when the round file leaves the budget unset (a budget given now extends the round)."""
     assert root.round is not None
     rnd, start, origin = opened
     found = recorded_start(storage, rnd.name)
@@ -137,7 +146,8 @@ def _resumed(
     else:
         origin = f"{origin}, as when this round started"
     raw = root.round
-    if raw.budget.trials_per_study is None and isinstance(trials, int):  # its budget as begun
+    as_begun = raw.budget.trials_per_study is None or not starts_work
+    if as_begun and isinstance(trials, int):  # its budget as begun
         raw = dataclasses.replace(
             raw, budget=dataclasses.replace(raw.budget, trials_per_study=trials)
         )

@@ -35,6 +35,10 @@ class TrialAttr:
     SEED = "seed"  # promotion reruns: the training seed
     CONFIG_HASH = "config_hash"  # promotion reruns: which configuration was trained
     CARRIED_FROM = "carried_from"  # a copy of an earlier round's trial: "<study>#<number>"
+    # Stopped from outside (a signal, a SLURM time limit or preemption), not failed by its
+    # training: its point is queued again however often it happens, and it does not count
+    # toward budget.max_failures (value: the signal's name, or "SystemExit").
+    INTERRUPTED = "interrupted"
 
 
 # How the worker's own failures of a trial end (an interrupt, a dead worker, a storage fault:

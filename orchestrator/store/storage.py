@@ -24,8 +24,15 @@ from orchestrator.store.redaction import redact
 KINDS = ("sqlite", "journal", "rdb")
 
 
-def create_storage(cfg: StorageConfig) -> optuna.storages.BaseStorage:
-    """Build the storage (creating the SQLite schema now, before any worker uses it)."""
+def create_storage(
+    cfg: StorageConfig, *, create_schema: bool = True
+) -> optuna.storages.BaseStorage:
+    """Build the storage (creating the SQLite schema now, before any worker uses it).
+
+    ``create_schema=False``: a reader that runs beside the workers (the SLURM launcher's
+    progress) must not race their schema creation (reliability.md 1.1); it neither creates
+    tables nor checks their version, and fails on use until the workers have made them.
+    """
     if cfg.kind not in KINDS:
         raise ConfigError("storage.kind", f"must be one of {', '.join(KINDS)}; got {cfg.kind!r}")
     if cfg.kind == "journal":
@@ -47,7 +54,8 @@ def create_storage(cfg: StorageConfig) -> optuna.storages.BaseStorage:
                 "storage.url", f"sqlite needs sqlite:///<file>; got {redact(cfg.url)}"
             )
         path = Path(cfg.url.removeprefix("sqlite:///")).resolve()
-        _prepare_sqlite_file(path)
+        if create_schema:
+            _prepare_sqlite_file(path)
         url = f"sqlite:///{path}"  # absolute: a trainer may change the directory (chdir)
         engine_kwargs = {"connect_args": {"timeout": cfg.busy_timeout}}
     heartbeat = cfg.heartbeat_interval
@@ -61,6 +69,8 @@ def create_storage(cfg: StorageConfig) -> optuna.storages.BaseStorage:
                 heartbeat_interval=heartbeat,
                 grace_period=cfg.grace_period if heartbeat else None,
                 heartbeat_stale_trial_callback=retry if heartbeat else None,
+                skip_table_creation=not create_schema,
+                skip_compatibility_check=not create_schema,
             )
     except (ImportError, ModuleNotFoundError) as err:
         raise ConfigError("storage.url", f"no driver for {redact(cfg.url)}: {err}") from None

@@ -88,12 +88,13 @@ class StorageFaults:
 def requeue(
     study: optuna.Study, storage: optuna.storages.BaseStorage, trial_id: int | None
 ) -> None:
-    """Queue one retry of an interrupted trial (its point was never evaluated)."""
+    """Queue a retry of an interrupted trial (its point was never evaluated), however many
+    times it was interrupted before (``TrialAttr.INTERRUPTED``)."""
     if trial_id is None:
         return
     trial = storage.get_trial(trial_id)
     if trial.state == TrialState.FAIL:
-        retry_once(study, trial)
+        retry_once(study, trial, interrupted=TrialAttr.INTERRUPTED in trial.user_attrs)
 
 
 def reap(

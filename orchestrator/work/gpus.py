@@ -16,6 +16,7 @@ from collections.abc import Mapping, MutableMapping
 log = logging.getLogger(__name__)
 
 ORIGINAL = "ORCHESTRATOR_VISIBLE_GPUS"
+SLURM_CPUS = "SLURM_CPUS_PER_TASK"  # set in a SLURM job that asked for --cpus-per-task
 
 
 def visible_gpus(environ: Mapping[str, str] | None = None) -> list[str]:
@@ -40,10 +41,38 @@ def gpu_env(worker: int, visible: list[str]) -> dict[str, str]:
     return {"CUDA_VISIBLE_DEVICES": visible[worker % len(visible)], ORIGINAL: ",".join(visible)}
 
 
-def cpu_threads(workers_on_machine: int) -> int:
-    """Torch threads per worker: this machine's usable cores shared evenly."""
+def allocated_cpus(environ: Mapping[str, str] | None = None) -> int:
+    """The CPUs this process may use: a SLURM job's allocation, else the affinity mask.
+
+    SLURM's count comes first because a cluster without cgroup confinement leaves every
+    core of the node in the mask: PyTorch would start a thread per core on a 1-CPU
+    allocation and the job's trials would run slower than with one thread.
+    """
+    env = os.environ if environ is None else environ
+    slurm = env.get(SLURM_CPUS, "")
+    if slurm.isdigit() and int(slurm) > 0:
+        return int(slurm)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, (cores or 1) // max(1, workers_on_machine))
+    return cores or 1
+
+
+def cpu_threads(workers_on_machine: int, environ: Mapping[str, str] | None = None) -> int:
+    """Torch threads per worker: this machine's (or allocation's) cores shared evenly."""
+    return max(1, allocated_cpus(environ) // max(1, workers_on_machine))
+
+
+def follow_slurm_allocation(environ: Mapping[str, str] | None = None) -> int | None:
+    """In a SLURM job: torch threads = the CPUs allocated (a trial's ``train.threads``, when
+    set, still wins: training sets it per trial). The thread count set, or None outside
+    SLURM (torch is then not imported here)."""
+    env = os.environ if environ is None else environ
+    if SLURM_CPUS not in env:
+        return None
+    import torch
+
+    threads = cpu_threads(1, env)
+    torch.set_num_threads(threads)
+    return threads
 
 
 def configure_worker(
@@ -68,6 +97,6 @@ def configure_worker(
     else:
         env.update(pinned)
     env["ORCHESTRATOR_WORKER"] = str(worker)  # a trainer may read which worker it runs in
-    if workers_on_machine:
-        torch.set_num_threads(cpu_threads(workers_on_machine))
+    if workers_on_machine or SLURM_CPUS in env:
+        torch.set_num_threads(cpu_threads(workers_on_machine or 1, env))
     return pinned.get("CUDA_VISIBLE_DEVICES")

@@ -99,14 +99,18 @@ def reap_dead_trials(
     return reaped
 
 
-def retry_once(study: optuna.Study, failed: FrozenTrial) -> None:
+def retry_once(study: optuna.Study, failed: FrozenTrial, *, interrupted: bool = False) -> None:
     """Enqueue the failed trial's parameters again unless it already was a retry.
 
     The same record as Optuna's ``RetryHeartbeatStaleTrialCallback(max_retry=1)``
     (``failed_trial``, ``retry_history``), without the dead trial's user attributes: its
-    ``error`` and ``worker`` must not appear on the retry.
+    ``error`` and ``worker`` must not appear on the retry. ``interrupted``: the trial was
+    stopped from outside (a SLURM job requeued or preempted, a signal), so it is queued
+    again however often that happens and is left out of the history: a later failure of
+    its own still gets its one retry.
     """
-    history = [*failed.system_attrs.get("retry_history", []), failed.number]
+    earlier = list(failed.system_attrs.get("retry_history", []))
+    history = earlier if interrupted else [*earlier, failed.number]
     if len(history) > 1:
         return
     system_attrs = {**failed.system_attrs, "failed_trial": failed.number}

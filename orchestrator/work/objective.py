@@ -105,11 +105,13 @@ class TrialObjective:
                 result = self.cache.train(config, self._reports(trial, config), self._place(trial))
         except Interrupted as err:  # SIGTERM/SIGINT: Optuna marks it FAIL, the loop stops
             trial.set_user_attr(TrialAttr.ERROR, f"interrupted by {err.signame}; {RETRIED}")
+            trial.set_user_attr(TrialAttr.INTERRUPTED, err.signame)
             raise
         except SystemExit as err:  # e.g. submitit's preemption exit: fail it, not a zombie
             trial.set_user_attr(
                 TrialAttr.ERROR, f"process exiting (SystemExit {err.code}); {RETRIED}"
             )
+            trial.set_user_attr(TrialAttr.INTERRUPTED, "SystemExit")
             raise Interrupted("SystemExit") from err
         except Exception as err:  # noqa: BLE001 - the trial fails (recorded), the round goes on
             error = f"{type(err).__name__}: {err}"[:2000]

@@ -235,6 +235,17 @@ def test_stage_analyze_rechecks_a_round_without_training(tmp_path):
     parse_round(round_from_dict(draft), experiment_from_cfg(compose_cfg()))  # a valid round
 
 
+def test_the_analysis_of_a_round_worked_with_a_budget_override_uses_the_budget_it_ran(tmp_path):
+    """A SLURM or multirun sweep runs the trials with ``round.budget.trials_per_study=N``;
+    the analysis after it must not need the override repeated (the store recorded N)."""
+    work = run_cli(tmp_path, *ANALYTIC_ROUND, "stage=work")
+    assert work.returncode == 0, work.stderr
+    proc = run_cli(tmp_path, "stage=analyze", "round=round_1",
+                   "trainer._target_=tests.support.trainers.analytic")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "3 studies x 2 trials" in proc.stdout and "x 10 trials" not in proc.stdout
+
+
 @pytest.mark.parametrize(
     ("override", "key"),
     [

@@ -152,6 +152,12 @@ def timed(config: ExperimentConfig, on_eval: Any = None) -> dict[str, Any]:
         line = json.dumps({**point, "rate": m.dropout if m.use_dropout else None})
         with open(finished, "a") as f:
             f.write(line + "\n")
+    threads = os.environ.get("ORCHESTRATOR_TEST_THREADS_LOG")
+    if threads:  # the torch threads the trial ran with (a SLURM job: its CPUs)
+        import torch
+
+        with open(threads, "a") as f:
+            f.write(f"{torch.get_num_threads()}\n")
     return noop(config, on_eval)
 
 
@@ -195,6 +201,22 @@ def exits_once(config: ExperimentConfig, on_eval: Any = None) -> dict[str, Any]:
     if not marker.exists():
         marker.write_text("1")
         sys.exit(-1)
+    return noop(config, on_eval)
+
+
+def exits_twice(config: ExperimentConfig, on_eval: Any = None) -> dict[str, Any]:
+    """``exits_once``, twice: the first trial and its retry both end in ``sys.exit(-1)``, as
+    a SLURM job requeued twice (time limit, preemption) would (markers ``exited-1``, ``-2``)."""
+    import os
+    import sys
+    from pathlib import Path
+
+    folder = Path(os.environ["ORCHESTRATOR_TEST_CHAOS_DIR"])
+    for n in (1, 2):
+        marker = folder / f"exited-{n}"
+        if not marker.exists():
+            marker.write_text(str(n))
+            sys.exit(-1)
     return noop(config, on_eval)
 
 

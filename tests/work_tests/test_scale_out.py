@@ -146,6 +146,46 @@ def test_a_preemption_exit_mid_trial_fails_the_trial_queues_it_and_still_exits(
     assert trials[1].state == TrialState.COMPLETE and trials[1].params == trials[0].params
 
 
+def test_a_trial_interrupted_twice_is_retried_again_and_is_not_counted_as_a_failure(
+    store, tmp_path, monkeypatch
+):
+    """A SLURM job requeued twice (time limit, preemption) interrupts its trial's point
+    twice: it is queued again each time, and ``max_failures: 1`` does not give the study up
+    (issue 28: the second interruption was not retried and counted as a failure)."""
+    import dataclasses
+
+    import optuna
+    from optuna.trial import TrialState
+
+    from orchestrator.config.round import BudgetConfig, RoundConfig
+    from orchestrator.rounds.validate import parse_round
+    from orchestrator.work.loop import WorkerOptions, run_round
+    from orchestrator.work.signals import StopSignals
+
+    monkeypatch.setenv("ORCHESTRATOR_TEST_CHAOS_DIR", str(tmp_path))
+    start, _ = one_study_round("p", "tests.support.trainers.exits_twice")
+    raw = RoundConfig(
+        name="p", scientific={"model.depth": [2]},
+        nuisance={"optimizer.lr": {"low": 0.01, "high": 1.0, "log": True}},
+        budget=BudgetConfig(trials_per_study=3, max_failures=1),
+    )  # fmt: skip
+    rnd = parse_round(raw, start)
+    storage = store.open()  # every kind: the RDB stores count interrupted trials in SQL
+    options = WorkerOptions(artifacts_dir=tmp_path / "a", progress=False, stop=StopSignals())
+    for _ in range(2):  # the job, then its first requeue: each exits mid-trial
+        with pytest.raises(SystemExit):
+            run_round(rnd, start, storage, dataclasses.replace(options, stop=StopSignals()))
+    summaries = run_round(rnd, start, storage, options)  # the second requeue finishes
+    trials = optuna.load_study(study_name="p/model.depth=2", storage=storage).trials
+    states = [t.state for t in trials]
+    assert states[:2] == [TrialState.FAIL, TrialState.FAIL]
+    assert states.count(TrialState.COMPLETE) == 3 and TrialState.WAITING not in states
+    assert trials[1].params == trials[0].params == trials[2].params  # the same point, thrice
+    assert trials[2].state == TrialState.COMPLETE
+    assert [t.user_attrs["interrupted"] for t in trials[:2]] == ["SystemExit", "SystemExit"]
+    assert summaries[0].finished == 3
+
+
 def test_hydras_submitit_launcher_runs_worker_jobs_to_the_budget(tmp_path):
     """``hydra/launcher=submitit_local``: the SLURM launcher's code path on one machine."""
     store = h.make_store("sqlite", tmp_path)

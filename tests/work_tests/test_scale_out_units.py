@@ -9,7 +9,7 @@ import sys
 
 from orchestrator.store.redaction import redact_text
 from orchestrator.work.budget import StudyCounts, next_study
-from orchestrator.work.gpus import cpu_threads, gpu_env, visible_gpus
+from orchestrator.work.gpus import allocated_cpus, cpu_threads, gpu_env, visible_gpus
 from orchestrator.work.liveness import is_dead, owner
 
 
@@ -68,3 +68,10 @@ def test_passwords_in_urls_and_query_strings_are_redacted():
 def test_the_overrides_hydra_saves_for_multirun_jobs_are_redacted_too():
     saved = r"- storage.url=postgresql+psycopg2\://tuner\:pw@db\:5432/tuning"
     assert redact_text(saved) == r"- storage.url=postgresql+psycopg2\://tuner\:***@db\:5432/tuning"
+
+
+def test_a_slurm_jobs_allocation_decides_the_cores_not_the_nodes_affinity_mask():
+    """Without cgroups a 1-CPU job still sees every core; torch would start one thread each."""
+    env = {"SLURM_CPUS_PER_TASK": "3"}
+    assert allocated_cpus(env) == 3 and cpu_threads(1, env) == 3 and cpu_threads(2, env) == 1
+    assert allocated_cpus({}) == len(os.sched_getaffinity(0))

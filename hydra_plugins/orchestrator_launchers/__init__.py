@@ -1,0 +1,1 @@
+"""The orchestrator's Hydra launchers (Hydra loads launcher classes only from here)."""
