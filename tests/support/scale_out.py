@@ -52,6 +52,18 @@ def _pg_url(db: str, with_password: bool = False) -> str:
     return f"postgresql+psycopg2://{auth}@{s['host']}:{s['port']}/{db}"
 
 
+def require_postgres() -> None:
+    """Skip here without PostgreSQL; fail where CI requires it
+    (``ORCHESTRATOR_REQUIRE_POSTGRES=1``: a scale-out test must never pass by skipping)."""
+    import pytest
+
+    reason = postgres_unavailable()
+    if reason:
+        if os.environ.get("ORCHESTRATOR_REQUIRE_POSTGRES") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
 def postgres_unavailable() -> str | None:
     """Why the PostgreSQL scenarios cannot run here, or None when they can."""
     try:

@@ -8,8 +8,6 @@ locally, and fail in CI, where ``ORCHESTRATOR_REQUIRE_POSTGRES=1``.
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from tests.support import scale_out as h
@@ -34,11 +32,7 @@ def one_study_round(name: str, trainer: str):
 @pytest.fixture(params=h.STORES)
 def store(request, tmp_path):
     if request.param == "postgres":
-        reason = h.postgres_unavailable()
-        if reason:
-            if os.environ.get("ORCHESTRATOR_REQUIRE_POSTGRES") == "1":
-                pytest.fail(reason)
-            pytest.skip(reason)
+        h.require_postgres()
     s = h.make_store(request.param, tmp_path / request.param)
     yield s
     s.drop()
@@ -81,11 +75,7 @@ def test_a_joblib_multirun_with_a_raising_and_a_killed_job_finishes_when_rerun(s
 
 def test_a_password_typed_into_the_url_is_in_no_log_report_or_saved_config(tmp_path):
     """The worst case: the password on the command line (README says: use PGPASSWORD)."""
-    reason = h.postgres_unavailable()
-    if reason:
-        if os.environ.get("ORCHESTRATOR_REQUIRE_POSTGRES") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
+    h.require_postgres()
     store = h.make_store("postgres", tmp_path)
     password = h.pg_settings()["password"]
     url = f"storage.url={h._pg_url(store.database, with_password=True)}"

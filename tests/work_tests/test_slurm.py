@@ -7,7 +7,6 @@ in CI). Every test drives the real command line; jobs run the test trainer ``tim
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 
@@ -27,11 +26,7 @@ ROUND = ["stage=work", "round=round_1", "trainer._target_=tests.support.trainers
 
 @pytest.fixture
 def pg_store(tmp_path):
-    reason = h.postgres_unavailable()
-    if reason:
-        if os.environ.get("ORCHESTRATOR_REQUIRE_POSTGRES") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
+    h.require_postgres()
     store = h.make_store("postgres", tmp_path)
     yield store
     store.drop()
@@ -148,13 +143,7 @@ def test_scancel_of_a_job_mid_trial_fails_its_trial_and_the_rerun_meets_the_budg
         cmd, cwd=h.ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     sweep = store.workdir / "multirun"
-    finished = store.workdir / "finished.jsonl"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline and (
-        not finished.exists() or len(finished.read_text().splitlines()) < 2
-    ):
-        time.sleep(0.2)
-    time.sleep(0.5)  # both jobs are mid-trial
+    both_jobs_mid_trial(store)
     tasks = s.array_tasks(sweep)
     cancelled = next(t for t in tasks if t.endswith("_1"))
     subprocess.run(["scancel", cancelled], check=True)
@@ -186,13 +175,7 @@ def test_a_job_requeued_mid_trial_is_waited_for_and_its_trial_is_not_a_failure(p
     proc = subprocess.Popen(
         cmd, cwd=h.ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    finished = store.workdir / "finished.jsonl"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline and (
-        not finished.exists() or len(finished.read_text().splitlines()) < 2
-    ):
-        time.sleep(0.2)
-    time.sleep(0.5)  # both jobs are mid-trial
+    both_jobs_mid_trial(store)
     requeued = next(t for t in s.array_tasks(store.workdir / "multirun") if t.endswith("_1"))
     subprocess.run(["scontrol", "requeue", requeued], check=True)
     out, err = proc.communicate(timeout=300)
@@ -203,3 +186,15 @@ def test_a_job_requeued_mid_trial_is_waited_for_and_its_trial_is_not_a_failure(p
     assert (audit.duplicated, audit.running, audit.waiting, audit.lost) == (0, 0, 0, 0)
     assert [t.user_attrs.get("interrupted") for t in audit.failed] == ["SIGTERM"]
     assert "round_1: 12/12 trials done in 3 studies, 0 running, 0 failed" in out + err
+
+
+def both_jobs_mid_trial(store: h.Store) -> None:
+    """Wait until two trials have finished (both jobs run), then half a second more: each
+    job is inside its next trial (the trainer sleeps 2 s a trial)."""
+    finished = store.workdir / "finished.jsonl"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and (
+        not finished.exists() or len(finished.read_text().splitlines()) < 2
+    ):
+        time.sleep(0.2)
+    time.sleep(0.5)
