@@ -75,6 +75,7 @@ def failing_choices(
     value of it ran. The param with the fewest such values wins (the
     most specific explanation; ties: search-space order)."""
     numbers = {t.number for t in group.trials}
+    tried_trials = attempted(study)
     best: tuple[str, list[Any]] | None = None
     for path, alternatives in study.search_space.items():
         if not any("choices" in spec for spec in alternatives):
@@ -82,7 +83,7 @@ def failing_choices(
         if any(path not in t.params for t in group.trials):
             continue
         tried: dict[Any, list[TrialRecord]] = defaultdict(list)
-        for t in attempted(study):
+        for t in tried_trials:
             if path in t.params:
                 tried[_hashable(t.params[path])].append(t)
         values = {_hashable(t.params[path]) for t in group.trials}

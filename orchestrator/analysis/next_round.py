@@ -33,7 +33,7 @@ from typing import Any
 
 import yaml
 
-from orchestrator.analysis.advice import readable_accepted
+from orchestrator.analysis.advice import TRIMMING, readable_accepted
 from orchestrator.analysis.model import StudyRecord
 from orchestrator.rounds.sampling import adam_budget_nuisance
 from orchestrator.store.findings import Finding
@@ -238,7 +238,7 @@ def _trim(draft: dict[str, Any], findings: list[Finding], reasons: list[str]) ->
     """Ranges trimmed to where trials trained (``infeasible``) or ran (``failed``)."""
     for f in findings:
         s = f.suggestion
-        if f.kind not in ("infeasible", "failed") or "param" not in s:
+        if f.kind not in TRIMMING or "param" not in s:
             continue
         if "drop" in s:
             _drop_choices(draft, f, reasons)

@@ -138,7 +138,7 @@ def _resumed(
         return rnd, start, origin
     tree, trainer, trials = found
     other_trainer = trainer is not None and trainer != start.trainer
-    if trainer is not None and other_trainer and not trains:
+    if trainer is not None and other_trainer and not trains:  # (narrows trainer for mypy)
         start = dataclasses.replace(start, trainer=trainer)  # analysis: as it was trained
     recorded = start.with_tree(tree)
     if config_hash(recorded) != config_hash(start):

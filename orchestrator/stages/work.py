@@ -29,7 +29,7 @@ def work(ctx: RoundContext) -> int:
     if interrupted:
         print(
             f"stopped by {interrupted}: the running trial is FAIL with the reason and queued "
-            "for one retry; run the same command again to resume",
+            "again; run the same command again to resume",
             file=sys.stderr,
         )
         return 128 + getattr(signal, interrupted, signal.SIGTERM).value

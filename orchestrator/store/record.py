@@ -41,9 +41,10 @@ class TrialAttr:
     INTERRUPTED = "interrupted"
 
 
-# How the worker's own failures of a trial end (an interrupt, a dead worker, a storage fault:
-# the trial is retried with the same parameters); every other ``error`` is the trainer's.
+# How the worker's own failures of a trial end (a dead worker, a storage fault: retried once;
+# an interrupt: queued again, however often): every other ``error`` is the trainer's.
 RETRIED = "retried once"
+QUEUED_AGAIN = "queued again"
 STORAGE_FAULT = "storage error: "
 
 
@@ -52,7 +53,7 @@ def trainer_error(error: object) -> str | None:
     for the worker's own faults, which say nothing about the trial's values."""
     if not isinstance(error, str) or not error.strip():
         return None
-    if RETRIED in error or error.startswith(STORAGE_FAULT):
+    if RETRIED in error or QUEUED_AGAIN in error or error.startswith(STORAGE_FAULT):
         return None
     return error
 

@@ -30,7 +30,7 @@ from orchestrator.rounds.space import Round
 from orchestrator.store.paths import trial_dir
 from orchestrator.store.record import (
     INFEASIBLE,
-    RETRIED,
+    QUEUED_AGAIN,
     TrialAttr,
     infeasible_value,
 )
@@ -104,12 +104,12 @@ class TrialObjective:
             with window:
                 result = self.cache.train(config, self._reports(trial, config), self._place(trial))
         except Interrupted as err:  # SIGTERM/SIGINT: Optuna marks it FAIL, the loop stops
-            trial.set_user_attr(TrialAttr.ERROR, f"interrupted by {err.signame}; {RETRIED}")
+            trial.set_user_attr(TrialAttr.ERROR, f"interrupted by {err.signame}; {QUEUED_AGAIN}")
             trial.set_user_attr(TrialAttr.INTERRUPTED, err.signame)
             raise
         except SystemExit as err:  # e.g. submitit's preemption exit: fail it, not a zombie
             trial.set_user_attr(
-                TrialAttr.ERROR, f"process exiting (SystemExit {err.code}); {RETRIED}"
+                TrialAttr.ERROR, f"process exiting (SystemExit {err.code}); {QUEUED_AGAIN}"
             )
             trial.set_user_attr(TrialAttr.INTERRUPTED, "SystemExit")
             raise Interrupted("SystemExit") from err

@@ -165,7 +165,7 @@ def test_sigterm_to_the_worker_stops_the_command_and_its_children(tmp_path):
         study_name="cmd_1/steps=3", storage=f"sqlite:///{studies}/tuning.db"
     ).trials
     assert [t.state for t in trials] == [TrialState.FAIL, TrialState.WAITING]  # and retried
-    assert trials[0].user_attrs["error"] == "interrupted by SIGTERM; retried once"
+    assert trials[0].user_attrs["error"] == "interrupted by SIGTERM; queued again"
 
 
 def test_an_app_that_changes_directory_still_writes_to_the_store_it_was_given(tmp_path):

@@ -297,6 +297,6 @@ def test_an_interrupt_during_a_stage_is_one_line_and_the_store_stays(stage, star
     assert line.startswith("stopped by SIGINT")
     after = stored(copy)
     assert {k: v for k, v in after.items() if k.startswith("r1/")} == stored(studies)
-    if stage == "work":  # the trial running is FAIL with the reason, queued for one retry
+    if stage == "work":  # the trial running is FAIL with the reason, queued again
         states = [state for trials in after.values() for _, state, _ in trials if trials]
         assert "RUNNING" not in states

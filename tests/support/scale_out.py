@@ -320,7 +320,7 @@ def sigterm(store: Store) -> tuple[Row, Audit, Audit]:
         first.returncode == 143
         and stopped.running == 0
         and [t.user_attrs.get("error") for t in stopped.failed]
-        == ["interrupted by SIGTERM; retried once"]
+        == ["interrupted by SIGTERM; queued again"]
         and stopped.waiting == 1
         and second.returncode == 0
         and all(n == 3 for n in a.budget_per_study.values())

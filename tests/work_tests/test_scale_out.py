@@ -58,7 +58,7 @@ def test_sigterm_fails_the_running_trial_with_the_reason_and_leaves_none_running
     row, stopped, final = h.sigterm(store)
     assert stopped.running == 0
     assert [t.user_attrs["error"] for t in stopped.failed] == [
-        "interrupted by SIGTERM; retried once"
+        "interrupted by SIGTERM; queued again"
     ]
     assert stopped.waiting == 1  # its point is queued, and the re-run took it
     assert set(final.budget_per_study.values()) == {3} and final.retries == 1
@@ -217,7 +217,7 @@ def test_sigterm_to_the_parent_of_local_workers_stops_them_all_with_no_trial_run
     audit = h.audit(store, "round_1")
     assert audit.running == 0
     reasons = {t.user_attrs.get("error") for t in audit.failed}
-    assert reasons == {"interrupted by SIGTERM; retried once"} and audit.waiting == len(
+    assert reasons == {"interrupted by SIGTERM; queued again"} and audit.waiting == len(
         audit.failed
     )
     assert "stopped by SIGTERM" in out + err

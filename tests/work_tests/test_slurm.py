@@ -153,7 +153,7 @@ def test_scancel_of_a_job_mid_trial_fails_its_trial_and_the_rerun_meets_the_budg
     assert s.wait_for_states([cancelled])[cancelled][0] == "CANCELLED"
     stopped = h.audit(store, "round_1")
     assert stopped.running == 0
-    assert "interrupted by SIGTERM; retried once" in {
+    assert "interrupted by SIGTERM; queued again" in {
         t.user_attrs.get("error") for t in stopped.failed
     }
     rerun = h.run(store, cmd, trial_seconds=0.5, timeout=300)  # the same command resumes
