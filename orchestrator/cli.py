@@ -25,7 +25,6 @@ from omegaconf.errors import OmegaConfBaseException
 from orchestrator import __version__
 from orchestrator.config.schema import (
     CONF_DIR,
-    experiment_from_cfg,
     own_section_overrides,
     register_configs,
     root_from_cfg,
@@ -35,7 +34,8 @@ from orchestrator.exceptions import OrchestratorError
 from orchestrator.store.files import atomic_write
 from orchestrator.store.redaction import redact_text
 from orchestrator.store.terminal_log import copying_terminal_to_log
-from orchestrator.work.signals import Interrupted
+from orchestrator.trainers.configured import experiment_from_cfg
+from orchestrator.trainers.signals import Interrupted
 
 log = logging.getLogger("orchestrator")
 

@@ -5,7 +5,7 @@ Everything from rounds to promotion works on this one shape, whether the config 
 built-in experiment (``train/config.py``, trained by ``fit``) or the user's own keys
 (``hidden_units``, ``optim.lr``): a round names paths of the tree, a trial sets them, the
 store keeps the tree, the incumbent is a tree. Only at the trainer's door does it become
-what the trainer takes (``work/trainer_call.py``): the built-in ``ExperimentConfig`` for the
+what the trainer takes (``trainers/``): the built-in ``ExperimentConfig`` for the
 built-in experiment, the user's own keys as a ``DictConfig`` otherwise.
 """
 
@@ -16,11 +16,15 @@ import dataclasses
 import math
 import numbers
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from orchestrator.config.launch import Launch
 from orchestrator.config.params import BUILTIN_SCHEMA, ParamSchema
+from orchestrator.config.trainer_settings import (
+    BUILTIN_TRAINER,
+    FunctionSettings,
+    TrainerSettings,
+)
 from orchestrator.exceptions import ConfigError
 from orchestrator.train.config import (
     ExperimentConfig,
@@ -29,7 +33,6 @@ from orchestrator.train.config import (
     validate_experiment,
 )
 
-BUILTIN_TRAINER = "orchestrator.train.fit"
 DIRECTIONS = ("minimize", "maximize")
 
 
@@ -39,16 +42,15 @@ class Experiment:
 
     tree: Mapping[str, Any]  # nested plain data: the user's keys, or the built-in sections
     schema: ParamSchema
-    trainer: str = BUILTIN_TRAINER  # trainer._target_ (part of the config hash)
+    # What trains it (function, Hydra app, command), as the ``trainer`` section set it.
+    trainer_settings: TrainerSettings = FunctionSettings()
     seed_key: str | None = "train.seed"  # where a promotion rerun puts its seed
     length_key: str | None = "train.steps"  # the training length the step checks adjust
-    # How the trainer is started (function, Hydra app, command); ``trainer`` is its identity.
-    launch: Launch | None = field(default=None, compare=False)
 
     @property
-    def how(self) -> Launch:
-        """The launch; a plain function at ``trainer`` when none was given."""
-        return self.launch if self.launch is not None else Launch(target=self.trainer)
+    def trainer(self) -> str:
+        """The trainer's identity (part of the config hash and the provenance)."""
+        return self.trainer_settings.identity()
 
     @property
     def builtin(self) -> bool:
@@ -128,6 +130,7 @@ class Experiment:
 def builtin_experiment(
     config: ExperimentConfig | None = None, trainer: str = BUILTIN_TRAINER
 ) -> Experiment:
-    """The built-in experiment (defaults when ``config`` is None) as an ``Experiment``."""
+    """The built-in experiment (defaults when ``config`` is None) as an ``Experiment``,
+    trained by the function at the dotted path ``trainer``."""
     tree = experiment_to_dict(config if config is not None else ExperimentConfig())
-    return Experiment(tree, BUILTIN_SCHEMA, trainer)
+    return Experiment(tree, BUILTIN_SCHEMA, FunctionSettings(trainer))

@@ -30,7 +30,7 @@ from orchestrator.store.findings import read_findings
 from orchestrator.store.incumbent import write_incumbent
 from orchestrator.store.ledger import DecisionRow, Ledger, PendingDecision
 from orchestrator.store.record import Direction, StudyAttr, config_hash
-from orchestrator.work.cache import WorkerCache
+from orchestrator.trainers.cache import TrainerCache
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class PromotionJob:
     storage: Any
     ledger: Ledger
     studies: str | Path
-    cache: WorkerCache = field(default_factory=WorkerCache)  # shared by the reruns
+    cache: TrainerCache = field(default_factory=TrainerCache)  # shared by the reruns
 
 
 def promote(

@@ -1,7 +1,7 @@
 """Paired seed reruns: a configuration trained once per seed, each a trial of the round's
 ``<round>/promotion`` study (so they show in optuna-dashboard), reused when already there.
 
-Reruns are a worker's trials too: they share one ``WorkerCache`` (the data set and the
+Reruns are a worker's trials too: they share one ``TrainerCache`` (the data set and the
 compiled graphs are made once for all of them). They never prune.
 """
 
@@ -20,10 +20,11 @@ from optuna.trial import TrialState
 from orchestrator.config.experiment import Experiment
 from orchestrator.store.paths import artifacts_dir, trial_dir
 from orchestrator.store.record import INFEASIBLE, TrialAttr, config_hash, infeasible_value
-from orchestrator.work.cache import WorkerCache
-from orchestrator.work.results import record_result
-from orchestrator.work.signals import interrupting_training
-from orchestrator.work.trainer_call import Reports, TrialPlace
+from orchestrator.store.trial_result import record_result
+from orchestrator.trainers.cache import TrainerCache
+from orchestrator.trainers.protocol import TrialPlace
+from orchestrator.trainers.reports import Reports
+from orchestrator.trainers.signals import interrupting_training
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ def rerun_values(
     config: Experiment,
     seeds: list[int],
     known: Mapping[int, float],
-    cache: WorkerCache,
+    cache: TrainerCache,
     studies: str | Path = "studies",
 ) -> list[float]:
     """The objective of ``config`` trained with each seed, reusing what is stored already."""
@@ -72,7 +73,7 @@ def _train(
     config: Experiment,
     seed: int,
     digest: str,
-    cache: WorkerCache,
+    cache: TrainerCache,
     studies: str | Path,
 ) -> float:
     """Train ``config`` (its seed set) as one trial of ``study``; its stored value."""

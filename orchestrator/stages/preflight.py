@@ -9,8 +9,8 @@ change the outcome: never a setting that is already set.
 from __future__ import annotations
 
 from orchestrator.config.experiment import Experiment
-from orchestrator.config.launch import selection_hint
 from orchestrator.config.schema import Config
+from orchestrator.config.trainer_settings import selection_hint
 from orchestrator.exceptions import ConfigError
 from orchestrator.store.incumbent import read_incumbent
 

@@ -19,9 +19,9 @@ import optuna
 import yaml
 
 from orchestrator.config.experiment import Experiment
-from orchestrator.config.launch import selection_hint
 from orchestrator.config.round import RoundConfig
 from orchestrator.config.schema import Config, round_names
+from orchestrator.config.trainer_settings import selection_hint, settings_of_identity
 from orchestrator.config.yaml_files import read_yaml
 from orchestrator.exceptions import ConfigError
 from orchestrator.rounds.check_needs import short_budget_warning
@@ -36,7 +36,7 @@ from orchestrator.store.ledger import Ledger, ledger_url
 from orchestrator.store.record import config_hash
 from orchestrator.store.redaction import redact
 from orchestrator.store.storage import opened_storage
-from orchestrator.work.cache import WorkerCache
+from orchestrator.trainers.cache import TrainerCache
 from orchestrator.work.carry import carried_count
 from orchestrator.work.claims import claim_lock
 from orchestrator.work.studies import open_studies, recorded_identity, recorded_start
@@ -53,7 +53,7 @@ class RoundContext:
     ledger: Ledger
     # What this process's trials keep between them: the work stage's in-process worker
     # and the promotion reruns of ``stage=run`` share it (data loaded once, graphs warm).
-    cache: WorkerCache = field(default_factory=WorkerCache)
+    cache: TrainerCache = field(default_factory=TrainerCache)
 
     @property
     def studies(self) -> str:
@@ -90,7 +90,7 @@ def opened_round(root: Config, base: Experiment, *, starts_work: bool) -> Iterat
     trains = starts_work or root.stage == "promote"
     check_before_trials(root, base, trains=trains)  # the seed key, the incumbent's trainer
     rnd, start, origin = _checked_round(root, base, trains)  # before anything is written
-    cache = WorkerCache()  # this process's trials share it (an app composed once)
+    cache = TrainerCache()  # this process's trials share it (an app composed once)
     if starts_work:  # the trainer importable and fitting, an app composed, a command found
         cache.ready(start)
     with ExitStack() as stack:
@@ -139,7 +139,8 @@ def _resumed(
     tree, trainer, trials = found
     other_trainer = trainer is not None and trainer != start.trainer
     if trainer is not None and other_trainer and not trains:  # (narrows trainer for mypy)
-        start = dataclasses.replace(start, trainer=trainer)  # analysis: as it was trained
+        as_trained = settings_of_identity(trainer)  # analysis: as it was trained
+        start = dataclasses.replace(start, trainer_settings=as_trained)
     recorded = start.with_tree(tree)
     if config_hash(recorded) != config_hash(start):
         origin = f"the config this round started from (now {origin}; a new round would use it)"

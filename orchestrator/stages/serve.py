@@ -20,7 +20,7 @@ from orchestrator.config.sections import StorageConfig
 from orchestrator.exceptions import ConfigError
 from orchestrator.store import paths
 from orchestrator.store.redaction import redact
-from orchestrator.work.signals import Interrupted, interrupting_training
+from orchestrator.trainers.signals import Interrupted, interrupting_training
 
 
 def dashboard(root: Config, base: Experiment) -> int:

@@ -15,9 +15,10 @@ from orchestrator.config.schema import Config
 from orchestrator.exceptions import TrainerContractError
 from orchestrator.store import paths
 from orchestrator.train.result import TrainResult
-from orchestrator.work.cache import WorkerCache
-from orchestrator.work.signals import interrupting_training
-from orchestrator.work.trainer_call import Reports, TrialPlace
+from orchestrator.trainers.cache import TrainerCache
+from orchestrator.trainers.protocol import TrialPlace
+from orchestrator.trainers.reports import Reports
+from orchestrator.trainers.signals import interrupting_training
 
 log = logging.getLogger("orchestrator")
 
@@ -43,7 +44,7 @@ def train_once(experiment: Experiment, run_dir: Path, *, progress: bool) -> Trai
     try:
         place = TrialPlace("train", run_dir / "trial")
         with interrupting_training():  # a stop signal stops a child trainer too
-            result = WorkerCache().train(experiment, reports, place, progress=progress)
+            result = TrainerCache().train(experiment, reports, place, progress=progress)
     except TrainerContractError as err:
         raise TrainerContractError(f"trainer {experiment.trainer}: {err}") from None
 

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from orchestrator.config.experiment import Experiment
-from orchestrator.config.launch import selection_hint
+from orchestrator.config.trainer_settings import selection_hint
 from orchestrator.config.yaml_files import read_yaml
 from orchestrator.exceptions import ConfigError
 from orchestrator.store import paths

@@ -3,7 +3,7 @@
 A worker runs many trials; two things are worth keeping between them: which compiled
 graphs were already warmed up (``compiled.py``) and the data set's copy on the device in
 the run's dtype and layout (``resident.py``). Both live here, in a ``TrainCache`` the
-caller passes to ``fit`` (a worker's ``WorkerCache`` holds one), instead of in module
+caller passes to ``fit`` (a worker's ``TrainerCache`` holds one), instead of in module
 globals: what a worker holds is then one object anybody can inspect, and a plain ``fit``
 call without one keeps nothing. Imports no torch, so holding one costs nothing.
 """

@@ -1,6 +1,6 @@
 """The data set on the training device, converted once per worker and reused by its trials.
 
-A worker passes the same loaded ``Split`` to every trial (its ``WorkerCache`` keeps it).
+A worker passes the same loaded ``Split`` to every trial (its ``TrainerCache`` keeps it).
 Moving it to the GPU and converting it to the run's dtype and memory layout each time
 would copy the whole data set host to device per trial (CIFAR-10 in fp32: 600 MB);
 instead the last conversion is kept in the caller's ``TrainCache`` and reused while the

@@ -61,7 +61,7 @@ def make_synthetic(
     """Generate ``(images float32 (N, C, S, S), labels int64 (N,))`` from ``seed``.
 
     The same arguments always give the same tensors (a worker generates them once: its
-    ``WorkerCache`` keeps the loaded split).
+    ``TrainerCache`` keeps the loaded split).
     """
     if num_classes > NUM_PARTS * (NUM_PARTS - 1) * len(OFFSETS):
         raise ValueError(f"at most {NUM_PARTS * (NUM_PARTS - 1) * len(OFFSETS)} classes")

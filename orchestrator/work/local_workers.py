@@ -42,10 +42,10 @@ from orchestrator.rounds.validate import parse_round
 from orchestrator.store.record import TrialAttr
 from orchestrator.store.redaction import RedactingFormatter
 from orchestrator.store.storage import opened_storage
+from orchestrator.trainers.signals import HANDLED
 from orchestrator.work.budget import count_trials
 from orchestrator.work.gpus import configure_worker, visible_gpus
 from orchestrator.work.loop import WorkerStats
-from orchestrator.work.signals import HANDLED
 from orchestrator.work.worker import run_worker
 
 log = logging.getLogger(__name__)

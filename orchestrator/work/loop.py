@@ -32,13 +32,13 @@ from orchestrator.config.experiment import Experiment
 from orchestrator.exceptions import TrainerContractError
 from orchestrator.rounds.space import Round
 from orchestrator.store.record import Direction, StudyAttr
+from orchestrator.trainers.cache import TrainerCache
+from orchestrator.trainers.signals import Interrupted, StopSignals
 from orchestrator.work.budget import StudyCounts, count_trials, next_study
-from orchestrator.work.cache import WorkerCache
 from orchestrator.work.carry import carried_count
 from orchestrator.work.claims import ClaimLock, NullClaimLock
 from orchestrator.work.faults import StorageFaults, reap, requeue
 from orchestrator.work.objective import Outcome, TrialObjective, TrialRun, optuna_objective
-from orchestrator.work.signals import Interrupted, StopSignals
 from orchestrator.work.studies import StudySummary, best_so_far, open_studies, summarise_all
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ def run_round(
     options: WorkerOptions,
     *,
     stats: WorkerStats | None = None,
-    cache: WorkerCache | None = None,
+    cache: TrainerCache | None = None,
 ) -> list[StudySummary]:
     """Run trials until every study of the round has its budget; return the summaries."""
     loop = WorkerLoop(rnd, start, storage, options, stats or WorkerStats(options.worker), cache)
@@ -101,7 +101,7 @@ class WorkerLoop:
         storage: optuna.storages.BaseStorage,
         options: WorkerOptions,
         stats: WorkerStats,
-        cache: WorkerCache | None,
+        cache: TrainerCache | None,
     ) -> None:
         self.rnd, self.storage, self.options, self.stats = rnd, storage, options, stats
         self.direction = Direction(start.direction)
@@ -109,7 +109,7 @@ class WorkerLoop:
         self.study_ids = [study._study_id for _, study in self.studies]
         self.carried = [carried_count(study) for _, study in self.studies]
         self.stopped = [StudyAttr.STOPPED in study.user_attrs for _, study in self.studies]
-        cache = cache if cache is not None else WorkerCache()
+        cache = cache if cache is not None else TrainerCache()
         self.objectives = [
             TrialObjective(
                 rnd,

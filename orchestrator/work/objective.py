@@ -34,12 +34,13 @@ from orchestrator.store.record import (
     TrialAttr,
     infeasible_value,
 )
+from orchestrator.store.trial_result import record_result
 from orchestrator.train.result import TrainResult
-from orchestrator.work.cache import WorkerCache
+from orchestrator.trainers.cache import TrainerCache
+from orchestrator.trainers.protocol import TrialPlace
+from orchestrator.trainers.reports import Reports
+from orchestrator.trainers.signals import Interrupted, StopSignals
 from orchestrator.work.liveness import owner
-from orchestrator.work.results import record_result
-from orchestrator.work.signals import Interrupted, StopSignals
-from orchestrator.work.trainer_call import Reports, TrialPlace
 
 OutcomeKind = Literal["complete", "infeasible", "pruned", "failed"]
 
@@ -77,7 +78,7 @@ class TrialObjective:
         point: Mapping[str, Any],
         *,
         artifacts_dir: Path,
-        cache: WorkerCache,
+        cache: TrainerCache,
         worker: int | None = None,
         stop: StopSignals | None = None,
     ) -> None:

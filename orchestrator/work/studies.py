@@ -16,7 +16,7 @@ import optuna
 from optuna.trial import TrialState
 
 from orchestrator.config.experiment import Experiment
-from orchestrator.config.launch import selection_hint
+from orchestrator.config.trainer_settings import selection_hint
 from orchestrator.exceptions import ConfigError
 from orchestrator.rounds.identity import legacy_identity, round_identity
 from orchestrator.rounds.space import Round

@@ -14,10 +14,10 @@ from orchestrator.config.experiment import Experiment
 from orchestrator.config.sections import StorageConfig
 from orchestrator.rounds.space import Round
 from orchestrator.store import paths
-from orchestrator.work.cache import WorkerCache
+from orchestrator.trainers.cache import TrainerCache
+from orchestrator.trainers.signals import handling_stop_signals
 from orchestrator.work.claims import claim_lock
 from orchestrator.work.loop import WorkerOptions, WorkerStats, run_round
-from orchestrator.work.signals import handling_stop_signals
 
 
 def run_worker(
@@ -29,7 +29,7 @@ def run_worker(
     studies: str | Path,
     worker: int | None,
     progress: bool,
-    cache: WorkerCache | None = None,
+    cache: TrainerCache | None = None,
     trials_limit: int | None = None,
 ) -> WorkerStats:
     """Run this worker's share of the round's trials; what it did."""

@@ -30,6 +30,7 @@ from orchestrator.config.experiment import Experiment, builtin_experiment
 from orchestrator.config.params import ParamSchema, ParamType
 from orchestrator.config.round import BudgetConfig, RoundConfig
 from orchestrator.config.sections import StorageConfig
+from orchestrator.config.trainer_settings import FunctionSettings
 from orchestrator.rounds.validate import parse_round
 from orchestrator.store.storage import create_storage
 from orchestrator.work.claims import FileClaimLock
@@ -76,7 +77,7 @@ def plain_optimize(storage: optuna.storages.BaseStorage, trials: int) -> float:
 OWN = Experiment(
     {"objective": {"metric": "val_error", "direction": "minimize"}, "lr": 0.1, "momentum": 0.9},
     ParamSchema({"lr": ParamType(float), "momentum": ParamType(float)}, builtin=False),
-    "tests.support.trainers.own_noop",
+    FunctionSettings("tests.support.trainers.own_noop"),
     seed_key=None,
     length_key=None,
 )

@@ -2,7 +2,7 @@
 
 Rows (ms per trial; each against a reference run in the same process):
 
-- **command, the door**: a command trial through the worker's door (``WorkerCache.train``:
+- **command, the door**: a command trial through the worker's door (``TrainerCache.train``:
   arguments, environment, the child in its own group, its report read, the result made)
   against ``subprocess.run`` of the same command line: the difference is the
   orchestrator's own time per command trial beyond the child's run.
@@ -29,19 +29,25 @@ from pathlib import Path
 
 import optuna
 
-from orchestrator.config.app import app_tree
 from orchestrator.config.experiment import Experiment
-from orchestrator.config.launch import Launch
 from orchestrator.config.params import ParamSchema, ParamType
 from orchestrator.config.round import BudgetConfig, RoundConfig
 from orchestrator.config.sections import StorageConfig
+from orchestrator.config.trainer_settings import (
+    CommandSettings,
+    FunctionSettings,
+    HydraAppSettings,
+    TrainerSettings,
+)
 from orchestrator.rounds.validate import parse_round
 from orchestrator.store.storage import create_storage
-from orchestrator.work.cache import WorkerCache
-from orchestrator.work.child_trainer import child_env
+from orchestrator.trainers.cache import TrainerCache
+from orchestrator.trainers.child.run import child_env
+from orchestrator.trainers.hydra_app.compose import app_tree
+from orchestrator.trainers.protocol import TrialPlace
+from orchestrator.trainers.reports import Reports
 from orchestrator.work.claims import FileClaimLock
 from orchestrator.work.loop import WorkerOptions, run_round
-from orchestrator.work.trainer_call import Reports, TrialPlace
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMAND = (sys.executable, str(ROOT / "tests" / "support" / "noop_command.py"))
@@ -53,19 +59,16 @@ NUISANCE = {
 TYPES = {"lr": ParamType(float), "momentum": ParamType(float)}
 
 
-def own(launch: Launch) -> Experiment:
+def own(settings: TrainerSettings) -> Experiment:
     tree = {"objective": OBJECTIVE, "lr": 0.1, "momentum": 0.9}
-    return Experiment(tree, ParamSchema(TYPES, builtin=False), launch.identity(), None, None,
-                      launch)  # fmt: skip
+    return Experiment(tree, ParamSchema(TYPES, builtin=False), settings, None, None)
 
 
 def app(subprocess_: bool = False) -> Experiment:
-    launch = Launch(kind="hydra_app", target="tests.support.noop_app.app.main",
-                    subprocess=subprocess_)  # fmt: skip
-    located, tree, types = app_tree(launch)
+    settings = HydraAppSettings("tests.support.noop_app.app.main", subprocess=subprocess_)
+    located, tree, types = app_tree(settings)
     tree["objective"] = OBJECTIVE
-    return Experiment(tree, ParamSchema(types, builtin=False), located.identity(), None, None,
-                      located)  # fmt: skip
+    return Experiment(tree, ParamSchema(types, builtin=False), located, None, None)
 
 
 def bare_runs(argv: list[str], runs: int, env: dict[str, str]) -> float:
@@ -76,7 +79,7 @@ def bare_runs(argv: list[str], runs: int, env: dict[str, str]) -> float:
 
 
 def door(experiment: Experiment, runs: int, tmp: Path) -> float:
-    cache = WorkerCache()
+    cache = TrainerCache()
     cache.ready(experiment)
     start = time.perf_counter()
     for n in range(runs):
@@ -116,8 +119,8 @@ def main() -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.simplefilter("ignore")
     n = args.trials
-    command = own(Launch(kind="command", command=COMMAND, args="argparse"))
-    function = own(Launch(target="tests.support.trainers.own_noop"))
+    command = own(CommandSettings(COMMAND, args="argparse"))
+    function = own(FunctionSettings("tests.support.trainers.own_noop"))
     argv = [*COMMAND, "--lr", "0.1", "--momentum", "0.9"]
 
     def env(tmp: Path) -> dict[str, str]:

@@ -23,7 +23,7 @@ from orchestrator.rounds.validate import parse_round
 from orchestrator.store.incumbent import read_incumbent
 from orchestrator.store.ledger import Ledger
 from orchestrator.store.storage import create_storage
-from orchestrator.work.cache import WorkerCache
+from orchestrator.trainers.cache import TrainerCache
 from tests.support import trainers
 from tests.support.rounds import run_in_process
 
@@ -84,7 +84,7 @@ def repeated_decisions(gap: float, repeats: int = 40) -> int:
     candidate = incumbent.with_values(
         {"model.init": "xavier", "data.label_noise": 0.05 - gap * trainers.NOISE}
     )
-    promoted, cache = 0, WorkerCache()
+    promoted, cache = 0, TrainerCache()
     for rep in range(repeats):
         cfg = PromotionConfig(seeds=[rep * 100 + s for s in range(1, 6)])
         study = optuna.create_study()
@@ -98,7 +98,12 @@ def test_a_trainer_that_cannot_be_imported_leaves_no_rerun_trial_behind():
     study = optuna.create_study()
     with pytest.raises(ConfigError) as info:
         rerun_values(
-            study, "incumbent", builtin_experiment(trainer="no.such.fn"), [1, 2], {}, WorkerCache()
+            study,
+            "incumbent",
+            builtin_experiment(trainer="no.such.fn"),
+            [1, 2],
+            {},
+            TrainerCache(),
         )
     assert info.value.key == "trainer._target_" and study.trials == []
 

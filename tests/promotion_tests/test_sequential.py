@@ -14,7 +14,7 @@ from orchestrator.promotion.decision import decide, decide_sequential, improveme
 from orchestrator.promotion.reruns import rerun_values
 from orchestrator.promotion.sequential import Look, boundaries, look
 from orchestrator.rounds.promotion_config import PromotionConfig, looks
-from orchestrator.work.cache import WorkerCache
+from orchestrator.trainers.cache import TrainerCache
 from tests.support import trainers
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -76,7 +76,7 @@ def repeated(gap: float, repeats: int = 40) -> tuple[int, list[int]]:
     candidate = incumbent.with_values(
         {"model.init": "xavier", "data.label_noise": 0.05 - gap * trainers.NOISE}
     )
-    promoted, used, cache = 0, [], WorkerCache()
+    promoted, used, cache = 0, [], TrainerCache()
     for rep in range(repeats):
         cfg = PromotionConfig(seeds=[rep * 100 + s for s in range(1, 11)])
         study = optuna.create_study()

@@ -11,10 +11,11 @@ from hydra.core.config_store import ConfigStore
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
 from orchestrator.config.round import BudgetConfig, RoundConfig
-from orchestrator.config.schema import CONF_DIR, experiment_from_cfg, register_configs
+from orchestrator.config.schema import CONF_DIR, register_configs
 from orchestrator.exceptions import ConfigError
 from orchestrator.rounds.validate import parse_round
 from orchestrator.store.record import config_hash
+from orchestrator.trainers.configured import experiment_from_cfg
 
 
 class Act(Enum):

@@ -8,13 +8,13 @@ from hydra import compose, initialize_config_dir
 
 from orchestrator.config.schema import (
     CONF_DIR,
-    experiment_from_cfg,
     own_section_overrides,
     register_configs,
     root_from_cfg,
 )
 from orchestrator.exceptions import ConfigError
 from orchestrator.rounds.validate import parse_round
+from orchestrator.trainers.configured import experiment_from_cfg
 
 OWN = f"""
 defaults: [orchestrator, _self_]

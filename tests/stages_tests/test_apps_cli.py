@@ -19,7 +19,7 @@ import yaml
 from optuna.trial import TrialState
 
 from tests.support.cli import ROOT
-from tests.work_tests.test_child_trainer import SCRIPT, wait_until_gone
+from tests.trainers_tests.test_child_trainer import SCRIPT, wait_until_gone
 
 APP = {
     "defaults": ["orchestrator", "_self_"],

@@ -14,12 +14,12 @@ from orchestrator.config.round import round_from_dict
 from orchestrator.config.schema import (
     CONF_DIR,
     STAGES,
-    experiment_from_cfg,
     register_configs,
     root_from_cfg,
 )
 from orchestrator.exceptions import ConfigError
 from orchestrator.rounds.validate import parse_round
+from orchestrator.trainers.configured import experiment_from_cfg
 from tests.support.cli import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]

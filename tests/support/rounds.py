@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.config.experiment import Experiment, builtin_experiment
+from orchestrator.config.trainer_settings import FunctionSettings
 from orchestrator.rounds.space import Round
 from orchestrator.train.config import ExperimentConfig
 from orchestrator.work.loop import WorkerOptions, run_round
@@ -16,7 +17,7 @@ from orchestrator.work.studies import StudySummary
 def as_experiment(start: Experiment | ExperimentConfig | None, trainer: str) -> Experiment:
     """``start`` (the built-in dataclass, or an experiment) trained by ``trainer``."""
     if isinstance(start, Experiment):
-        return dataclasses.replace(start, trainer=trainer)
+        return dataclasses.replace(start, trainer_settings=FunctionSettings(trainer))
     return builtin_experiment(start, trainer)
 
 

@@ -17,26 +17,25 @@ import pytest
 from optuna.trial import TrialState
 
 from orchestrator.config.experiment import Experiment
-from orchestrator.config.launch import Launch
 from orchestrator.config.params import ParamSchema, ParamType
 from orchestrator.config.round import BudgetConfig, RoundConfig
 from orchestrator.config.sections import StorageConfig
+from orchestrator.config.trainer_settings import CommandSettings, FunctionSettings, TrainerSettings
 from orchestrator.rounds.validate import parse_round
 from orchestrator.store.storage import create_storage
 from orchestrator.work.loop import WorkerOptions, run_round
 from orchestrator.work.studies import open_studies
-from tests.work_tests.test_child_trainer import SCRIPT, wait_until_gone
+from tests.trainers_tests.test_child_trainer import SCRIPT, wait_until_gone
 
 BACKGROUND = [0.4 + 0.01 * (i % 7) - 0.03 for i in range(24)]
 LOSER, WINNER = 5.0, 0.0
 
 
-def own(launch: Launch, **tree: object) -> Experiment:
+def own(settings: TrainerSettings, **tree: object) -> Experiment:
     types = {"x": ParamType(float), "steps": ParamType(int)}
     full = {"objective": {"metric": "loss", "direction": "minimize"}, "x": 0.5, "steps": 27,
             **tree}  # fmt: skip
-    return Experiment(full, ParamSchema(types, builtin=False), launch.identity(), None,
-                      "steps", launch)  # fmt: skip
+    return Experiment(full, ParamSchema(types, builtin=False), settings, None, "steps")
 
 
 def pruned_round(pruner: str, trials: int, **budget: object):
@@ -62,7 +61,7 @@ def by_x(study: optuna.Study, x: float) -> optuna.trial.FrozenTrial:
     return next(t for t in study.trials if t.params["x"] == x)
 
 
-FUNCTION = Launch(target="tests.support.trainers.planted_curve")
+FUNCTION = FunctionSettings(target="tests.support.trainers.planted_curve")
 
 
 @pytest.mark.parametrize(
@@ -96,9 +95,8 @@ def test_without_a_pruner_nothing_is_pruned(tmp_path):
 
 def test_a_pruned_command_is_stopped_and_leaves_no_process(tmp_path):
     pids = tmp_path / "pids"
-    launch = Launch(kind="command", command=(sys.executable, str(SCRIPT)), args="argparse",
-                    grace=1.0)  # fmt: skip
-    start = own(launch, mode="ok", steps=40, delay=0.05, seed=0, pids=str(pids))
+    command = CommandSettings((sys.executable, str(SCRIPT)), args="argparse", grace=1.0)
+    start = own(command, mode="ok", steps=40, delay=0.05, seed=0, pids=str(pids))
     # the script's loss is (x - 0.3)^2 + 1/step: x = 0.3 is the winner, x = 5 the loser
     xs = [0.25, 0.35, 0.3, 0.4, 0.2, 5.0]
     raw = pruned_round("median", len(xs), pruner_startup_trials=3, pruner_warmup_steps=2)

@@ -113,8 +113,8 @@ def test_a_preemption_exit_mid_trial_fails_the_trial_queues_it_and_still_exits(
 
     from orchestrator.config.sections import StorageConfig
     from orchestrator.store.storage import create_storage
+    from orchestrator.trainers.signals import StopSignals
     from orchestrator.work.loop import WorkerOptions, run_round
-    from orchestrator.work.signals import StopSignals
 
     monkeypatch.setenv("ORCHESTRATOR_TEST_CHAOS_DIR", str(tmp_path))
     start, rnd = one_study_round("p", "tests.support.trainers.exits_once")
@@ -149,8 +149,8 @@ def test_a_trial_interrupted_twice_is_retried_again_and_is_not_counted_as_a_fail
 
     from orchestrator.config.round import BudgetConfig, RoundConfig
     from orchestrator.rounds.validate import parse_round
+    from orchestrator.trainers.signals import StopSignals
     from orchestrator.work.loop import WorkerOptions, run_round
-    from orchestrator.work.signals import StopSignals
 
     monkeypatch.setenv("ORCHESTRATOR_TEST_CHAOS_DIR", str(tmp_path))
     start, _ = one_study_round("p", "tests.support.trainers.exits_twice")

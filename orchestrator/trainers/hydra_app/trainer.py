@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Iterator, Mapping
+import sys
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -27,54 +28,73 @@ from typing import Any
 from hydra.core.utils import env_override
 from omegaconf import OmegaConf
 
-from orchestrator.config.app import (
+from orchestrator.config.experiment import Experiment
+from orchestrator.config.trainer_settings import HydraAppSettings
+from orchestrator.train.result import TrainResult
+from orchestrator.trainers.answer import build_result
+from orchestrator.trainers.child.arguments import changed_values, hydra_override
+from orchestrator.trainers.child.run import ChildLimits, train_in_child
+from orchestrator.trainers.hydra_app.compose import (
     app_functions,
     app_global_hydra,
+    app_job_name,
     compose_app,
+    located,
+    task_config,
+)
+from orchestrator.trainers.hydra_app.run_state import (
     global_hydra_as,
     hydra_config,
     hydra_state,
     set_trial_overrides,
-    task_config,
     working_dir_for,
 )
-from orchestrator.config.experiment import Experiment
-from orchestrator.config.launch import Launch, changed_values, hydra_override
-from orchestrator.train.result import TrainResult
-from orchestrator.work.child_trainer import app_child_argv, train_in_child
-from orchestrator.work.trainer_call import Reports, TrialPlace, build_result, reporting_to
+from orchestrator.trainers.protocol import TrialPlace, place_or_temporary
+from orchestrator.trainers.reports import Reports, reporting_to
 
 
 class HydraAppTrainer:
     """One worker's view of a Hydra app: its main, its composed config, its defaults."""
 
-    def __init__(self, launch: Launch) -> None:
-        self.launch = launch
-        self.main, _, _ = app_functions(launch.target)
-        self.composed = compose_app(launch)
+    def __init__(self, settings: HydraAppSettings) -> None:
+        self.settings = located(settings)  # as the experiment has it already; idempotent
+        self.main, _, _ = app_functions(settings.target)
+        self.composed = compose_app(self.settings)
         self.state = hydra_state(self.composed)  # what HydraConfig holds during a trial
-        self.global_hydra = app_global_hydra(launch)  # Hydra's global state during a trial
+        self.global_hydra = app_global_hydra(self.settings)  # Hydra's global state then
         self.task = task_config(self.composed)  # each trial changes a copy
         defaults = OmegaConf.to_container(self.task, resolve=False)
         assert isinstance(defaults, dict)
         self.defaults: Mapping[str, Any] = {str(k): v for k, v in defaults.items()}
 
+    def ready(self) -> None:
+        """Nothing left to check: the app's config composed when this was built."""
+
     def changed(self, experiment: Experiment) -> dict[str, Any]:
         """The trial's values that differ from the app's own defaults."""
         return changed_values(experiment.tree, self.defaults)
 
-    def train(self, experiment: Experiment, reports: Reports, place: TrialPlace) -> TrainResult:
+    def train(
+        self,
+        experiment: Experiment,
+        reports: Reports,
+        place: TrialPlace | None,
+        *,
+        progress: bool,
+    ) -> TrainResult:
+        place = place_or_temporary(place)
         changed = self.changed(experiment)
         overrides = [hydra_override(path, value) for path, value in changed.items()]
-        if self.launch.subprocess:
-            argv = app_child_argv(self.launch, overrides, place)
-            return train_in_child(argv, experiment, reports, place)
+        if self.settings.subprocess:
+            limits = ChildLimits(self.settings.timeout, self.settings.grace)
+            argv = self.child_argv(overrides, place)
+            return train_in_child(argv, experiment, reports, place, limits)
         place.dir.mkdir(parents=True, exist_ok=True)
         task = copy.deepcopy(self.task)
         for path, value in changed.items():
             OmegaConf.update(task, path, value, merge=False)
-        set_trial_overrides(self.state, [*self.launch.overrides, *overrides])
-        workdir = working_dir_for(self.composed, place.dir, self.launch.version_base)
+        set_trial_overrides(self.state, [*self.settings.overrides, *overrides])
+        workdir = working_dir_for(self.composed, place.dir, self.settings.version_base)
         with (
             global_hydra_as(self.global_hydra),
             hydra_config(self.state, place.dir),
@@ -84,6 +104,25 @@ class HydraAppTrainer:
         ):
             returned = self.main(task)
         return build_result(returned, reports, experiment, finals)
+
+    def child_argv(self, overrides: Sequence[str], place: TrialPlace) -> list[str]:
+        """The app in a process of its own: Hydra runs it there as from its command line
+        (``child_main.py`` passes its return value back)."""
+        app = self.settings
+        assert app.config_dir and app.config_name and app.version_base
+        return [
+            sys.executable,
+            "-m",
+            "orchestrator.trainers.hydra_app.child_main",
+            app.target,
+            app.config_dir,
+            app.config_name,
+            app.version_base,
+            *app.overrides,
+            *overrides,
+            hydra_override("hydra.run.dir", str(place.dir)),
+            hydra_override("hydra.job.name", app_job_name(app)),
+        ]
 
 
 @contextmanager

@@ -11,16 +11,18 @@ import numpy as np
 import pytest
 
 from orchestrator.config.experiment import Experiment
-from orchestrator.config.launch import selection_hint
 from orchestrator.config.params import ParamSchema, ParamType
+from orchestrator.config.trainer_settings import FunctionSettings, selection_hint
 from orchestrator.exceptions import ConfigError, TrainerContractError
-from orchestrator.work.cache import WorkerCache
-from orchestrator.work.trainer_call import Reports, build_result, checked_asks
+from orchestrator.trainers.answer import build_result
+from orchestrator.trainers.cache import TrainerCache
+from orchestrator.trainers.function import checked_asks
+from orchestrator.trainers.reports import Reports
 
 OWN = Experiment(
     {"objective": {"metric": "val_acc", "direction": "maximize"}, "epochs": 4, "seed": 3},
     ParamSchema({"epochs": ParamType(int), "seed": ParamType(int)}, builtin=False),
-    "mine.train",
+    FunctionSettings("mine.train"),
     seed_key="seed",
     length_key="epochs",
 )
@@ -155,8 +157,10 @@ def test_metrics_named_in_trainer_curves_become_the_curves_the_checks_read():
 
 
 def test_final_metrics_from_the_helper_join_a_returned_number(tmp_path):
-    exp = dataclasses.replace(OWN, trainer="tests.support.trainers.reports_and_finals")
-    result = WorkerCache().train(exp, Reports.of(exp))
+    exp = dataclasses.replace(
+        OWN, trainer_settings=FunctionSettings("tests.support.trainers.reports_and_finals")
+    )
+    result = TrainerCache().train(exp, Reports.of(exp))
     assert result.objective == 0.4  # what it returned
     assert result.final["test_acc"] == 0.9 and result.final["val_acc"] == 0.4
 
@@ -164,7 +168,7 @@ def test_final_metrics_from_the_helper_join_a_returned_number(tmp_path):
 def test_the_helper_is_the_same_module_under_both_names_without_the_editable_path():
     code = (
         "import sys; sys.path = [p for p in sys.path if not p.endswith('orchestrator/child')]; "
-        "import orchestrator.config.trainer, orchestrator.child.trial_report as a; "
+        "import orchestrator.trainers.function, orchestrator.child.trial_report as a; "
         "import trial_report as b; print(a is b)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -1,7 +1,7 @@
 """A trial trained by a child process: a command (``python train.py``) or a Hydra app run
 in a process of its own; its reports read while it runs, its answer made a result.
 
-The child is given the trial's values as arguments (``work/child_process.py`` runs it),
+The child is given the trial's values as arguments (``process.py`` runs it),
 and in its environment: ``ORCHESTRATOR_TRIAL`` (round/study/trial), ``ORCHESTRATOR_SEED``
 (the value of the seed key), ``ORCHESTRATOR_TRIAL_DIR`` (its own folder), and what the
 ``trial_report`` helper needs (its folder on ``PYTHONPATH``, the metrics file, the stop
@@ -13,21 +13,19 @@ FAILED trial with the reason and the tail of its stderr; the round goes on.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.child import trial_report
-from orchestrator.config.app import app_job_name
 from orchestrator.config.experiment import Experiment
-from orchestrator.config.launch import Launch, child_arguments, hydra_override
-from orchestrator.exceptions import ConfigError
 from orchestrator.train.result import TrainResult
-from orchestrator.work.child_process import run_child
-from orchestrator.work.metric_lines import LineTail, parse_line
-from orchestrator.work.trainer_call import Reports, TrialPlace, build_result, seed_of
+from orchestrator.trainers.answer import build_result, seed_of
+from orchestrator.trainers.child.metric_lines import LineTail, parse_line
+from orchestrator.trainers.child.process import run_child
+from orchestrator.trainers.protocol import TrialPlace
+from orchestrator.trainers.reports import Reports
 
 STDERR_TAIL_CHARS = 1500
 CHILD_HELPER_DIR = Path(trial_report.__file__).parent  # `import trial_report` in the child
@@ -35,25 +33,6 @@ CHILD_HELPER_DIR = Path(trial_report.__file__).parent  # `import trial_report` i
 
 class ChildTrialFailed(RuntimeError):
     """The child ended without a usable result; the message says why, with its stderr."""
-
-
-def check_command(launch: Launch) -> None:
-    """The command's program exists and is executable; one ConfigError before any trial."""
-    program = launch.command[0]
-    found = shutil.which(program) if os.sep not in program else program
-    if found is None or not (os.path.isfile(found) and os.access(found, os.X_OK)):
-        raise ConfigError(
-            "trainer.command",
-            f"command not found: {program!r} (not on PATH"
-            + ("" if os.sep not in program else ", or not an executable file")
-            + "); give the program as you would run it here, e.g. 'python train.py'",
-        )
-
-
-def command_argv(experiment: Experiment) -> list[str]:
-    """A command trainer's argv for this trial: the command, then every key's value."""
-    launch = experiment.how
-    return [*launch.command, *child_arguments(launch, experiment.tree)]
 
 
 def child_env(experiment: Experiment, place: TrialPlace) -> dict[str, str]:
@@ -74,11 +53,22 @@ def child_env(experiment: Experiment, place: TrialPlace) -> dict[str, str]:
     return env
 
 
+@dataclass(frozen=True)
+class ChildLimits:
+    """How long a child may run (None: no limit) and how long it gets to exit when asked."""
+
+    timeout: float | None = None
+    grace: float = 10.0
+
+
 def train_in_child(
-    argv: Sequence[str], experiment: Experiment, reports: Reports, place: TrialPlace
+    argv: Sequence[str],
+    experiment: Experiment,
+    reports: Reports,
+    place: TrialPlace,
+    limits: ChildLimits,
 ) -> TrainResult:
     """Run ``argv`` as this trial's child; its reports and final metrics as a result."""
-    launch = experiment.how
     place.dir.mkdir(parents=True, exist_ok=True)
     env = child_env(experiment, place)
     for name in (trial_report.METRICS_ENV, trial_report.STOP_ENV):
@@ -105,13 +95,13 @@ def train_in_child(
         out_dir=place.dir,
         on_tick=feed,
         stop_file=Path(env[trial_report.STOP_ENV]),
-        timeout=launch.timeout,
-        grace=launch.grace,
+        timeout=limits.timeout,
+        grace=limits.grace,
     )
     feed(last=True)
     if outcome.timed_out:
         raise ChildTrialFailed(
-            f"timed out after {launch.timeout:g} s and was stopped{_tail(place)}"
+            f"timed out after {limits.timeout:g} s and was stopped{_tail(place)}"
         )
     if outcome.returncode != 0 and not outcome.stopped:
         raise ChildTrialFailed(f"{_exit(outcome.returncode)}{_tail(place)}")
@@ -122,25 +112,6 @@ def train_in_child(
             f"a value that is not a number is not read as metrics){_tail(place)}"
         )
     return build_result(None, reports, experiment, final)
-
-
-def app_child_argv(launch: Launch, overrides: Sequence[str], place: TrialPlace) -> list[str]:
-    """A Hydra app in a process of its own: Hydra runs it there as from its command line
-    (``work/app_child.py`` passes its return value back)."""
-    assert launch.config_dir and launch.config_name and launch.version_base
-    return [
-        sys.executable,
-        "-m",
-        "orchestrator.work.app_child",
-        launch.target,
-        launch.config_dir,
-        launch.config_name,
-        launch.version_base,
-        *launch.overrides,
-        *overrides,
-        hydra_override("hydra.run.dir", str(place.dir)),
-        hydra_override("hydra.job.name", app_job_name(launch)),
-    ]
 
 
 def _exit(code: int) -> str:

@@ -1,5 +1,6 @@
 """A Hydra app's trial in a process of its own (``trainer.subprocess=true``):
-``python -m orchestrator.work.app_child TARGET CONFIG_DIR CONFIG_NAME VERSION_BASE [overrides]``.
+``python -m orchestrator.trainers.hydra_app.child_main TARGET CONFIG_DIR CONFIG_NAME
+VERSION_BASE [overrides]``.
 
 Hydra runs the app's task function here exactly as from the app's own command line
 (logging, output dir, ``chdir``), with the trial's overrides. Its return value, which a
@@ -22,7 +23,7 @@ def main(argv: list[str]) -> None:
     import hydra
 
     from orchestrator.child import trial_report
-    from orchestrator.config.app import app_functions
+    from orchestrator.trainers.hydra_app.compose import app_functions
 
     sys.modules.setdefault("trial_report", trial_report)
     _, task_function, _ = app_functions(target)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from orchestrator.work.metric_lines import LineTail, parse_line
+from orchestrator.trainers.child.metric_lines import LineTail, parse_line
 
 
 def test_report_and_final_lines_are_metrics():

@@ -9,16 +9,21 @@ from __future__ import annotations
 import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from orchestrator.config.launch import (
-    Launch,
+from orchestrator.config.sections import TrainerConfig
+from orchestrator.config.trainer_settings import (
+    CommandSettings,
+    FunctionSettings,
+    HydraAppSettings,
+    settings_from,
+    settings_of_identity,
+)
+from orchestrator.exceptions import ConfigError
+from orchestrator.trainers.child.arguments import (
     argparse_args,
     changed_values,
     child_arguments,
     hydra_override,
-    launch_from,
 )
-from orchestrator.config.sections import TrainerConfig
-from orchestrator.exceptions import ConfigError
 
 
 @pytest.mark.parametrize(
@@ -42,8 +47,8 @@ def test_argparse_flags_follow_argparse_conventions():
 
 def test_a_command_gets_every_key_but_the_objective_in_its_own_names():
     tree = {"lr": 0.1, "model": {"depth": 3}, "objective": {"metric": "acc"}, "seed": 1}
-    hydra = child_arguments(Launch(kind="command", command=("x",)), tree)
-    argparse = child_arguments(Launch(kind="command", command=("x",), args="argparse"), tree)
+    hydra = child_arguments("hydra", tree)
+    argparse = child_arguments("argparse", tree)
     assert hydra == ["lr=0.1", "model.depth=3", "seed=1"]
     assert argparse == ["--lr", "0.1", "--model.depth", "3", "--seed", "1"]
 
@@ -55,12 +60,22 @@ def test_only_values_that_differ_from_the_apps_defaults_are_overridden():
 
 
 def test_identity_keeps_a_functions_bare_path_as_older_stores_recorded_it():
-    assert Launch(target="pkg.train").identity() == "pkg.train"
-    assert (
-        Launch(kind="hydra_app", target="src.train.main").identity() == "hydra_app src.train.main"
-    )
-    command = Launch(kind="command", command=("python", "train.py", "--a b"))
+    assert FunctionSettings(target="pkg.train").identity() == "pkg.train"
+    assert HydraAppSettings(target="src.train.main").identity() == "hydra_app src.train.main"
+    command = CommandSettings(command=("python", "train.py", "--a b"))
     assert command.identity() == "command python train.py '--a b'"
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        FunctionSettings("pkg.train"),
+        HydraAppSettings("src.train.main"),
+        CommandSettings(("python", "train.py", "--a b")),
+    ],
+)
+def test_a_stored_identity_reads_back_as_the_trainer_it_names(settings):
+    assert settings_of_identity(settings.identity()) == settings
 
 
 @pytest.mark.parametrize(
@@ -83,9 +98,17 @@ def test_identity_keeps_a_functions_bare_path_as_older_stores_recorded_it():
 )  # fmt: skip
 def test_a_bad_trainer_section_is_one_error_naming_the_key(section, key, says):
     with pytest.raises(ConfigError) as err:
-        launch_from(section)
+        settings_from(section)
     assert err.value.key == key and says in str(err.value)
 
 
 def test_a_rounds_trainer_wins_over_the_sections_target():
-    assert launch_from(TrainerConfig(), "pkg.other").target == "pkg.other"
+    settings = settings_from(TrainerConfig(), "pkg.other")
+    assert isinstance(settings, FunctionSettings) and settings.target == "pkg.other"
+
+
+def test_each_kind_keeps_only_its_own_settings():
+    command = settings_from(TrainerConfig(kind="command", command="python t.py", timeout=9))
+    assert command == CommandSettings(("python", "t.py"), timeout=9)
+    app = settings_from(TrainerConfig(kind="hydra_app", _target_="a.main", overrides=["x=1"]))
+    assert app == HydraAppSettings("a.main", overrides=("x=1",))

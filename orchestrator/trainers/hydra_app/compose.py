@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import copy
 import inspect
-import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
@@ -25,20 +24,20 @@ from typing import Any
 from hydra import compose, initialize_config_dir, initialize_config_module
 from hydra import version as hydra_version
 from hydra.core.global_hydra import GlobalHydra
-from hydra.core.hydra_config import HydraConfig
 from hydra.core.singleton import Singleton
 from hydra.initialize import get_gh_backup, restore_gh_from_backup
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from omegaconf.errors import OmegaConfBaseException
 from packaging.version import Version
 
-from orchestrator.config.launch import NOT_PASSED, Launch
 from orchestrator.config.node_types import own_types
 from orchestrator.config.params import ParamType
-from orchestrator.config.trainer import resolve_trainer
+from orchestrator.config.trainer_settings import HydraAppSettings
 from orchestrator.exceptions import ConfigError
+from orchestrator.trainers.child.arguments import NOT_PASSED
+from orchestrator.trainers.function import resolve_function
+from orchestrator.trainers.hydra_app.run_state import LEGACY_BASE, hydra_config, hydra_state
 
-LEGACY_BASE = "1.1"  # what Hydra assumes for an app that names no version_base
 PLACEHOLDER_DIR = "/tmp/orchestrator-trial"  # ${hydra:runtime.output_dir} while checking
 
 
@@ -47,7 +46,7 @@ def app_functions(
 ) -> tuple[Callable[..., Any], Callable[..., Any], Mapping[str, Any]]:
     """The ``@hydra.main`` function at ``target``, its task function and its decorator's
     settings; one ConfigError when ``target`` is not one."""
-    main = resolve_trainer(target)  # its import runs the decorator: it sets the version base
+    main = resolve_function(target)  # its import runs the decorator: it sets the version base
     try:
         settings = inspect.getclosurevars(main).nonlocals
     except TypeError:
@@ -61,18 +60,18 @@ def app_functions(
     return main, settings["task_function"], settings
 
 
-def located(launch: Launch) -> Launch:
-    """``launch`` with the app's config dir (absolute) and name filled in: the ones the
+def located(app: HydraAppSettings) -> HydraAppSettings:
+    """``app`` with the app's config dir (absolute) and name filled in: the ones the
     config names, else the decorator's (``config_path`` relative to the app's file)."""
-    _, task, settings = app_functions(launch.target)
-    base = launch.version_base or _version_base_set_by_the_app()
-    config_dir = launch.config_dir
+    _, task, settings = app_functions(app.target)
+    base = app.version_base or _version_base_set_by_the_app()
+    config_dir = app.config_dir
     if config_dir is None:
         declared = settings.get("config_path")
         if declared is None:
             raise ConfigError(
                 "trainer.config_path",
-                f"{launch.target}'s @hydra.main names no config_path: set trainer.config_path",
+                f"{app.target}'s @hydra.main names no config_path: set trainer.config_path",
             )
         declared = str(declared)
         config_dir = (
@@ -84,14 +83,14 @@ def located(launch: Launch) -> Launch:
         config_dir = str(Path(config_dir).resolve())
     if not config_dir.startswith("pkg://") and not Path(config_dir).is_dir():
         raise ConfigError("trainer.config_path", f"{config_dir} is not a directory")
-    name = launch.config_name or settings.get("config_name")
+    name = app.config_name or settings.get("config_name")
     if not name:
         raise ConfigError(
             "trainer.config_name",
-            f"{launch.target}'s @hydra.main names no config_name: set trainer.config_name",
+            f"{app.target}'s @hydra.main names no config_name: set trainer.config_name",
         )
     name = str(name).removesuffix(".yaml")
-    return replace(launch, config_dir=config_dir, config_name=name, version_base=base)
+    return replace(app, config_dir=config_dir, config_name=name, version_base=base)
 
 
 def _version_base_set_by_the_app() -> str:
@@ -101,59 +100,45 @@ def _version_base_set_by_the_app() -> str:
     return f"{base.major}.{base.minor}" if isinstance(base, Version) else LEGACY_BASE
 
 
-def compose_app(launch: Launch) -> DictConfig:
-    """The app's composed config, its ``hydra`` node included (``launch`` located); one
+def compose_app(app: HydraAppSettings) -> DictConfig:
+    """The app's composed config, its ``hydra`` node included (``app`` located); one
     ConfigError naming the app's config when it does not compose."""
-    assert launch.config_dir and launch.config_name, "located() first"
+    assert app.config_dir and app.config_name, "located() first"
     try:
-        return _compose(launch, launch.overrides)
+        return _compose(app, app.overrides)
     except Exception as err:  # noqa: BLE001 - Hydra raises many kinds; all mean "does not compose"
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         key = "trainer.config_name"
-        if launch.overrides:  # the overrides' fault when the config composes without them
+        if app.overrides:  # the overrides' fault when the config composes without them
             try:
-                _compose(launch, ())
+                _compose(app, ())
                 key = "trainer.overrides"
             except Exception:  # noqa: BLE001 - the config itself does not compose
                 pass
         raise ConfigError(
             key,
-            f"the app's config {launch.config_name!r} in {launch.config_dir} does not compose "
-            f"with overrides {list(launch.overrides)}: {first}",
+            f"the app's config {app.config_name!r} in {app.config_dir} does not compose "
+            f"with overrides {list(app.overrides)}: {first}",
         ) from None
 
 
-def _compose(launch: Launch, overrides: tuple[str, ...]) -> DictConfig:
-    assert launch.config_dir and launch.config_name
-    with _initialized(launch.config_dir, app_job_name(launch), launch.version_base):
-        return compose(launch.config_name, overrides=list(overrides), return_hydra_config=True)
+def _compose(app: HydraAppSettings, overrides: tuple[str, ...]) -> DictConfig:
+    assert app.config_dir and app.config_name
+    with _initialized(app.config_dir, app_job_name(app), app.version_base):
+        return compose(app.config_name, overrides=list(overrides), return_hydra_config=True)
 
 
-def app_job_name(launch: Launch) -> str:
+def app_job_name(app: HydraAppSettings) -> str:
     """``hydra.job.name`` as the app's own run names it: its module's last part."""
-    return launch.target.rpartition(".")[0].rpartition(".")[2] or "app"
+    return app.target.rpartition(".")[0].rpartition(".")[2] or "app"
 
 
-def app_global_hydra(launch: Launch) -> Any:
+def app_global_hydra(app: HydraAppSettings) -> Any:
     """Hydra's global state initialised on the app's config dir, kept for its trials: an app
     that composes or reads its search path itself finds its own (made once per worker)."""
-    assert launch.config_dir
-    with _initialized(launch.config_dir, app_job_name(launch), launch.version_base):
+    assert app.config_dir
+    with _initialized(app.config_dir, app_job_name(app), app.version_base):
         return Singleton._instances[GlobalHydra]
-
-
-@contextmanager
-def global_hydra_as(state: Any) -> Iterator[None]:
-    """Hydra's global state swapped for ``state`` (an app's), the previous one back after."""
-    saved = Singleton._instances.get(GlobalHydra)
-    Singleton._instances[GlobalHydra] = state
-    try:
-        yield
-    finally:
-        if saved is None:
-            del Singleton._instances[GlobalHydra]
-        else:
-            Singleton._instances[GlobalHydra] = saved
 
 
 @contextmanager
@@ -182,39 +167,14 @@ def task_config(composed: DictConfig) -> DictConfig:
     return task
 
 
-def hydra_state(composed: DictConfig) -> Any:
-    """What ``HydraConfig`` holds during a Hydra run of this config (made once: copying the
-    ``hydra`` node is the expensive part; a trial only changes its output dir)."""
-    instance = HydraConfig.instance()
-    saved = instance.cfg
-    try:
-        instance.set_config(composed)
-        return instance.cfg
-    finally:
-        instance.cfg = saved
-
-
-@contextmanager
-def hydra_config(state: Any, output_dir: str | Path) -> Iterator[None]:
-    """``HydraConfig`` set as a Hydra run sets it (``${hydra:runtime.output_dir}``
-    resolves to ``output_dir``), the previous one back afterwards."""
-    with read_write(state.hydra):
-        state.hydra.runtime.output_dir = str(output_dir)
-    instance = HydraConfig.instance()
-    saved = instance.cfg
-    instance.cfg = state
-    try:
-        yield
-    finally:
-        instance.cfg = saved
-
-
-def app_tree(launch: Launch) -> tuple[Launch, dict[str, Any], dict[str, ParamType]]:
+def app_tree(
+    app: HydraAppSettings,
+) -> tuple[HydraAppSettings, dict[str, Any], dict[str, ParamType]]:
     """The app located, its keys as plain data (interpolations kept as written, so the app
     resolves them per trial), and their types; one ConfigError before anything is written
     when the tree does not compose, does not resolve, or leaves a ``???`` unset."""
-    launch = located(launch)
-    composed = compose_app(launch)
+    app = located(app)
+    composed = compose_app(app)
     task = task_config(composed)
     for key in NOT_PASSED:
         if key in task:
@@ -228,34 +188,11 @@ def app_tree(launch: Launch) -> tuple[Launch, dict[str, Any], dict[str, ParamTyp
             missing = sorted(OmegaConf.missing_keys(task))  # resolves: needs HydraConfig
             OmegaConf.to_container(task, resolve=True)
     except OmegaConfBaseException as err:
-        where = str(getattr(err, "full_key", None) or launch.config_name)
+        where = str(getattr(err, "full_key", None) or app.config_name)
         raise ConfigError(where, f"does not resolve in the app's config: {err}") from None
     if missing:
         raise ConfigError(missing[0], "is ??? (mandatory) in the app's config: give it a value")
     tree = OmegaConf.to_container(task, resolve=False, enum_to_str=True)
     assert isinstance(tree, dict)
     types = own_types(task, resolve=False)
-    return launch, {str(k): v for k, v in tree.items()}, types
-
-
-def working_dir_for(composed: DictConfig, output_dir: Path, version_base: str | None) -> str:
-    """Where the app runs: its output dir when Hydra would change there (``hydra.job.chdir``;
-    unset, an app of version base below 1.2 changes, as Hydra's ``run_job`` decides), else
-    the current directory."""
-    chdir = composed.hydra.job.get("chdir")
-    if chdir is None:
-        chdir = Version(version_base or LEGACY_BASE) < Version("1.2")
-    return str(output_dir) if chdir else os.getcwd()
-
-
-def set_trial_overrides(state: Any, overrides: list[str]) -> None:
-    """The trial's overrides where a Hydra run keeps them: ``hydra.overrides.task`` and
-    ``hydra.job.override_dirname`` (sorted, the configured separators and exclusions);
-    overrides of ``hydra.*`` itself are not the task's."""
-    job = state.hydra.job.config.override_dirname
-    keys = [o.split("=", 1)[0].lstrip("+~") for o in overrides]
-    task = [o for o, key in zip(overrides, keys, strict=True) if not key.startswith("hydra.")]
-    kept = sorted(o for o in task if o.split("=", 1)[0].lstrip("+~") not in job.exclude_keys)
-    with read_write(state.hydra):
-        state.hydra.overrides.task = task
-        state.hydra.job.override_dirname = job.item_sep.join(kept).replace("=", job.kv_sep)
+    return app, {str(k): v for k, v in tree.items()}, types

@@ -1,7 +1,7 @@
 """A command as the trainer, with a real child process for every fault a user meets.
 
 Each test runs ``tests/support/child_script.py`` through the worker's own door
-(``WorkerCache.train``), as a round's trial would, and checks what the trial becomes and
+(``TrainerCache.train``), as a round's trial would, and checks what the trial becomes and
 that no process of the child's (nor its own child) is left running.
 """
 
@@ -16,13 +16,14 @@ from pathlib import Path
 import pytest
 
 from orchestrator.config.experiment import Experiment
-from orchestrator.config.launch import Launch
 from orchestrator.config.params import ParamSchema
+from orchestrator.config.trainer_settings import CommandSettings
 from orchestrator.exceptions import ConfigError, TrainerContractError
-from orchestrator.work.cache import WorkerCache
-from orchestrator.work.child_process import run_child
-from orchestrator.work.child_trainer import ChildTrialFailed, child_env
-from orchestrator.work.trainer_call import Reports, TrialPlace
+from orchestrator.trainers.cache import TrainerCache
+from orchestrator.trainers.child.process import run_child
+from orchestrator.trainers.child.run import ChildTrialFailed, child_env
+from orchestrator.trainers.protocol import TrialPlace
+from orchestrator.trainers.reports import Reports
 
 SCRIPT = Path(__file__).resolve().parents[1] / "support" / "child_script.py"
 
@@ -30,8 +31,7 @@ SCRIPT = Path(__file__).resolve().parents[1] / "support" / "child_script.py"
 def experiment(mode: str, pids: Path, *, timeout: float | None = 60, grace: float = 2.0,
                steps: int = 4, delay: float = 0.0,
                command: tuple[str, ...] | None = None) -> Experiment:  # fmt: skip
-    launch = Launch(
-        kind="command",
+    settings = CommandSettings(
         command=command or (sys.executable, str(SCRIPT)),
         args="argparse",
         timeout=timeout,
@@ -41,13 +41,12 @@ def experiment(mode: str, pids: Path, *, timeout: float | None = 60, grace: floa
         "mode": mode, "x": 0.5, "steps": steps, "seed": 7, "pids": str(pids), "delay": delay,
         "objective": {"metric": "loss", "direction": "minimize"},
     }  # fmt: skip
-    return Experiment(tree, ParamSchema({}, builtin=False), launch.identity(), "seed", "steps",
-                      launch)  # fmt: skip
+    return Experiment(tree, ParamSchema({}, builtin=False), settings, "seed", "steps")
 
 
 def train(exp: Experiment, place: Path, on_value=None):
     reports = Reports("loss", False, on_value)
-    return WorkerCache().train(exp, reports, TrialPlace("r1/s#3", place)), reports
+    return TrainerCache().train(exp, reports, TrialPlace("r1/s#3", place)), reports
 
 
 def alive(pids: Path) -> list[str]:
@@ -157,10 +156,10 @@ def test_a_grandchild_left_behind_by_a_finished_command_is_stopped(tmp_path):
 
 def test_a_command_that_is_not_found_is_one_error_before_any_trial(tmp_path):
     with pytest.raises(ConfigError) as err:
-        WorkerCache().ready(experiment("ok", tmp_path, command=("pyhton", "train.py")))
+        TrainerCache().ready(experiment("ok", tmp_path, command=("pyhton", "train.py")))
     assert err.value.key == "trainer.command" and "command not found: 'pyhton'" in str(err.value)
     with pytest.raises(ConfigError, match="not an executable file"):
-        WorkerCache().ready(experiment("ok", tmp_path, command=("./train.py",)))
+        TrainerCache().ready(experiment("ok", tmp_path, command=("./train.py",)))
 
 
 @pytest.mark.parametrize(

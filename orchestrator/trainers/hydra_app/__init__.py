@@ -1,0 +1,1 @@
+"""A Hydra application as the trainer: composed, run in the worker or apart."""

@@ -1,0 +1,58 @@
+"""What every kind of trainer is to the rest of the orchestrator: ``ready`` before any
+trial, ``train`` one experiment into a ``TrainResult``, reporting through ``Reports``.
+
+The worker loop, promotion's seed reruns and ``stage=train`` hold a ``Trainer`` and never
+ask which kind it is; each kind (``function.py``, ``command.py``, ``hydra_app/``) is one
+class built from its own settings (``config/trainer_settings.py``), picked in one place
+(``resolve.py``).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from orchestrator.config.experiment import Experiment
+    from orchestrator.train.result import TrainResult
+    from orchestrator.trainers.reports import Reports
+
+
+@dataclass(frozen=True)
+class TrialPlace:
+    """Where one trial's own files go (a child's stdout, stderr and metrics; a Hydra app's
+    output dir), and the name it is known by (``ORCHESTRATOR_TRIAL``)."""
+
+    label: str
+    dir: Path
+
+
+def place_or_temporary(place: TrialPlace | None) -> TrialPlace:
+    """``place``, or a fresh temporary folder for a trainer that writes files (a child's
+    output, an app's output dir) when its caller gave none."""
+    if place is not None:
+        return place
+    return TrialPlace("run", Path(tempfile.mkdtemp(prefix="orchestrator-trial-")))
+
+
+class Trainer(Protocol):
+    """One kind of trainer, built once per worker and called once per trial."""
+
+    def ready(self) -> None:
+        """Check what can be checked before any trial runs (a function imported and its
+        signature fitting, an app's config composed, a command's program found); one
+        ConfigError naming the key otherwise."""
+
+    def train(
+        self,
+        experiment: Experiment,
+        reports: Reports,
+        place: TrialPlace | None,
+        *,
+        progress: bool,
+    ) -> TrainResult:
+        """Train ``experiment`` once; what it reported is in ``reports``, its answer the
+        result. ``place``: the trial's own folder (None: one is made where files are
+        written). ``progress``: a progress bar, where the trainer can show one."""
