@@ -19,6 +19,7 @@ from plotly.subplots import make_subplots
 from orchestrator.analysis.importance import param_importances
 from orchestrator.analysis.model import StudyRecord, TrialRecord
 from orchestrator.analysis.search_space import active_spec
+from orchestrator.train.numbers import is_real
 
 STATE_COLORS = {
     "complete": "#1f77b4",
@@ -46,10 +47,6 @@ def _color(i: int) -> str:
     return _PALETTE[i % len(_PALETTE)]
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 def _note(fig: go.Figure, text: str) -> go.Figure:
     """An empty figure says why it is empty instead of showing blank axes."""
     fig.add_annotation(
@@ -68,7 +65,7 @@ def _objective(t: TrialRecord) -> float:
 
 def _hover(t: TrialRecord) -> str:
     params = "<br>".join(
-        f"{k} = {v:.4g}" if _is_number(v) else f"{k} = {v}" for k, v in t.params.items()
+        f"{k} = {v:.4g}" if is_real(v) else f"{k} = {v}" for k, v in t.params.items()
     )
     value = f"{t.value:.4g}" if t.value is not None else t.state
     extra = f"<br>{t.infeasible_reason}" if t.infeasible_reason else ""
@@ -387,7 +384,7 @@ def decision_figure(decision: dict[str, Any]) -> go.Figure:
         return _note(fig, "no seed values recorded")
     title = f"Promotion: {decision.get('verdict', '?')}"
     effect, low, high = (decision.get(k) for k in ("effect", "ci_low", "ci_high"))
-    if all(_is_number(v) for v in (effect, low, high)):
+    if all(is_real(v) for v in (effect, low, high)):
         title += f" (effect {effect:.4g}, CI [{low:.4g}, {high:.4g}])"
     fig.update_layout(title=title, yaxis_title="objective per seed", height=_HEIGHT)
     return fig

@@ -22,6 +22,7 @@ from orchestrator.analysis.curve_series import eval_series, step_series
 from orchestrator.analysis.model import StudyRecord, TrialRecord
 from orchestrator.analysis.outcomes import fmt
 from orchestrator.analysis.sweep import SweepChoice
+from orchestrator.train.numbers import is_real
 
 MAX_POINTS = 150  # per trace: the report stays light with dozens of trials
 COLORSCALE = "Viridis"
@@ -135,7 +136,7 @@ def trial_curves_figure(
 
 
 def _positive(value: Any) -> TypeGuard[float]:
-    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+    return is_real(value) and value > 0
 
 
 def _colorbar(param: str, low: float, high: float) -> go.Scatter:
