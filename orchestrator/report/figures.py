@@ -28,7 +28,7 @@ STATE_COLORS = {
     "failed": "black",
     "running": "grey",
 }
-_PALETTE = qualitative.Plotly
+_PALETTE: list[str] = qualitative.Plotly
 _HEIGHT = 380
 
 

@@ -118,7 +118,7 @@ class Round:
             return int(max(tuned))
         return start.with_values({**self.fixed, **point}).length()
 
-    def suggest(self, trial: Any, start: Experiment, point: Mapping[str, Any]) -> dict:
+    def suggest(self, trial: Any, start: Experiment, point: Mapping[str, Any]) -> dict[str, Any]:
         """Sample the nuisance values active for this trial, in declaration order."""
 
         def draw(path: str, dist: BaseDistribution) -> Any:

@@ -77,8 +77,8 @@ def _validate_with(key: str, start: Experiment, values: dict[str, Any]) -> None:
         raise ConfigError(key, f"rejected by the schema: {err}") from None
 
 
-def _parse_scientific(raw: Mapping[str, Any], start: Experiment) -> dict[str, tuple]:
-    out: dict[str, tuple] = {}
+def _parse_scientific(raw: Mapping[str, Any], start: Experiment) -> dict[str, tuple[Any, ...]]:
+    out: dict[str, tuple[Any, ...]] = {}
     for path, values in raw.items():
         key = f"round.scientific.{path}"
         start.schema.check_path(key, path)
