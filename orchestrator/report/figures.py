@@ -188,21 +188,13 @@ def best_curves(studies: list[StudyRecord]) -> go.Figure:
         return _note(go.Figure(), "no curves stored")
     fig = make_subplots(rows=1, cols=2, subplot_titles=("training loss", "validation error"))
     for c in curves:
-        style = {"legendgroup": c.name, "line": {"color": c.color}}
+        style = {"name": c.name, "legendgroup": c.name, "line": {"color": c.color}}
         steps = list(range(1, len(c.loss) + 1))
-        fig.add_trace(go.Scatter(x=steps, y=c.loss, name=c.name, mode="lines", **style), 1, 1)
-        fig.add_trace(
-            go.Scatter(
-                x=c.eval_step,
-                y=c.val_error,
-                name=c.name,
-                mode="lines+markers",
-                showlegend=False,
-                **style,
-            ),
-            1,
-            2,
+        fig.add_trace(go.Scatter(x=steps, y=c.loss, mode="lines", **style), 1, 1)
+        val = go.Scatter(
+            x=c.eval_step, y=c.val_error, mode="lines+markers", showlegend=False, **style
         )
+        fig.add_trace(val, 1, 2)
     fig.update_xaxes(title_text="step")
     fig.update_yaxes(type="log", row=1, col=1)  # the first steps' loss would squash the rest
     fig.update_layout(title="Curves of each study's best trial", height=_HEIGHT + 40)
