@@ -26,6 +26,7 @@ from orchestrator.store.record import (
     TrialAttr,
     trial_outcome,
 )
+from orchestrator.train.numbers import is_real
 
 
 def trial_record(t: FrozenTrial, artifacts: FileSystemArtifactStore | None) -> TrialRecord:
@@ -131,6 +132,6 @@ def val_examples(study: optuna.Study) -> int | None:
 
 def _size(value: object) -> int | None:
     """A count of examples: a finite number of at least one (not a bool)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if not is_real(value):
         return None
     return int(value) if math.isfinite(value) and value >= 1 else None

@@ -37,6 +37,7 @@ from orchestrator.analysis.advice import TRIMMING, readable_accepted
 from orchestrator.analysis.model import StudyRecord
 from orchestrator.rounds.sampling import adam_budget_nuisance
 from orchestrator.store.findings import Finding
+from orchestrator.train.numbers import is_real
 
 OPEN_QUESTIONS = (
     "boundary",
@@ -322,7 +323,7 @@ def agreed_value(spec: Any, values: list[Any], path: str) -> Any:
 
 
 def _number(value: Any, log: bool) -> bool:
-    number = isinstance(value, int | float) and not isinstance(value, bool)
+    number = is_real(value)
     return number and (value > 0 or not log)
 
 

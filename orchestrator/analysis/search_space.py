@@ -14,17 +14,14 @@ import math
 from typing import Any, TypeGuard
 
 from orchestrator.analysis.model import StudyRecord
+from orchestrator.train.numbers import is_finite, is_whole
 
 _MISSING = object()
 
 
 def is_number(value: Any) -> TypeGuard[float]:
     """A finite int or float (not a bool): something that has a position on an axis."""
-    return (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(float(value))
-    )
+    return is_finite(value)
 
 
 def is_range(spec: dict[str, Any] | None) -> bool:
@@ -41,7 +38,7 @@ def is_integer_spec(spec: dict[str, Any]) -> bool:
     """Integer ranges (ints for both bounds and the step) get integer suggestions."""
     step = spec.get("step")
     ints = [spec["low"], spec["high"]] + ([step] if step is not None else [])
-    return all(isinstance(x, int) and not isinstance(x, bool) for x in ints)
+    return all(is_whole(x) for x in ints)
 
 
 def _when_holds(spec: dict[str, Any], point: dict[str, Any], params: dict[str, Any]) -> bool:

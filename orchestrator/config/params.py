@@ -19,6 +19,7 @@ from typing import Any
 
 from orchestrator.exceptions import ConfigError
 from orchestrator.train.config import SECTIONS
+from orchestrator.train.numbers import is_real, is_whole
 
 
 @dataclass(frozen=True)
@@ -97,8 +98,8 @@ class ParamSchema:
             )
         ok = (
             (base is bool and isinstance(value, bool))
-            or (base is int and isinstance(value, int) and not isinstance(value, bool))
-            or (base is float and isinstance(value, int | float) and not isinstance(value, bool))
+            or (base is int and is_whole(value))
+            or (base is float and is_real(value))
             or (base is str and isinstance(value, str))
             or (base is list and isinstance(value, list | tuple))
         )

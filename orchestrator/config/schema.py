@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -33,13 +34,7 @@ from orchestrator.config.sections import (
 from orchestrator.exceptions import ConfigError
 from orchestrator.train.config import (
     SECTIONS,
-    DataConfig,
     ExperimentConfig,
-    ModelConfig,
-    ObjectiveConfig,
-    OptimizerConfig,
-    ScheduleConfig,
-    TrainConfig,
     validate_experiment,
 )
 
@@ -57,38 +52,43 @@ STAGES = (
     "tensorboard",
 )
 
-# The orchestrator's own sections: everything else in an own config is the user's experiment.
-OWN_SECTIONS: dict[str, type] = {
-    "round": RoundConfig,
-    "trainer": TrainerConfig,
-    "paths": PathsConfig,
-    "storage": StorageConfig,
-    "probe": ProbeConfig,
-    "analysis": AnalysisConfig,
-    "serve": ServeConfig,
-}
-ORCHESTRATOR_KEYS = ("stage", "worker", "hydra", *OWN_SECTIONS)
-
 
 @dataclass
-class Config:
-    """The root schema that ``conf/config.yaml`` extends."""
+class _Run:
+    """What this command runs: the root keys that come before the experiment's sections."""
 
     stage: str = "run"
     round: RoundConfig | None = None
     worker: int | None = None  # this process is one worker of many (Hydra multirun: worker=0,1,2)
-    data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
-    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+
+
+@dataclass
+class Config(ExperimentConfig, _Run):
+    """The root schema that ``conf/config.yaml`` extends.
+
+    Its keys in order: ``_Run``'s, the experiment's sections (declared once, in
+    ``ExperimentConfig``), then the orchestrator's own sections below.
+    """
+
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
     probe: ProbeConfig = field(default_factory=ProbeConfig)
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
+
+
+# The orchestrator's own sections (the round, then those declared in ``Config``): everything
+# else in an own config is the user's experiment.
+OWN_SECTIONS: dict[str, type] = {
+    "round": RoundConfig,
+    **{
+        f.name: typing.get_type_hints(Config)[f.name]
+        for f in dataclasses.fields(Config)
+        if f.name not in SECTIONS and f.name not in {f.name for f in dataclasses.fields(_Run)}
+    },
+}
+ORCHESTRATOR_KEYS = ("stage", "worker", "hydra", *OWN_SECTIONS)
 
 
 def round_names(builtin: bool) -> list[str]:
@@ -176,13 +176,6 @@ def is_builtin(cfg: DictConfig) -> bool:
 
 def experiment_of(root: Config) -> ExperimentConfig:
     """The root config's built-in experiment part, validated."""
-    experiment = ExperimentConfig(
-        data=root.data,
-        model=root.model,
-        optimizer=root.optimizer,
-        schedule=root.schedule,
-        train=root.train,
-        objective=root.objective,
-    )
+    experiment = ExperimentConfig(**{name: getattr(root, name) for name in SECTIONS})
     validate_experiment(experiment)
     return experiment

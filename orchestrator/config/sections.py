@@ -8,10 +8,10 @@ them (the probe's measurement, for one, imports torch; its settings must not).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 from orchestrator.exceptions import ConfigError
+from orchestrator.train.numbers import is_finite, is_whole
 
 
 @dataclass
@@ -87,30 +87,26 @@ class ProbeConfig:
 def validate_probe(cfg: ProbeConfig) -> None:
     """Raise one ``ConfigError`` naming the first invalid ``probe.*`` key, or return None."""
     m = cfg.max_batch_size
-    if not isinstance(m, int) or isinstance(m, bool) or m < 1 or m & (m - 1):
+    if not is_whole(m) or m < 1 or m & (m - 1):
         raise ConfigError("probe.max_batch_size", f"must be a power of two >= 1; got {m!r}")
     for key, low in (("warmup_steps", 1), ("timed_steps", 1), ("repeats", 1)):
         value = getattr(cfg, key)
-        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        if not is_whole(value) or value < low:
             raise ConfigError(f"probe.{key}", f"must be an integer >= {low}; got {value!r}")
-    if not _finite(cfg.min_repeat_seconds) or cfg.min_repeat_seconds < 0:
+    if not is_finite(cfg.min_repeat_seconds) or cfg.min_repeat_seconds < 0:
         raise ConfigError(
             "probe.min_repeat_seconds", f"must be a number >= 0; got {cfg.min_repeat_seconds!r}"
         )
     for key in ("min_gain", "bottleneck_gain"):
         value = getattr(cfg, key)
-        if not (_finite(value) and 1 < value <= 2):
+        if not (is_finite(value) and 1 < value <= 2):
             raise ConfigError(
                 f"probe.{key}",
                 f"must be a throughput factor in (1, 2] (ideal scaling doubles it); got {value!r}",
             )
     limit = cfg.cpu_memory_limit_mb
-    if limit is not None and not (_finite(limit) and limit > 0):
+    if limit is not None and not (is_finite(limit) and limit > 0):
         raise ConfigError("probe.cpu_memory_limit_mb", f"must be > 0 or null; got {limit!r}")
-
-
-def _finite(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclass

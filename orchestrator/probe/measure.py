@@ -266,11 +266,7 @@ def run_probe(
     points, oom_at, oom_error = _sweep(ctx, measure, on_point)
     del ctx  # the device copy of the data goes too
     release_memory(device)
-    if not points:
-        raise ProbeError(
-            f"batch size 1 does not fit on {device} ({oom_error}): use a smaller model or "
-            "image size, or raise probe.cpu_memory_limit_mb"
-        )
+    _one_fits(points, device, oom_error)
     capacity = _memory_capacity_mb(device)
     verdict = recommend(points, probe, memory_capacity_mb=capacity)
     verdict = note_memory_limit(verdict, oom_at, probe.min_gain)
@@ -292,6 +288,15 @@ def run_probe(
         wall_seconds=time.perf_counter() - start,
         created=datetime.now(UTC).isoformat(timespec="seconds"),
     )
+
+
+def _one_fits(points: list[ProbePoint], device: torch.device, oom_error: str | None) -> None:
+    """No point measured means batch size 1 ran out of memory: nothing to recommend."""
+    if not points:
+        raise ProbeError(
+            f"batch size 1 does not fit on {device} ({oom_error}): use a smaller model or "
+            "image size, or raise probe.cpu_memory_limit_mb"
+        )
 
 
 _MEMORY_MEASURE = {

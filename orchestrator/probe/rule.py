@@ -51,17 +51,7 @@ def recommend(
     above ``G`` after a flat stretch (two failed doublings in a row) never moves the
     recommendation, and a single noisy dip inside a scaling region does not stop it.
 
-    Bottleneck: the geometric-mean gain over the first ``SMALL_DOUBLINGS`` doublings (1 ->
-    2 -> 4 in a probe) is below ``bottleneck_gain`` although the device is far from
-    saturated, judged by either (a) later growth: a later doubling gained at least
-    ``bottleneck_gain``, i.e. the device scaled better at larger sizes than at small ones.
-    A device that saturates smoothly (a fixed cost per step plus a cost per example) has
-    gains that only fall as the batch grows, so a convex curve means something other than
-    compute held the small sizes back. Or (b) memory: ``memory_capacity_mb`` is known
-    (CUDA) and the peak memory at the last small size is below ``MEMORY_HEADROOM`` of it
-    (a few small images cannot saturate such a device). Without either (e.g. on a CPU,
-    where a big model can saturate the cores at batch 1), a curve that is flat from the
-    start is read as saturation, not as a bottleneck.
+    The bottleneck check is ``_bottleneck``'s (its docstring says when it flags one).
     """
     if not points:
         raise ValueError("recommend needs at least one measured batch size")
@@ -154,7 +144,20 @@ def _bottleneck(
     bottleneck_gain: float,
     capacity_mb: float | None,
 ) -> tuple[bool, str]:
-    """The bottleneck part of ``recommend``: (flag, explanation)."""
+    """The bottleneck part of ``recommend``: (flag, explanation).
+
+    Bottleneck: the geometric-mean gain over the first ``SMALL_DOUBLINGS`` doublings (1 ->
+    2 -> 4 in a probe) is below ``bottleneck_gain`` although the device is far from
+    saturated, judged by either (a) later growth: a later doubling gained at least
+    ``bottleneck_gain``, i.e. the device scaled better at larger sizes than at small ones.
+    A device that saturates smoothly (a fixed cost per step plus a cost per example) has
+    gains that only fall as the batch grows, so a convex curve means something other than
+    compute held the small sizes back. Or (b) memory: ``memory_capacity_mb`` is known
+    (CUDA) and the peak memory at the last small size is below ``MEMORY_HEADROOM`` of it
+    (a few small images cannot saturate such a device). Without either (e.g. on a CPU,
+    where a big model can saturate the cores at batch 1), a curve that is flat from the
+    start is read as saturation, not as a bottleneck.
+    """
     if len(points) < 2:
         return False, ""
     k = min(SMALL_DOUBLINGS, len(points) - 1)

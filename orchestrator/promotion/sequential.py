@@ -62,7 +62,8 @@ def boundaries(schedule: tuple[int, ...], alpha: float) -> tuple[float, ...]:
 
 def _t(d: np.ndarray) -> np.ndarray:
     n = d.shape[1]
-    return d.mean(axis=1) / (d.std(axis=1, ddof=1) / math.sqrt(n))
+    t: np.ndarray = d.mean(axis=1) / (d.std(axis=1, ddof=1) / math.sqrt(n))
+    return t
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from orchestrator.report import figures
 from orchestrator.report.trial_curves import trial_curves_figure
 from orchestrator.store.files import atomic_write
 from orchestrator.store.findings import Finding, by_severity
+from orchestrator.train.numbers import is_real
 
 SEVERITY_COLORS = {"block": "#c62828", "warn": "#ef6c00", "info": "#757575"}
 
@@ -376,4 +377,4 @@ def _looks_table(decision: dict[str, Any]) -> str:
 
 
 def _numbers(*values: Any) -> bool:
-    return all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+    return all(is_real(v) for v in values)

@@ -20,12 +20,11 @@ trainer does not use torch never imports it).
 
 from __future__ import annotations
 
-import math
 import shutil
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import Any
 
 from tensorboard.compat.proto.event_pb2 import Event
 from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata
@@ -34,6 +33,7 @@ from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
 from orchestrator.analysis.model import StudyRecord, TrialRecord
 from orchestrator.store.paths import safe_parts
+from orchestrator.train.numbers import is_finite
 
 MARKER = ".exported"
 STEP_CURVES = {"train_loss": "train/loss", "lr": "train/lr", "grad_norm": "train/grad_norm"}
@@ -45,10 +45,6 @@ def run_dir(log_root: Path, study: str, number: int) -> Path:
     """``<log_root>/<round>/<study point>/trial_<n>``: a study named ``round_1/model.depth=1``
     gives ``round_1/model.depth=1/trial_3``; a study without a point, ``round/trial_3``."""
     return Path(log_root, *safe_parts(study), f"trial_{number}")
-
-
-def _finite(value: Any) -> TypeGuard[float]:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _hparam(value: Any) -> bool | str | float | int:
@@ -82,7 +78,7 @@ def export_trial(log_root: Path, study: StudyRecord, trial: TrialRecord) -> bool
         )  # its own row in the HParams table, however alike two trials' values are
         writer.add_event(Event(wall_time=time.time(), summary=session))
         writer.add_event(Event(wall_time=time.time(), summary=_session_end(trial.state)))
-        if _finite(trial.value):
+        if is_finite(trial.value):
             step = trial.steps or trial.max_steps or 0
             _scalar(writer, f"hparams/{study.metric}", trial.value, step)
     finally:
@@ -131,7 +127,7 @@ def _series(
     writer: EventFileWriter, tag: str, steps: Iterable[Any], values: Iterable[Any]
 ) -> None:
     for step, value in zip(steps, values, strict=False):
-        if _finite(value) and isinstance(step, int | float):
+        if is_finite(value) and isinstance(step, int | float):
             _scalar(writer, tag, value, int(step))
 
 

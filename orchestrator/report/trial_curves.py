@@ -11,6 +11,7 @@ a bump) to keep the one-file report light.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, TypeGuard
 
 import numpy as np
@@ -22,6 +23,7 @@ from orchestrator.analysis.curve_series import eval_series, step_series
 from orchestrator.analysis.model import StudyRecord, TrialRecord
 from orchestrator.analysis.outcomes import fmt
 from orchestrator.analysis.sweep import SweepChoice
+from orchestrator.train.numbers import is_real
 
 MAX_POINTS = 150  # per trace: the report stays light with dozens of trials
 COLORSCALE = "Viridis"
@@ -50,6 +52,84 @@ def _last_finite_loss(trial: TrialRecord) -> tuple[float, float] | None:
     return (float(steps[-1]), float(loss[-1])) if len(loss) else None
 
 
+@dataclass(frozen=True)
+class TrialCurve:
+    """One trial's two curves as drawn: thinned loss, validation metric, style, end mark."""
+
+    name: str  # in the legend: "(chosen)" added to the chosen trial's group name
+    group: str
+    color: str
+    chosen: bool  # drawn bold
+    diverged: bool  # drawn dashed
+    loss: tuple[tuple[float, ...], tuple[float, ...]]  # steps, values (thinned)
+    metric: tuple[tuple[float, ...], tuple[float, ...]]  # eval steps, values
+    broke_off: tuple[float, float] | None  # a diverged trial's last finite loss: a red cross
+
+
+@dataclass(frozen=True)
+class TrialCurvesInfo:
+    """The trials' curves, best first, and the swept param's log10 range for a colour bar."""
+
+    title: str
+    curves: tuple[TrialCurve, ...]
+    colorbar: tuple[str, float, float] | None  # param, log10 low, log10 high
+
+
+def trial_curves_info(
+    study: StudyRecord,
+    param: str | None = None,
+    choice: SweepChoice | None = None,
+    title: str | None = None,
+) -> TrialCurvesInfo:
+    """What ``trial_curves_figure`` draws: every complete or infeasible trial with curves."""
+    trials = [t for t in study.trials if t.curves and t.state in ("complete", "infeasible")]
+    values = [float(t.params[param]) for t in trials if param and _positive(t.params.get(param))]
+    low, high = (math.log10(min(values)), math.log10(max(values))) if values else (0.0, 1.0)
+    ranked = {t.number: i for i, t in enumerate(study.ranked())}
+    curves = tuple(
+        _trial_curve(t, study.metric, _label(t, param, ranked, (low, high)), choice)
+        for t in sorted(trials, key=lambda t: ranked.get(t.number, len(ranked)))
+    )
+    return TrialCurvesInfo(
+        title=title or f"Every trial's curves: {study.name}",
+        curves=curves,
+        colorbar=(param, low, high) if param and values else None,
+    )
+
+
+def _label(
+    t: TrialRecord, param: str | None, ranked: dict[int, int], span: tuple[float, float]
+) -> tuple[str, str]:
+    """A trial's legend name and colour: by its swept value (log scale), else by its rank."""
+    value = t.params.get(param) if param else None
+    if param and _positive(value):
+        where = _log_position(value, *span)
+        return f"{param}={fmt(float(value))}", sample_colorscale(COLORSCALE, [where])[0]
+    rank = ranked.get(t.number)
+    color = sample_colorscale(COLORSCALE, [min(rank or 0, 9) / 9])[0]
+    return f"trial {t.number}" + (f" (#{rank + 1})" if rank is not None else ""), color
+
+
+def _trial_curve(
+    t: TrialRecord, metric: str, label: tuple[str, str], choice: SweepChoice | None
+) -> TrialCurve:
+    name, color = label
+    diverged = t.state == "infeasible"
+    chosen = choice is not None and t.number == choice.trial
+    xs, ys = thinned(*step_series(t.curves or {}, "train_loss"))
+    _, e_steps, e_values = eval_series(t.curves or {}, metric)
+    return TrialCurve(
+        name=name + (" (chosen)" if chosen else ""),
+        group=name,
+        color=color,
+        chosen=chosen,
+        diverged=diverged,
+        loss=(tuple(xs), tuple(ys)),
+        metric=(tuple(e_steps.tolist()), tuple(e_values.tolist())),
+        broke_off=_last_finite_loss(t) if diverged else None,
+    )
+
+
 def trial_curves_figure(
     study: StudyRecord,
     *,
@@ -62,80 +142,56 @@ def trial_curves_figure(
     With ``param`` (a sweep), each trial is coloured by its value on a log colour scale with
     a colour bar, diverged trials are dashed and end in a red cross, and ``choice``'s trial
     is bold; without, each trial gets the colour of its rank (best first)."""
+    info = trial_curves_info(study, param, choice, title)
     fig = make_subplots(rows=1, cols=2, subplot_titles=("training loss", "validation"))
-    trials = [t for t in study.trials if t.curves and t.state in ("complete", "infeasible")]
-    values = [float(t.params[param]) for t in trials if param and _positive(t.params.get(param))]
-    low, high = (math.log10(min(values)), math.log10(max(values))) if values else (0.0, 1.0)
-    ranked = {t.number: i for i, t in enumerate(study.ranked())}
-    drawn = 0
-    for t in sorted(trials, key=lambda t: ranked.get(t.number, len(ranked))):
-        value = t.params.get(param) if param else None
-        if param and _positive(value):
-            where = _log_position(value, low, high)
-            color = sample_colorscale(COLORSCALE, [where])[0]
-            name = f"{param}={fmt(float(value))}"
-        else:
-            rank = ranked.get(t.number)
-            color = sample_colorscale(COLORSCALE, [min(rank or 0, 9) / 9])[0]
-            name = f"trial {t.number}" + (f" (#{rank + 1})" if rank is not None else "")
-        diverged = t.state == "infeasible"
-        chosen = choice is not None and t.number == choice.trial
-        line = {
-            "color": color,
-            "width": 4 if chosen else 1.5,
-            "dash": "dash" if diverged else None,
-        }
-        style: dict[str, Any] = {
-            "legendgroup": name,
-            "line": line,
-            "name": name + (" (chosen)" if chosen else ""),
-        }
-        steps, loss = step_series(t.curves or {}, "train_loss")
-        xs, ys = thinned(steps, loss)
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", **style), 1, 1)
-        metric, e_steps, e_values = eval_series(t.curves or {}, study.metric)
-        fig.add_trace(
-            go.Scatter(
-                x=e_steps.tolist(),
-                y=e_values.tolist(),
-                mode="lines+markers",
-                showlegend=False,
-                **style,
-            ),
-            1,
-            2,
-        )
-        if diverged and (end := _last_finite_loss(t)) is not None:
-            fig.add_trace(
-                go.Scatter(
-                    x=[end[0]],
-                    y=[end[1]],
-                    mode="markers",
-                    showlegend=False,
-                    marker={"symbol": "x", "size": 12, "color": "#c62828"},
-                    name=f"{name} diverged",
-                    legendgroup=name,
-                ),
-                1,
-                1,
-            )
-        drawn += 1
-    if not drawn:
+    for curve in info.curves:
+        _draw_curve(fig, curve)
+    if not info.curves:
         fig.add_annotation(
             text="no curves stored", showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper"
         )
         return fig
-    if param and values:
-        fig.add_trace(_colorbar(param, low, high))
+    if info.colorbar is not None:
+        fig.add_trace(_colorbar(*info.colorbar))
         fig.update_layout(legend={"orientation": "h", "y": -0.25})  # clear of the colour bar
     fig.update_xaxes(title_text="step")
     fig.update_yaxes(type="log", row=1, col=1)
-    fig.update_layout(title=title or f"Every trial's curves: {study.name}", height=_HEIGHT + 100)
+    fig.update_layout(title=info.title, height=_HEIGHT + 100)
     return fig
 
 
+def _draw_curve(fig: go.Figure, c: TrialCurve) -> None:
+    """The loss on the left, the validation metric on the right, a cross where it broke off."""
+    line = {
+        "color": c.color,
+        "width": 4 if c.chosen else 1.5,
+        "dash": "dash" if c.diverged else None,
+    }
+    style: dict[str, Any] = {"legendgroup": c.group, "line": line, "name": c.name}
+    fig.add_trace(go.Scatter(x=c.loss[0], y=c.loss[1], mode="lines", **style), 1, 1)
+    fig.add_trace(
+        go.Scatter(x=c.metric[0], y=c.metric[1], mode="lines+markers", showlegend=False, **style),
+        1,
+        2,
+    )
+    if c.broke_off is not None:
+        fig.add_trace(
+            go.Scatter(
+                x=[c.broke_off[0]],
+                y=[c.broke_off[1]],
+                mode="markers",
+                showlegend=False,
+                marker={"symbol": "x", "size": 12, "color": "#c62828"},
+                name=f"{c.group} diverged",
+                legendgroup=c.group,
+            ),
+            1,
+            1,
+        )
+
+
 def _positive(value: Any) -> TypeGuard[float]:
-    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+    return is_real(value) and value > 0
 
 
 def _colorbar(param: str, low: float, high: float) -> go.Scatter:

@@ -131,6 +131,7 @@ def _show(value: Any) -> str:
     return text.strip().removesuffix("...").strip()
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: dict[str, Any]) -> dict[str, Any]:
     """JSON's view of ``value`` (tuples as lists), as a study attribute stores it."""
-    return json.loads(json.dumps(value, default=str))
+    plain: dict[str, Any] = json.loads(json.dumps(value, default=str))
+    return plain

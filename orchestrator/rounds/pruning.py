@@ -18,6 +18,7 @@ import optuna
 
 from orchestrator.config.round import BudgetConfig
 from orchestrator.exceptions import ConfigError
+from orchestrator.train.numbers import is_whole
 
 PRUNERS = ("none", "median", "successive_halving", "hyperband", "wilcoxon")
 EXPLORING_SAMPLERS = ("qmc", "grid")
@@ -81,7 +82,7 @@ def check_pruner(b: BudgetConfig) -> None:
     for key, (value, least) in ints.items():
         if value is None and key == "pruner_min_resource":
             continue
-        if not isinstance(value, int) or isinstance(value, bool) or value < least:
+        if not is_whole(value) or value < least:
             raise ConfigError(
                 f"round.budget.{key}", f"must be an integer >= {least}; got {value!r}"
             )

@@ -116,7 +116,8 @@ class QuasiRandomSampler(optuna.samplers.BaseSampler):
         if trial_number < 0:
             raise ValueError(f"trial_number must be >= 0; got {trial_number}")
         block, offset = divmod(int(trial_number), _BLOCK)
-        return self._block(block)[offset].copy()
+        point: np.ndarray = self._block(block)[offset].copy()
+        return point
 
     def _block(self, block: int) -> np.ndarray:
         cached = self._blocks.get(block)
@@ -135,7 +136,8 @@ class QuasiRandomSampler(optuna.samplers.BaseSampler):
         engine = self._engine()
         if block > 0:
             engine.fast_forward(block * _BLOCK)
-        return engine.random(_BLOCK)
+        points: np.ndarray = engine.random(_BLOCK)
+        return points
 
     def _engine(self) -> qmc.QMCEngine:
         # `rng=` (SPEC-7) rather than the legacy `seed=` keyword, which scipy is phasing out.
@@ -226,7 +228,7 @@ def make_sampler(
     *,
     seed: int,
     search_space: dict[str, BaseDistribution],
-    grid: dict[str, list] | None = None,
+    grid: dict[str, list[Any]] | None = None,
 ) -> optuna.samplers.BaseSampler:
     """Build the sampler named by ``budget.sampler``: one of :data:`SAMPLERS`.
 
@@ -261,8 +263,8 @@ def _gp_sampler(seed: int) -> optuna.samplers.BaseSampler:
 
 
 def build_grid(
-    search_space: dict[str, BaseDistribution], grid: dict[str, list] | None = None
-) -> dict[str, list]:
+    search_space: dict[str, BaseDistribution], grid: dict[str, list[Any]] | None = None
+) -> dict[str, list[Any]]:
     """The grid for :class:`optuna.samplers.GridSampler`: explicit values, else enumerated ones.
 
     Each declared param takes its values from ``grid`` if given there, else all choices of a
@@ -286,7 +288,7 @@ def build_grid(
     return result
 
 
-def _enumerate(name: str, dist: BaseDistribution) -> list:
+def _enumerate(name: str, dist: BaseDistribution) -> list[Any]:
     if isinstance(dist, CategoricalDistribution):
         return list(dist.choices)
     if isinstance(dist, IntDistribution):
@@ -298,7 +300,7 @@ def _enumerate(name: str, dist: BaseDistribution) -> list:
     )
 
 
-def _check_grid_values(name: str, dist: BaseDistribution, values: list) -> None:
+def _check_grid_values(name: str, dist: BaseDistribution, values: list[Any]) -> None:
     if not values:
         raise ConfigError("round.budget.sampler", f"grid values for {name!r} are empty")
     for value in values:
@@ -313,7 +315,7 @@ def _check_grid_values(name: str, dist: BaseDistribution, values: list) -> None:
 
 
 # Raw nuisance specs for Adam (PLAYBOOK.md 2): the ranges a round tunes when the budget allows.
-ADAM_PRESET_RANGES: dict[str, dict] = {
+ADAM_PRESET_RANGES: dict[str, dict[str, Any]] = {
     "optimizer.lr": {"low": 1e-5, "high": 1e-1, "log": True},
     "optimizer.beta1": {"low": 0.5, "high": 0.99},
     "optimizer.eps": {"low": 1e-10, "high": 1e-3, "log": True},
@@ -344,7 +346,7 @@ def adam_budget_params(trials_per_study: int) -> list[str]:
     return [name for minimum, name in _ADAM_THRESHOLDS if trials_per_study >= minimum]
 
 
-def adam_budget_nuisance(trials_per_study: int) -> dict[str, dict]:
+def adam_budget_nuisance(trials_per_study: int) -> dict[str, dict[str, Any]]:
     """The nuisance specs (copies of :data:`ADAM_PRESET_RANGES`) the budget rule selects."""
     return {
         name: copy.deepcopy(ADAM_PRESET_RANGES[name])

@@ -22,6 +22,7 @@ from orchestrator.config.round import BudgetConfig
 from orchestrator.rounds.promotion_config import PromotionConfig
 from orchestrator.rounds.pruning import make_pruner
 from orchestrator.rounds.sampling import make_sampler
+from orchestrator.train.numbers import is_real
 
 
 @dataclass(frozen=True)
@@ -111,13 +112,13 @@ class Round:
             v
             for spec in self.nuisance.get(start.length_key or "", ())
             for v in (spec.choices or (spec.high,))
-            if isinstance(v, (int, float)) and not isinstance(v, bool)
+            if is_real(v)
         ]
         if tuned:
             return int(max(tuned))
         return start.with_values({**self.fixed, **point}).length()
 
-    def suggest(self, trial: Any, start: Experiment, point: Mapping[str, Any]) -> dict:
+    def suggest(self, trial: Any, start: Experiment, point: Mapping[str, Any]) -> dict[str, Any]:
         """Sample the nuisance values active for this trial, in declaration order."""
 
         def draw(path: str, dist: BaseDistribution) -> Any:

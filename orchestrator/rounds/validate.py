@@ -25,6 +25,7 @@ from orchestrator.rounds.promotion_config import parse_promotion
 from orchestrator.rounds.pruning import check_pruner
 from orchestrator.rounds.sampling import SAMPLERS, adam_budget_nuisance
 from orchestrator.rounds.space import ParamSpec, Round, scientific_points
+from orchestrator.train.numbers import is_real, is_whole
 
 START_FROM = ("incumbent", "base")
 SPEC_KEYS = ("low", "high", "log", "step", "choices", "when")
@@ -76,8 +77,8 @@ def _validate_with(key: str, start: Experiment, values: dict[str, Any]) -> None:
         raise ConfigError(key, f"rejected by the schema: {err}") from None
 
 
-def _parse_scientific(raw: Mapping[str, Any], start: Experiment) -> dict[str, tuple]:
-    out: dict[str, tuple] = {}
+def _parse_scientific(raw: Mapping[str, Any], start: Experiment) -> dict[str, tuple[Any, ...]]:
+    out: dict[str, tuple[Any, ...]] = {}
     for path, values in raw.items():
         key = f"round.scientific.{path}"
         start.schema.check_path(key, path)
@@ -179,7 +180,7 @@ def _parse_spec(key: str, path: str, spec: Any, schema: ParamSchema) -> ParamSpe
     low = schema.check_type(f"{key}.low", path, spec["low"])
     high = schema.check_type(f"{key}.high", path, spec["high"])
     for bound in ("low", "high"):
-        if not isinstance(spec[bound], int | float) or isinstance(spec[bound], bool):
+        if not is_real(spec[bound]):
             raise ConfigError(f"{key}.{bound}", f"must be a number; got {spec[bound]!r}")
     log, step = bool(spec.get("log", False)), spec.get("step")
     # an untyped (null-default) parameter is an int range when its bounds and step are ints
@@ -209,7 +210,7 @@ def _parse_budget(
         raise ConfigError(
             "round.budget.sampler", f"must be one of {', '.join(SAMPLERS)}; got {b.sampler!r}"
         )
-    if not isinstance(b.workers, int) or isinstance(b.workers, bool) or b.workers < 1:
+    if not is_whole(b.workers) or b.workers < 1:
         raise ConfigError(
             "round.budget.workers",
             f"must be an integer >= 1 (worker processes on this machine); got {b.workers!r}",

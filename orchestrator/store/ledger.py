@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -34,6 +33,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from orchestrator.config.sections import StorageConfig
+from orchestrator.store.closing import ClosesOnExit
 
 
 class Base(DeclarativeBase):
@@ -124,7 +124,7 @@ def ledger_url(storage: StorageConfig, studies: str | Path) -> str:
     return storage.url
 
 
-class Ledger:
+class Ledger(ClosesOnExit):
     """A handle on the ledger tables (created on first use, idempotently).
 
     ``with Ledger(url) as ledger:`` disposes its engine on every way out.
@@ -140,12 +140,7 @@ class Ledger:
     def __enter__(self) -> Ledger:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
         self.dispose()
 
     @contextmanager

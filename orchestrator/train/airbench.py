@@ -59,7 +59,8 @@ class WhiteningStem(nn.Module):
         self.conv.weight.requires_grad_(False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(x)
+        out: torch.Tensor = self.conv(x)
+        return out
 
     @torch.no_grad()
     def fit_to(self, images: torch.Tensor, chunk: int = 512) -> None:
@@ -106,7 +107,8 @@ class ConvGroup(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.act(self.norm1(self.pool(self.conv1(x))))
-        return self.act(self.norm2(self.conv2(x)))
+        out: torch.Tensor = self.act(self.norm2(self.conv2(x)))
+        return out
 
 
 class AirbenchNet(nn.Module):
@@ -135,7 +137,8 @@ class AirbenchNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.groups(self.stem_act(self.stem(x)))
         x = self.drop(torch.flatten(self.pool(x), 1))
-        return self.head(x) * LOGIT_SCALE
+        logits: torch.Tensor = self.head(x) * LOGIT_SCALE
+        return logits
 
     @torch.no_grad()
     def init_from(self, images: torch.Tensor | None) -> None:

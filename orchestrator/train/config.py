@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,14 +133,11 @@ class ExperimentConfig:
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
 
 
-# The experiment's sections by name: the first part of every parameter path (model.depth).
+# The experiment's sections by name, in order: the first part of every parameter path
+# (model.depth). Read off ``ExperimentConfig``, so the sections are declared there only.
 SECTIONS: dict[str, type] = {
-    "data": DataConfig,
-    "model": ModelConfig,
-    "optimizer": OptimizerConfig,
-    "schedule": ScheduleConfig,
-    "train": TrainConfig,
-    "objective": ObjectiveConfig,
+    f.name: typing.get_type_hints(ExperimentConfig)[f.name]
+    for f in dataclasses.fields(ExperimentConfig)
 }
 
 

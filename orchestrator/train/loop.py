@@ -93,10 +93,36 @@ def fit(
     start = time.perf_counter()
     t = config.train
     run = _setup(config, data, cache if cache is not None else TrainCache())
-    rec = _Recorder.for_steps(t.steps, run.numerics.device)
-    lrs: list[float] = []
     curves = Curves()
     state = RunTracker(config)
+    checked, train_time = _train(config, run, state, curves, on_eval, progress)
+    return state.result(
+        steps=checked,
+        curves=curves,
+        device=str(run.numerics.device),
+        num_params=sum(p.numel() for p in run.params),
+        wall_time_s=time.perf_counter() - start,
+        train_time_s=train_time,
+        examples=checked * t.batch_size,
+    )
+
+
+def _train(
+    config: ExperimentConfig,
+    run: _Run,
+    state: RunTracker,
+    curves: Curves,
+    on_eval: EvalCallback | None,
+    progress: bool,
+) -> tuple[int, float]:
+    """The steps, until the budget, a divergence or a stop: the steps checked, the seconds.
+
+    The host syncs only every ``metrics_every`` steps and at evaluations, so the seconds
+    counted are the training's, evaluation excluded.
+    """
+    t = config.train
+    rec = _Recorder.for_steps(t.steps, run.numerics.device)
+    lrs: list[float] = []
     bar = tqdm(total=t.steps, disable=not progress, unit="step", dynamic_ncols=True)
     train_time, checked = 0.0, 0
     run.model.train()
@@ -125,15 +151,7 @@ def fit(
                 break
     bar.close()
     _fill_step_curves(curves, rec, lrs, checked, t.metrics_every)
-    return state.result(
-        steps=checked,
-        curves=curves,
-        device=str(run.numerics.device),
-        num_params=sum(p.numel() for p in run.params),
-        wall_time_s=time.perf_counter() - start,
-        train_time_s=train_time,
-        examples=checked * t.batch_size,
-    )
+    return checked, train_time
 
 
 def _evaluate_at(

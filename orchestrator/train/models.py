@@ -64,7 +64,8 @@ class MLP(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        out: torch.Tensor = self.net(x)
+        return out
 
 
 class ConvBlock(nn.Module):
@@ -79,7 +80,7 @@ class ConvBlock(nn.Module):
         self.residual = residual and in_channels == cfg.width
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.drop(self.act(self.norm(self.conv(x))))
+        out: torch.Tensor = self.drop(self.act(self.norm(self.conv(x))))
         return x + out if self.residual else out
 
 
@@ -108,7 +109,8 @@ class CNN(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))
+        out: torch.Tensor = self.head(self.features(x))
+        return out
 
 
 def resnet18_small(cfg: ModelConfig, in_channels: int, num_classes: int) -> nn.Module:
@@ -125,7 +127,8 @@ def resnet18_small(cfg: ModelConfig, in_channels: int, num_classes: int) -> nn.M
     net.maxpool = nn.Identity()
     if cfg.use_dropout and cfg.dropout > 0:
         net.fc = nn.Sequential(nn.Dropout(cfg.dropout), net.fc)
-    return net
+    model: nn.Module = net
+    return model
 
 
 def initialise(model: nn.Module, scheme: str, activation: str) -> None:

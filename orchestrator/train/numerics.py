@@ -92,4 +92,4 @@ def _cuda_has_bf16(device: torch.device) -> bool:
     if not torch.cuda.is_available():
         return True  # a planned CUDA run (tests, config checks): assume a current GPU
     with torch.cuda.device(device):
-        return torch.cuda.is_bf16_supported()
+        return bool(torch.cuda.is_bf16_supported())

@@ -20,16 +20,16 @@ import hashlib
 import os
 import time
 from pathlib import Path
-from types import TracebackType
 
 import sqlalchemy
 from sqlalchemy.engine import make_url
 
 from orchestrator.config.sections import StorageConfig
+from orchestrator.store.closing import ClosesOnExit
 from orchestrator.store.redaction import redact
 
 
-class ClaimLock:
+class ClaimLock(ClosesOnExit):
     """A reentrant-free mutex across processes; ``release`` is idempotent.
 
     ``with claim_lock(...):`` holds it once, then gives back what it holds open. A lock
@@ -50,14 +50,6 @@ class ClaimLock:
     def __enter__(self) -> ClaimLock:
         self.acquire()
         return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 class FileClaimLock(ClaimLock):
