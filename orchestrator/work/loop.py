@@ -210,7 +210,7 @@ class WorkerLoop:
         if err.signame == "SystemExit":
             raise SystemExit(1) from err  # e.g. submitit requeues the job after this
 
-    def _account(self, i: int, outcome: Outcome | None, bar: tqdm) -> None:
+    def _account(self, i: int, outcome: Outcome | None, bar: tqdm[Any]) -> None:
         """Count the trial, show progress, log how it ended."""
         self.stats.trials += 1
         self.summaries[i].account(outcome, self.direction)
@@ -226,7 +226,7 @@ class WorkerLoop:
             who = "" if self.options.worker is None else f"[worker {self.options.worker}] "
             log.info("%s%s %s", who, self.summaries[i].name, outcome.line)
 
-    def _progress_bar(self) -> tqdm:
+    def _progress_bar(self) -> tqdm[Any]:
         worker = self.options.worker
         bar = tqdm(
             total=self.budget * len(self.studies),
@@ -240,7 +240,7 @@ class WorkerLoop:
         return bar
 
 
-def _stop_on_contract_error(study: str, outcome: Outcome | None, bar: tqdm) -> None:
+def _stop_on_contract_error(study: str, outcome: Outcome | None, bar: tqdm[Any]) -> None:
     """A trainer that breaks its contract (never reports the objective's metric, returns
     the wrong thing) would fail every trial the same way: stop the round with that error."""
     if outcome is not None and outcome.contract_error is not None:

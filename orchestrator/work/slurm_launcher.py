@@ -60,7 +60,7 @@ class SlurmLauncher(SubmititSlurmLauncher):
 
     def __call__(self, *args: Any, **kwargs: Any) -> JobReturn:
         """In the job: run it; a failure is logged and raised (the job exits non-zero)."""
-        ret = super().__call__(*args, **kwargs)
+        ret: JobReturn = super().__call__(*args, **kwargs)
         if ret.status == JobStatus.FAILED:
             err = ret._return_value
             reason = redact_text(str(err))
