@@ -141,7 +141,7 @@ def resolve_function(target: str) -> TrainFunction:
             "package (uv pip install -e .)",
         ) from None
     try:
-        fn = getattr(module, attr)
+        fn: object = getattr(module, attr)
     except AttributeError:
         raise ConfigError(
             "trainer._target_", f"{module_name} has no {attr!r} (in {module.__file__})"

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestrator.child import trial_report
@@ -61,6 +61,30 @@ class ChildLimits:
     grace: float = 10.0
 
 
+@dataclass
+class ChildOutput:
+    """What the child has reported so far: its metric lines, read as it writes them from
+    its metrics file (``trial_report``) and its stdout (JSON lines)."""
+
+    tails: list[LineTail]
+    reports: Reports
+    final: dict[str, float] = field(default_factory=dict)  # lines without a step
+
+    def feed(self, last: bool = False) -> bool:
+        """Read the new lines into the reports; whether the trial should stop now."""
+        for tail in self.tails:
+            for line in tail.new_lines(final=last):
+                parsed = parse_line(line)
+                if parsed is None:
+                    continue
+                step, metrics = parsed
+                if step is None:
+                    self.final.update(metrics)
+                else:
+                    self.reports.report(step, **metrics)
+        return self.reports.stopped
+
+
 def train_in_child(
     argv: Sequence[str],
     experiment: Experiment,
@@ -73,32 +97,19 @@ def train_in_child(
     env = child_env(experiment, place)
     for name in (trial_report.METRICS_ENV, trial_report.STOP_ENV):
         Path(env[name]).unlink(missing_ok=True)  # a rerun into the same folder starts clean
-    tails = [LineTail(Path(env[trial_report.METRICS_ENV])), LineTail(place.dir / "stdout.log")]
-    final: dict[str, float] = {}
-
-    def feed(last: bool = False) -> bool:
-        for tail in tails:
-            for line in tail.new_lines(final=last):
-                parsed = parse_line(line)
-                if parsed is None:
-                    continue
-                step, metrics = parsed
-                if step is None:
-                    final.update(metrics)
-                else:
-                    reports.report(step, **metrics)
-        return reports.stopped
-
+    files = (Path(env[trial_report.METRICS_ENV]), place.dir / "stdout.log")
+    output = ChildOutput([LineTail(path) for path in files], reports)
     outcome = run_child(
         argv,
         env=env,
         out_dir=place.dir,
-        on_tick=feed,
+        on_tick=output.feed,
         stop_file=Path(env[trial_report.STOP_ENV]),
         timeout=limits.timeout,
         grace=limits.grace,
     )
-    feed(last=True)
+    output.feed(last=True)
+    final = output.final
     if outcome.timed_out:
         raise ChildTrialFailed(
             f"timed out after {limits.timeout:g} s and was stopped{_tail(place)}"
