@@ -24,6 +24,7 @@ import warnings
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 import optuna
 from tqdm.auto import tqdm
