@@ -51,7 +51,7 @@ from orchestrator.analysis.noise import proportion_noise
 from orchestrator.analysis.round_checks import LENGTH_KEY
 from orchestrator.analysis.step_checks import instability, training_loss_rising, update_ratio
 from orchestrator.config.sections import AnalysisConfig
-from orchestrator.store.findings import Finding
+from orchestrator.store.findings import Finding, with_alternative
 
 __all__ = [
     "instability",
@@ -119,11 +119,8 @@ def overfitting(
         f"{max(cfg.overfit_rise, noise_rise):.3g}, the threshold or {NOISES:g} noises) while "
         f"the training loss fell from {loss_then:.4g} to {loss_end:.4g}: the model overfits."
     )
-    suggestion = {
-        "regularisation": "add or strengthen (dropout, weight decay, augmentation)",
-        "or": "fewer steps",
-    }
-    return message, suggestion
+    regularise = {"regularisation": "add or strengthen (dropout, weight decay, augmentation)"}
+    return message, with_alternative(regularise, "fewer steps")
 
 
 def _train_loss_then_and_end(
@@ -191,7 +188,7 @@ def late_variance(
     remedy = "a larger validation set or batch size"
     if lr_decays(curves):
         return message, {"remedy": remedy}
-    return message, {"schedule.name": DECAYING_SCHEDULE, "or": remedy}
+    return message, with_alternative({"schedule.name": DECAYING_SCHEDULE}, remedy)
 
 
 @curve_check("still_improving", "info")
@@ -233,7 +230,7 @@ def still_improving(
     )
     suggestion: dict[str, Any] = {LENGTH_KEY: 2 * n}
     if not lr_decays(curves):
-        suggestion["or"] = {"schedule.name": DECAYING_SCHEDULE}
+        suggestion = with_alternative(suggestion, {"schedule.name": DECAYING_SCHEDULE})
     return message, suggestion
 
 

@@ -30,7 +30,7 @@ from orchestrator.analysis.model import StudyRecord, TrialRecord
 from orchestrator.analysis.outcomes import fmt
 from orchestrator.analysis.search_space import is_integer_spec, is_number, is_range
 from orchestrator.config.sections import AnalysisConfig
-from orchestrator.store.findings import Finding
+from orchestrator.store.findings import Finding, Kind, Severity
 
 _CATEGORICAL_TYPES = (type(None), bool, int, float, str)
 
@@ -277,5 +277,7 @@ def importance(
                     f"fixed at the best trial's {fmt(best_value)} next round."
                 )
                 suggestion = {"fixed": best_value}
-        findings.append(Finding("importance", "info", message, study.name, path, suggestion))
+        findings.append(
+            Finding(Kind.IMPORTANCE, Severity.INFO, message, study.name, path, suggestion)
+        )
     return findings

@@ -13,7 +13,7 @@ from orchestrator.analysis.curve_series import EVAL_METRICS, MIN_LATE_POINTS, ev
 from orchestrator.analysis.edge_trend import range_paths, trials_needed
 from orchestrator.analysis.model import StudyRecord, TrialRecord
 from orchestrator.analysis.round_checks import MIN_SPREAD_EVALS, evaluated_along
-from orchestrator.store.findings import Finding
+from orchestrator.store.findings import Finding, Kind, Severity
 
 LOSS_CHECKS = "overfitting, training_loss_rising, instability"
 EVAL_CHECKS = "overfitting, still_improving, saturated_early, late_variance"
@@ -116,5 +116,10 @@ def _has(trial: TrialRecord, curve: str) -> bool:
 
 def _skipped(message: str) -> Finding:
     return Finding(
-        kind="skipped", severity="info", message=message, study=None, param=None, suggestion={}
+        kind=Kind.SKIPPED,
+        severity=Severity.INFO,
+        message=message,
+        study=None,
+        param=None,
+        suggestion={},
     )

@@ -26,7 +26,7 @@ from orchestrator.promotion.sequential import Look, look
 from orchestrator.rounds.promotion_config import PromotionConfig
 from orchestrator.rounds.space import Round
 from orchestrator.store import paths
-from orchestrator.store.findings import read_findings
+from orchestrator.store.findings import Severity, read_findings
 from orchestrator.store.incumbent import write_incumbent
 from orchestrator.store.ledger import DecisionRow, Ledger, PendingDecision
 from orchestrator.store.record import Direction, StudyAttr, config_hash
@@ -160,8 +160,8 @@ def blocking_findings(studies: str | Path, round_name: str) -> tuple[list[str], 
     """(block messages, a one-line summary of warnings) from ``findings.json``, when present."""
     path = paths.findings_file(studies, round_name)
     findings = read_findings(path) or []
-    block = [f.message for f in findings if f.severity == "block"]
-    kinds = Counter(f.kind for f in findings if f.severity == "warn")
+    block = [f.message for f in findings if f.severity == Severity.BLOCK]
+    kinds = Counter(f.kind for f in findings if f.severity == Severity.WARN)
     if not kinds:
         return block, []
     listed = ", ".join(f"{k} x{n}" for k, n in kinds.most_common())

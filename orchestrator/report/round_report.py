@@ -29,9 +29,9 @@ from orchestrator.analysis.sweep import sweep_choice, sweep_findings
 from orchestrator.report import figures
 from orchestrator.report.trial_curves import trial_curves_figure
 from orchestrator.store.files import atomic_write
-from orchestrator.store.findings import Finding, by_severity
+from orchestrator.store.findings import Finding, Kind, Severity, by_severity
 
-SEVERITY_COLORS = {"block": "#c62828", "warn": "#ef6c00", "info": "#757575"}
+SEVERITY_COLORS = {Severity.BLOCK: "#c62828", Severity.WARN: "#ef6c00", Severity.INFO: "#757575"}
 
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1400px;
@@ -213,7 +213,7 @@ def _sweep_section(page: _Page, studies: list[StudyRecord], findings: list[Findi
         choice = sweep_choice(study)
         if choice is None:
             continue
-        stated = [f for f in findings if f.kind == "sweep" and f.study == study.name]
+        stated = [f for f in findings if f.kind == Kind.SWEEP and f.study == study.name]
         finding = stated[0] if stated else sweep_findings([study])[0]  # the analysed words
         fig = trial_curves_figure(
             study, param=choice.param, choice=choice, title=f"Sweep of {choice.param}"
