@@ -24,12 +24,12 @@ import dataclasses
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 
 from orchestrator.analysis.model import StudyRecord
 from orchestrator.analysis.noise import CLEAR_GAP, best_value_noise
 from orchestrator.analysis.outcomes import fmt, objective_values
 from orchestrator.analysis.pruning import CutShort, cut_short
+from orchestrator.store.decision_record import DecisionRecord
 from orchestrator.store.findings import Finding, Kind, Severity
 
 
@@ -192,23 +192,22 @@ def _where(findings: list[Finding], kind: str) -> str:
     return ", ".join(params)
 
 
-def _verdict(decision: dict[str, Any] | None) -> str:
+def _verdict(decision: DecisionRecord | None) -> str:
     if decision is None:
         return "not decided yet: promotion's seed reruns decide (stage=promote)"
-    verdict = str(decision.get("verdict", "?")).upper()
-    effect = decision.get("effect")
-    low, high = decision.get("ci_low"), decision.get("ci_high")
+    verdict = str(decision.verdict).upper()
     numbers = ""
-    if all(isinstance(x, int | float) for x in (effect, low, high)):
+    if decision.has_interval():
+        effect, low, high = decision.effect, decision.ci_low, decision.ci_high
         numbers = f" (effect {fmt(effect)}, interval [{fmt(low)}, {fmt(high)}])"
-    return f"{verdict}{numbers}: {decision.get('reason', '')}".rstrip(": ")
+    return f"{verdict}{numbers}: {decision.reason}".rstrip(": ")
 
 
 def round_answer(
     goal: str,
     studies: list[StudyRecord],
     findings: list[Finding],
-    decision: dict[str, Any] | None = None,
+    decision: DecisionRecord | None = None,
     draft_changes: list[str] | None = None,
     draft_path: str | None = None,
 ) -> Answer:

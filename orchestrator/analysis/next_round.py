@@ -26,14 +26,14 @@ from __future__ import annotations
 
 import copy
 import math
-import statistics
 from collections import defaultdict
 from collections.abc import Collection, Mapping
 from typing import Any
 
 import yaml
 
-from orchestrator.analysis.advice import TRIMMING, readable_accepted
+from orchestrator.analysis.advice import TRIMMING
+from orchestrator.analysis.agreement import agreed_value
 from orchestrator.analysis.model import StudyRecord
 from orchestrator.rounds.sampling import adam_budget_nuisance
 from orchestrator.store.findings import Finding, Kind, Severity
@@ -304,30 +304,6 @@ def _fix_negligible(
             f"{param}: nuisance -> fixed at {value} (importance: negligible in "
             f"all {n_studies} studies)"
         )
-
-
-AGREEMENT = 0.1  # studies' best values within this fraction of the range (own scale) agree
-
-
-def agreed_value(spec: Any, values: list[Any], path: str) -> Any:
-    """The value to fix a param at: the studies' median best value when they lie within
-    ``AGREEMENT`` of the range of each other (one study: its own), else None."""
-    if len(values) == 1:
-        return values[0]
-    log = isinstance(spec, dict) and bool(spec.get("log"))
-    if isinstance(spec, dict) and "low" in spec and all(_number(v, log) for v in values):
-        scale = math.log10 if log else float
-        low, high = scale(spec["low"]), scale(spec["high"])
-        where = sorted((scale(v) - low) / (high - low) for v in values)
-        if where[-1] - where[0] > AGREEMENT:
-            return None
-        return readable_accepted(path, statistics.median_low(values))
-    return values[0] if all(v == values[0] for v in values) else None
-
-
-def _number(value: Any, log: bool) -> bool:
-    number = isinstance(value, int | float) and not isinstance(value, bool)
-    return number and (value > 0 or not log)
 
 
 def _step_budget(draft: dict[str, Any], findings: list[Finding], reasons: list[str]) -> None:

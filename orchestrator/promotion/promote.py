@@ -26,10 +26,11 @@ from orchestrator.promotion.sequential import Look, look
 from orchestrator.rounds.promotion_config import PromotionConfig
 from orchestrator.rounds.space import Round
 from orchestrator.store import paths
+from orchestrator.store.decision_record import DecisionRecord, Verdict
 from orchestrator.store.findings import Severity, read_findings
 from orchestrator.store.incumbent import write_incumbent
-from orchestrator.store.ledger import DecisionRow, Ledger, PendingDecision
-from orchestrator.store.record import Direction, StudyAttr, config_hash
+from orchestrator.store.ledger import DecisionRow, Ledger
+from orchestrator.store.record import Direction, StudyAttr, config_hash, promotion_study_name
 from orchestrator.work.cache import WorkerCache
 
 
@@ -61,12 +62,12 @@ def promote(
 
 def gather_evidence(
     rnd: Round, start: Experiment, incumbent: Experiment, job: PromotionJob
-) -> PendingDecision:
+) -> DecisionRecord:
     """Candidate, paired reruns of both, findings, and the rule's verdict."""
     cfg = rnd.promotion
     candidate = find_candidate(rnd, start, job.storage, cfg)
     study = optuna.create_study(
-        study_name=f"{rnd.name}/promotion",
+        study_name=promotion_study_name(rnd.name),
         storage=job.storage,
         direction=Direction(start.direction).value,
         load_if_exists=True,
@@ -85,7 +86,7 @@ def gather_evidence(
         decision = decide(
             cand_values, inc_values, maximize=maximize, cfg=cfg, blocking=block, warnings=warn
         )
-    return PendingDecision(
+    return DecisionRecord(
         round_name=rnd.name,
         candidate_study=candidate.study,
         candidate_trial=candidate.trial,
@@ -137,7 +138,7 @@ def _reruns_in_steps(
 
 def commit(decision: DecisionRow, rnd: Round, start: Experiment, job: PromotionJob) -> None:
     """The second step: the incumbent file (on promotion), then the decision made final."""
-    if decision.verdict == "promoted":
+    if decision.verdict == Verdict.PROMOTED:
         evidence = {
             "decision": decision.reason,
             "seeds": decision.seeds,
