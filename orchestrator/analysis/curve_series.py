@@ -28,7 +28,7 @@ def finite(value: Any) -> TypeGuard[float]:
     return value is not None and math.isfinite(float(value))
 
 
-def curve(curves: Curves, name: str) -> list[Any]:
+def curve_values(curves: Curves, name: str) -> list[Any]:
     """The curve stored under ``name`` (a metric named at run time), empty when none is."""
     stored: Mapping[str, Any] = curves  # a TypedDict is read by a literal key, this one is not
     return list(stored.get(name) or [])
@@ -44,7 +44,7 @@ def eval_series(curves: Curves, metric: str) -> tuple[str, np.ndarray, np.ndarra
     """
     steps = curves.get("eval_step") or []
     reported = (curves.get("metrics") or {}).get(metric) or []
-    candidates = [(metric, curve(curves, metric))]
+    candidates = [(metric, curve_values(curves, metric))]
     if any(finite(v) for v in reported) and proportion_name(metric):
         if "acc" in metric.lower():
             candidates.append(
@@ -52,7 +52,7 @@ def eval_series(curves: Curves, metric: str) -> tuple[str, np.ndarray, np.ndarra
             )
         else:
             candidates.append((f"{metric} (error)", list(reported)))
-    candidates += [(m, curve(curves, m)) for m in EVAL_METRICS if m != metric]
+    candidates += [(m, curve_values(curves, m)) for m in EVAL_METRICS if m != metric]
     for name, values in candidates:
         pairs = [(s, float(v)) for s, v in zip(steps, values, strict=False) if finite(v)]
         if pairs:
@@ -72,7 +72,7 @@ def proportion_name(metric: str) -> bool:
 
 def step_series(curves: Curves, key: str) -> tuple[np.ndarray, np.ndarray]:
     """(steps, values) of a per-step curve (index k-1 is step k), non-finite entries dropped."""
-    values = curve(curves, key)
+    values = curve_values(curves, key)
     pairs = [(k + 1, float(v)) for k, v in enumerate(values) if finite(v)]
     if not pairs:
         return np.empty(0), np.empty(0)

@@ -10,7 +10,7 @@ import json
 import math
 import tempfile
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import optuna
 from optuna.artifacts import FileSystemArtifactStore, download_artifact
@@ -94,7 +94,7 @@ def load_round(
 def study_record(
     study: optuna.Study,
     artifacts: FileSystemArtifactStore | None,
-    point: dict | None = None,
+    point: dict[str, Any] | None = None,
 ) -> StudyRecord:
     """One loaded study as the checks see it (a round's, or promotion's reruns)."""
     return StudyRecord(

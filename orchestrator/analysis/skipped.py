@@ -9,7 +9,13 @@ kind ``skipped`` that names the checks and how to feed them.
 
 from __future__ import annotations
 
-from orchestrator.analysis.curve_series import EVAL_METRICS, MIN_LATE_POINTS, eval_series, n_steps
+from orchestrator.analysis.curve_series import (
+    EVAL_METRICS,
+    MIN_LATE_POINTS,
+    curve_values,
+    eval_series,
+    n_steps,
+)
 from orchestrator.analysis.edge_trend import range_paths, trials_needed
 from orchestrator.analysis.model import StudyRecord, TrialRecord
 from orchestrator.analysis.round_checks import MIN_SPREAD_EVALS, evaluated_along
@@ -118,8 +124,7 @@ def _step_budget_note(best: list[TrialRecord], length_key: str | None) -> str | 
 
 
 def _has(trial: TrialRecord, curve: str) -> bool:
-    values = (trial.curves or {}).get(curve) or []
-    return any(v is not None for v in values)
+    return any(v is not None for v in curve_values(trial.curves or {}, curve))
 
 
 def _skipped(message: str) -> Finding:
