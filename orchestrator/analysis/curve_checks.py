@@ -255,7 +255,7 @@ def _saturated_early(v: CurveView) -> Seen | None:
     return message, {LENGTH_KEY: 2 * sat_step}
 
 
-# --------------------------------------------------------------------------- the round
+# ------------------------------------------------------------------ the table and the round
 
 
 overfitting = CurveCheck(Kind.OVERFITTING, Severity.WARN, _overfitting)
