@@ -27,7 +27,7 @@ import math
 from typing import Any
 
 from orchestrator.analysis.search_space import accepted
-from orchestrator.store.findings import Finding
+from orchestrator.store.findings import Finding, Kind
 
 
 def readable(value: Any, direction: str = "nearest") -> Any:
@@ -43,7 +43,7 @@ def readable(value: Any, direction: str = "nearest") -> Any:
     return float(f"{rounding(units) * scale:.3g}")
 
 
-TRIMMING = ("infeasible", "failed")  # kinds whose suggestion keeps a param where trials ran
+TRIMMING = (Kind.INFEASIBLE, Kind.FAILED)  # kinds whose suggestion keeps a param where trials ran
 
 
 def _trims(findings: list[Finding]) -> dict[tuple[str | None, str], set[str]]:
@@ -66,15 +66,15 @@ def one_advice_per_param(findings: list[Finding]) -> list[Finding]:
     trimmed_sides: dict[str, set[str]] = {}
     for (_, param), sides in trims.items():
         trimmed_sides.setdefault(param, set()).update(sides)
-    edges = {(f.study, f.param) for f in findings if f.kind == "boundary" and f.suggestion}
+    edges = {(f.study, f.param) for f in findings if f.kind == Kind.BOUNDARY and f.suggestion}
     out = []
     for f in findings:
         key = (f.study, f.param or "")
-        if f.kind == "importance" and "fixed" in f.suggestion and key in trims:
+        if f.kind == Kind.IMPORTANCE and "fixed" in f.suggestion and key in trims:
             out.append(_kept_tuned(f, "its values decide which trials diverge or fail"))
-        elif f.kind == "importance" and "fixed" in f.suggestion and key in edges:
+        elif f.kind == Kind.IMPORTANCE and "fixed" in f.suggestion and key in edges:
             out.append(_kept_tuned(f, "the objective trends toward an edge of its range"))
-        elif f.kind == "boundary" and set(f.suggestion) & trimmed_sides.get(key[1], set()):
+        elif f.kind == Kind.BOUNDARY and set(f.suggestion) & trimmed_sides.get(key[1], set()):
             out.append(_no_widening(f))
         else:
             out.append(_readable_suggestion(f))
@@ -88,17 +88,17 @@ def _one_length(findings: list[Finding]) -> list[Finding]:
     """One training length: when the round-wide step-budget finding suggests one, the
     per-trial curve hints (saturated early: fewer; still improving: more) keep their
     message but give up their length suggestion, so the two never pull apart."""
-    budget = next((f for f in findings if f.kind == "sweep" and f.suggestion), None)
+    budget = next((f for f in findings if f.kind == Kind.SWEEP and f.suggestion), None)
     kinds: tuple[str, ...] = (*LENGTH_KINDS, "step_budget")
     if budget is None:
-        budget = next((f for f in findings if f.kind == "step_budget" and f.suggestion), None)
+        budget = next((f for f in findings if f.kind == Kind.STEP_BUDGET and f.suggestion), None)
         kinds = LENGTH_KINDS
     if budget is None:
         return findings
     out = []
     for f in findings:
         if f.kind in kinds and f.suggestion:
-            owner = "the sweep's" if budget.kind == "sweep" else "the step budget's"
+            owner = "the sweep's" if budget.kind == Kind.SWEEP else "the step budget's"
             message = f"{f.message.rstrip('.')}; the length is {owner} to set."
             f = dataclasses.replace(f, message=message, suggestion={})
         out.append(f)
@@ -124,7 +124,7 @@ def _readable_suggestion(f: Finding) -> Finding:
         for edge, toward in (("high", "down"), ("low", "up")):
             if edge in s:
                 s[edge] = readable(s[edge], toward)
-    elif f.kind == "importance" and "fixed" in s and f.param:
+    elif f.kind == Kind.IMPORTANCE and "fixed" in s and f.param:
         s["fixed"] = readable_accepted(f.param, s["fixed"])
     return dataclasses.replace(f, suggestion=s)
 

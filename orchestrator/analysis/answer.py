@@ -24,13 +24,13 @@ import dataclasses
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 
 from orchestrator.analysis.model import StudyRecord
 from orchestrator.analysis.noise import CLEAR_GAP, best_value_noise
 from orchestrator.analysis.outcomes import fmt, objective_values
 from orchestrator.analysis.pruning import CutShort, cut_short
-from orchestrator.store.findings import Finding
+from orchestrator.store.decision_record import DecisionRecord
+from orchestrator.store.findings import Finding, Kind, Severity
 
 
 @dataclass(frozen=True)
@@ -131,8 +131,8 @@ def _trust(ranking: list[Ranked], findings: list[Finding]) -> list[str]:
         {
             f.study
             for f in findings
-            if f.kind == "comparison"
-            and f.severity == "warn"
+            if f.kind == Kind.COMPARISON
+            and f.severity == Severity.WARN
             and f.study
             and "complete_trials" in f.suggestion
         }
@@ -164,7 +164,7 @@ def _failures(ranking: list[Ranked], findings: list[Finding]) -> list[str]:
     return [
         f.message
         for f in findings
-        if f.kind == "failed" and (f.study is None or f.study == winner)
+        if f.kind == Kind.FAILED and (f.study is None or f.study == winner)
     ]
 
 
@@ -174,12 +174,12 @@ def _undermining(ranking: list[Ranked], findings: list[Finding]) -> list[str]:
     serious = [
         f
         for f in findings
-        if f.severity in ("warn", "block")
+        if f.severity in (Severity.WARN, Severity.BLOCK)
         and (f.study in top or f.study is None)
-        and f.kind != "comparison"
+        and f.kind != Kind.COMPARISON
     ]
     counts = Counter((f.severity, f.kind) for f in serious)
-    order = sorted(counts.items(), key=lambda kv: (kv[0][0] != "block", kv[0][1]))
+    order = sorted(counts.items(), key=lambda kv: (kv[0][0] != Severity.BLOCK, kv[0][1]))
     lines = []
     for (severity, kind), n in order:
         where = _where(serious, kind)
@@ -192,23 +192,22 @@ def _where(findings: list[Finding], kind: str) -> str:
     return ", ".join(params)
 
 
-def _verdict(decision: dict[str, Any] | None) -> str:
+def _verdict(decision: DecisionRecord | None) -> str:
     if decision is None:
         return "not decided yet: promotion's seed reruns decide (stage=promote)"
-    verdict = str(decision.get("verdict", "?")).upper()
-    effect = decision.get("effect")
-    low, high = decision.get("ci_low"), decision.get("ci_high")
+    verdict = str(decision.verdict).upper()
     numbers = ""
-    if all(isinstance(x, int | float) for x in (effect, low, high)):
+    if decision.has_interval():
+        effect, low, high = decision.effect, decision.ci_low, decision.ci_high
         numbers = f" (effect {fmt(effect)}, interval [{fmt(low)}, {fmt(high)}])"
-    return f"{verdict}{numbers}: {decision.get('reason', '')}".rstrip(": ")
+    return f"{verdict}{numbers}: {decision.reason}".rstrip(": ")
 
 
 def round_answer(
     goal: str,
     studies: list[StudyRecord],
     findings: list[Finding],
-    decision: dict[str, Any] | None = None,
+    decision: DecisionRecord | None = None,
     draft_changes: list[str] | None = None,
     draft_path: str | None = None,
 ) -> Answer:
@@ -218,7 +217,7 @@ def round_answer(
     if draft_path:
         next_step.append(f"the next-round draft {draft_path}")
     next_step += list(draft_changes or [])
-    chosen = [f.message for f in findings if f.kind == "sweep"]
+    chosen = [f.message for f in findings if f.kind == Kind.SWEEP]
     return Answer(
         chosen=chosen,
         question=goal,

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from orchestrator.analysis.curve_rule import Seen, curve_check
+from orchestrator.analysis.curve_rule import CurveCheck, CurveView, Seen
 from orchestrator.analysis.curve_series import (
     MIN_LATE_POINTS,
     curve_noise,
@@ -46,17 +46,18 @@ from orchestrator.analysis.curve_series import (
     window,
     window_mean,
 )
-from orchestrator.analysis.model import StudyRecord, TrialRecord
+from orchestrator.analysis.model import Curves, StudyRecord, TrialRecord
 from orchestrator.analysis.noise import proportion_noise
 from orchestrator.analysis.round_checks import LENGTH_KEY
 from orchestrator.analysis.step_checks import instability, training_loss_rising, update_ratio
 from orchestrator.config.sections import AnalysisConfig
-from orchestrator.store.findings import Finding
+from orchestrator.store.findings import Finding, Kind, Severity, with_alternative
 
 __all__ = [
     "instability",
     "late_variance",
     "overfitting",
+    "CURVE_CHECKS",
     "run_curve_checks",
     "saturated_early",
     "still_improving",
@@ -69,21 +70,13 @@ MIN_EVALS = 3  # fewer evaluations than this cannot show a trend or a plateau
 NOISES = 2.5  # a change must exceed this many of its noises to be a change
 MIN_ERROR_SWING = 0.01  # late swings of an error below a point are no finding
 
-CurveCheck = Callable[[TrialRecord, str, AnalysisConfig], list[Finding]]
+TrialCheck = Callable[[TrialRecord, str, AnalysisConfig], list[Finding]]
 
 
 # ------------------------------------- the checks on the validation metric's evaluations
 
 
-@curve_check("overfitting", "warn")
-def overfitting(
-    trial: TrialRecord,
-    curves: dict[str, Any],
-    cfg: AnalysisConfig,
-    *,
-    metric: str = "val_error",
-    examples: int | None = None,
-) -> Seen | None:
+def _overfitting(v: CurveView) -> Seen | None:
     """Validation metric rising from its minimum while the training loss kept falling.
 
     Rule: with at least 3 evaluations and at least 2 of them after the (first) minimum, the
@@ -97,7 +90,7 @@ def overfitting(
     curves overfitting). Why the training loss: a rising validation metric with a rising
     training loss is instability instead.
     """
-    name, steps, values = eval_series(curves, metric)
+    name, steps, values = eval_series(v.curves, v.metric)
     if len(values) < MIN_EVALS:
         return None
     i_min = int(np.argmin(values))
@@ -106,28 +99,25 @@ def overfitting(
     best, end = float(values[i_min]), float(values[-2:].mean())
     absolute = is_error(name)
     rise = excess(end, best, absolute)
-    sigma = curve_noise(name, values, examples, since=i_min) * math.sqrt(1 / 2 + 1)
+    sigma = curve_noise(name, values, v.examples, since=i_min) * math.sqrt(1 / 2 + 1)
     noise_rise = excess(best + NOISES * sigma, best, absolute)
-    if rise <= cfg.overfit_rise or rise <= noise_rise:
+    if rise <= v.cfg.overfit_rise or rise <= noise_rise:
         return None
-    loss_then, loss_end = _train_loss_then_and_end(trial, curves, float(steps[i_min]))
+    loss_then, loss_end = _train_loss_then_and_end(v.trial, v.curves, float(steps[i_min]))
     if not (loss_end < loss_then):  # also False when either is NaN (no training loss)
         return None
     message = (
         f"{name} rose from its minimum {best:.4g} at step "
         f"{int(steps[i_min])} to {end:.4g} at the end (+{rise:.3g} {unit_name(absolute)} > "
-        f"{max(cfg.overfit_rise, noise_rise):.3g}, the threshold or {NOISES:g} noises) while "
+        f"{max(v.cfg.overfit_rise, noise_rise):.3g}, the threshold or {NOISES:g} noises) while "
         f"the training loss fell from {loss_then:.4g} to {loss_end:.4g}: the model overfits."
     )
-    suggestion = {
-        "regularisation": "add or strengthen (dropout, weight decay, augmentation)",
-        "or": "fewer steps",
-    }
-    return message, suggestion
+    regularise = {"regularisation": "add or strengthen (dropout, weight decay, augmentation)"}
+    return message, with_alternative(regularise, "fewer steps")
 
 
 def _train_loss_then_and_end(
-    trial: TrialRecord, curves: dict[str, Any], then: float
+    trial: TrialRecord, curves: Curves, then: float
 ) -> tuple[float, float]:
     """The training loss, averaged over a tenth of training, at step ``then`` and at the end.
 
@@ -140,15 +130,7 @@ def _train_loss_then_and_end(
     return loss_then, loss_end
 
 
-@curve_check("late_variance", "warn")
-def late_variance(
-    trial: TrialRecord,
-    curves: dict[str, Any],
-    cfg: AnalysisConfig,
-    *,
-    metric: str = "val_error",
-    examples: int | None = None,
-) -> Seen | None:
+def _late_variance(v: CurveView) -> Seen | None:
     """Large step-to-step variation in the last ``cfg.late_fraction`` of training.
 
     Rule: the late points are the validation metric's evaluations after
@@ -164,9 +146,9 @@ def late_variance(
     images are the validation set's noise, not training's). Why: when the end of training
     wobbles by more than the differences between trials, comparing trials becomes luck.
     """
-    n = n_steps(trial, curves)
-    late_start = (1.0 - cfg.late_fraction) * n
-    name, steps, values = eval_series(curves, metric)
+    cfg = v.cfg
+    late_start = (1.0 - cfg.late_fraction) * n_steps(v.trial, v.curves)
+    name, steps, values = eval_series(v.curves, v.metric)
     late = values[steps > late_start]
     if len(late) < MIN_LATE_POINTS:
         return None  # skipped.py says so: per-batch loss noise is no late variance
@@ -174,14 +156,9 @@ def late_variance(
     if not rel > cfg.late_variance_warn:  # also False for NaN (too few points, zero level)
         return None
     level = float(late.mean())
-    swing = rel * abs(level)
-    floor = ""
-    if is_error(name):
-        sampling = proportion_noise(name, level, examples) or 0.0
-        least = max(MIN_ERROR_SWING, 2 * sampling)
-        if swing <= least:
-            return None
-        floor = f", above the error's floor {least:.3g}"
+    floor = _error_floor(name, level, rel * abs(level), v.examples)
+    if floor is None:
+        return None
     message = (
         f"over the last {cfg.late_fraction:.0%} of training "
         f"({len(late)} points) the {name} varies by {rel:.3g} of its level "
@@ -189,20 +166,25 @@ def late_variance(
         "comparisons between trials become luck."
     )
     remedy = "a larger validation set or batch size"
-    if lr_decays(curves):
+    if lr_decays(v.curves):
         return message, {"remedy": remedy}
-    return message, {"schedule.name": DECAYING_SCHEDULE, "or": remedy}
+    return message, with_alternative({"schedule.name": DECAYING_SCHEDULE}, remedy)
 
 
-@curve_check("still_improving", "info")
-def still_improving(
-    trial: TrialRecord,
-    curves: dict[str, Any],
-    cfg: AnalysisConfig,
-    *,
-    metric: str = "val_error",
-    examples: int | None = None,
-) -> Seen | None:
+def _error_floor(name: str, level: float, swing: float, examples: int | None) -> str | None:
+    """For an error: None when its late swing is within its floor (twice its sampling
+    noise on ``examples``, at least ``MIN_ERROR_SWING``), else the floor for the message;
+    "" for a loss (no floor)."""
+    if not is_error(name):
+        return ""
+    sampling = proportion_noise(name, level, examples) or 0.0
+    least = max(MIN_ERROR_SWING, 2 * sampling)
+    if swing <= least:
+        return None
+    return f", above the error's floor {least:.3g}"
+
+
+def _still_improving(v: CurveView) -> Seen | None:
     """Still getting better at the end of training: more steps or a schedule would help.
 
     Rule: the last evaluation is the best of all, and it beats the mean of the earlier late
@@ -213,17 +195,18 @@ def still_improving(
     evaluations). Why the mean of several and the noise: one lucky last evaluation against
     one unlucky previous one should not suggest doubling the budget.
     """
-    name, steps, values = eval_series(curves, metric)
+    cfg = v.cfg
+    name, steps, values = eval_series(v.curves, v.metric)
     if len(values) < 2 or values[-1] > values[:-1].min():
         return None
-    n = n_steps(trial, curves)
+    n = n_steps(v.trial, v.curves)
     earlier = values[:-1][steps[:-1] > (1.0 - cfg.late_fraction) * n]
     if len(earlier) == 0:
         earlier = values[-2:-1]
     ref, last = float(earlier.mean()), float(values[-1])
     absolute = is_error(name)
     gain = excess(ref, last, absolute)
-    sigma = curve_noise(name, values, examples, since=len(values) // 2)
+    sigma = curve_noise(name, values, v.examples, since=len(values) // 2)
     if gain <= cfg.improving_tolerance or ref - last <= NOISES * sigma:
         return None
     message = (
@@ -232,15 +215,12 @@ def still_improving(
         f"(> {cfg.improving_tolerance:g}): training was still improving."
     )
     suggestion: dict[str, Any] = {LENGTH_KEY: 2 * n}
-    if not lr_decays(curves):
-        suggestion["or"] = {"schedule.name": DECAYING_SCHEDULE}
+    if not lr_decays(v.curves):
+        suggestion = with_alternative(suggestion, {"schedule.name": DECAYING_SCHEDULE})
     return message, suggestion
 
 
-@curve_check("saturated_early", "info")
-def saturated_early(
-    trial: TrialRecord, curves: dict[str, Any], cfg: AnalysisConfig, *, metric: str = "val_error"
-) -> Seen | None:
+def _saturated_early(v: CurveView) -> Seen | None:
     """The validation metric stopped improving long before the end: fewer steps would do.
 
     Rule: with at least 3 evaluations, the saturation step is the first evaluation within
@@ -251,7 +231,8 @@ def saturated_early(
     tolerance is not worth the steps. Suggests twice the saturation step as the budget
     (margin for the best step to stay away from the budget's edges).
     """
-    name, steps, values = eval_series(curves, metric)
+    cfg = v.cfg
+    name, steps, values = eval_series(v.curves, v.metric)
     if len(values) < MIN_EVALS:
         return None
     best = float(values.min())
@@ -261,7 +242,7 @@ def saturated_early(
         for i, v in enumerate(values)
         if excess(float(v), best, absolute) <= cfg.improving_tolerance
     )
-    n = n_steps(trial, curves)
+    n = n_steps(v.trial, v.curves)
     sat_step = int(steps[i_sat])
     if sat_step >= cfg.saturation_fraction * n:
         return None
@@ -274,19 +255,31 @@ def saturated_early(
     return message, {LENGTH_KEY: 2 * sat_step}
 
 
-# --------------------------------------------------------------------------- the round
+# ------------------------------------------------------------------ the table and the round
 
 
-def curve_checks_for(metric: str, examples: int | None = None) -> Sequence[CurveCheck]:
+overfitting = CurveCheck(Kind.OVERFITTING, Severity.WARN, _overfitting)
+late_variance = CurveCheck(Kind.LATE_VARIANCE, Severity.WARN, _late_variance)
+still_improving = CurveCheck(Kind.STILL_IMPROVING, Severity.INFO, _still_improving)
+saturated_early = CurveCheck(Kind.SATURATED_EARLY, Severity.INFO, _saturated_early)
+
+# Every curve check, in the order their findings are listed: the validation metric's,
+# then the per-step signals'.
+CURVE_CHECKS = (
+    overfitting,
+    late_variance,
+    still_improving,
+    saturated_early,
+    training_loss_rising,
+    instability,
+    update_ratio,
+)
+
+
+def curve_checks_for(metric: str, examples: int | None = None) -> Sequence[TrialCheck]:
     """Every curve check, the evaluation-based ones reading ``metric``'s curve (and the
     noise-aware ones the validation set's size, when known)."""
-    noisy: tuple[Callable[..., list[Finding]], ...] = (overfitting, late_variance, still_improving)
-    eval_checks: list[Callable[..., list[Finding]]] = [
-        partial(c, examples=examples) for c in noisy
-    ]
-    eval_checks.append(saturated_early)
-    step_checks: tuple[CurveCheck, ...] = (training_loss_rising, instability, update_ratio)
-    return tuple(partial(check, metric=metric) for check in eval_checks) + step_checks
+    return tuple(partial(check, metric=metric, examples=examples) for check in CURVE_CHECKS)
 
 
 def run_curve_checks(

@@ -12,22 +12,29 @@ mean, and changes in the metric's own units. Doing it once here keeps the rules 
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypeGuard
 
 import numpy as np
 
-from orchestrator.analysis.model import TrialRecord
+from orchestrator.analysis.model import Curves, TrialRecord
 
 EVAL_METRICS = ("val_error", "val_loss")  # the validation curves a trainer stores
 MIN_LATE_POINTS = 3  # fewer late points than this cannot show variation around a trend
 
 
-def finite(value: Any) -> bool:
+def finite(value: Any) -> TypeGuard[float]:
     """Not None, and a finite number (a diverged step stores NaN or inf)."""
     return value is not None and math.isfinite(float(value))
 
 
-def eval_series(curves: dict[str, Any], metric: str) -> tuple[str, np.ndarray, np.ndarray]:
+def curve_values(curves: Curves, name: str) -> list[Any]:
+    """The curve stored under ``name`` (a metric named at run time), empty when none is."""
+    stored: Mapping[str, Any] = curves  # a TypedDict is read by a literal key, this one is not
+    return list(stored.get(name) or [])
+
+
+def eval_series(curves: Curves, metric: str) -> tuple[str, np.ndarray, np.ndarray]:
     """(metric, steps, values) of the finite evaluations, lower is better.
 
     ``metric``'s own stored curve first (``val_error``, ``val_loss``); else the objective's
@@ -37,7 +44,7 @@ def eval_series(curves: dict[str, Any], metric: str) -> tuple[str, np.ndarray, n
     """
     steps = curves.get("eval_step") or []
     reported = (curves.get("metrics") or {}).get(metric) or []
-    candidates = [(metric, curves.get(metric) or [])]
+    candidates = [(metric, curve_values(curves, metric))]
     if any(finite(v) for v in reported) and proportion_name(metric):
         if "acc" in metric.lower():
             candidates.append(
@@ -45,7 +52,7 @@ def eval_series(curves: dict[str, Any], metric: str) -> tuple[str, np.ndarray, n
             )
         else:
             candidates.append((f"{metric} (error)", list(reported)))
-    candidates += [(m, curves.get(m) or []) for m in EVAL_METRICS if m != metric]
+    candidates += [(m, curve_values(curves, m)) for m in EVAL_METRICS if m != metric]
     for name, values in candidates:
         pairs = [(s, float(v)) for s, v in zip(steps, values, strict=False) if finite(v)]
         if pairs:
@@ -63,9 +70,9 @@ def proportion_name(metric: str) -> bool:
     return "err" in name or "acc" in name
 
 
-def step_series(curves: dict[str, Any], key: str) -> tuple[np.ndarray, np.ndarray]:
+def step_series(curves: Curves, key: str) -> tuple[np.ndarray, np.ndarray]:
     """(steps, values) of a per-step curve (index k-1 is step k), non-finite entries dropped."""
-    values = curves.get(key) or []
+    values = curve_values(curves, key)
     pairs = [(k + 1, float(v)) for k, v in enumerate(values) if finite(v)]
     if not pairs:
         return np.empty(0), np.empty(0)
@@ -73,7 +80,7 @@ def step_series(curves: dict[str, Any], key: str) -> tuple[np.ndarray, np.ndarra
     return np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
 
 
-def n_steps(trial: TrialRecord, curves: dict[str, Any]) -> int:
+def n_steps(trial: TrialRecord, curves: Curves) -> int:
     """Steps the run trained: per-step curve length or last evaluation step, else the budget."""
     n = len(curves.get("train_loss") or [])
     evals = curves.get("eval_step") or []
@@ -172,7 +179,7 @@ def _scatter(values: np.ndarray, degree: int) -> float:
     return float(np.sqrt(residual @ residual / (len(values) - degree - 1)))
 
 
-def lr_decays(curves: dict[str, Any]) -> bool:
+def lr_decays(curves: Curves) -> bool:
     """Whether the learning rate ended at or below half its peak (a decaying schedule)."""
     lrs = [float(v) for v in curves.get("lr") or [] if finite(v)]
     return bool(lrs) and lrs[-1] <= 0.5 * max(lrs)

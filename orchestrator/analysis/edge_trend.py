@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -47,7 +48,7 @@ class EdgeTrend:
     best: TrialRecord | None = None  # the best of them
 
 
-def _position(study: StudyRecord, path: str, params: dict) -> float | None:
+def _position(study: StudyRecord, path: str, params: dict[str, Any]) -> float | None:
     """A trial's position in ``path``'s active range, or None (absent, inactive, a choice)."""
     value = params.get(path)
     if not is_number(value):

@@ -23,7 +23,7 @@ from orchestrator.analysis.model import StudyRecord, TrialRecord
 from orchestrator.analysis.outcomes import end_cluster, fmt
 from orchestrator.analysis.search_space import is_number, is_range
 from orchestrator.config.sections import AnalysisConfig
-from orchestrator.store.findings import Finding
+from orchestrator.store.findings import Finding, Kind, Severity
 from orchestrator.store.record import trainer_error
 
 ERROR_CHARS = 200  # an error's first line is cut here in messages (the report keeps it all)
@@ -124,10 +124,10 @@ def _hashable(value: Any) -> Any:
     return value if isinstance(value, str | int | float | bool | None) else repr(value)
 
 
-def _severity(fraction: float, cfg: AnalysisConfig) -> str:
+def _severity(fraction: float, cfg: AnalysisConfig) -> Severity:
     if fraction >= cfg.failed_block:
-        return "block"
-    return "warn" if fraction >= cfg.failed_warn else "info"
+        return Severity.BLOCK
+    return Severity.WARN if fraction >= cfg.failed_warn else Severity.INFO
 
 
 def _numbers(trials: list[TrialRecord], shown: int = 5) -> str:
@@ -187,11 +187,13 @@ def failed(study: StudyRecord, cfg: AnalysisConfig, *, min_cluster: int = 2) -> 
             f"{n} of {tried} trials ({fraction:.0%}) failed with {group.error} "
             f"({_numbers(group.trials)}){clause}"
         )
-        if severity == "block":
+        if severity == Severity.BLOCK:
             message += (
                 f"; at least the {cfg.failed_block:.0%} that points to broken training code: "
                 "fix it before trusting or re-tuning this study"
             )
             suggestion["check_training_code"] = True
-        findings.append(Finding("failed", severity, message + ".", study.name, param, suggestion))
+        findings.append(
+            Finding(Kind.FAILED, severity, message + ".", study.name, param, suggestion)
+        )
     return findings

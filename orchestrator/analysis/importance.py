@@ -30,7 +30,7 @@ from orchestrator.analysis.model import StudyRecord, TrialRecord
 from orchestrator.analysis.outcomes import fmt
 from orchestrator.analysis.search_space import is_integer_spec, is_number, is_range
 from orchestrator.config.sections import AnalysisConfig
-from orchestrator.store.findings import Finding
+from orchestrator.store.findings import Finding, Kind, Severity
 
 _CATEGORICAL_TYPES = (type(None), bool, int, float, str)
 
@@ -242,40 +242,48 @@ def importance(
     (importance is relative).
     """
     scores = param_importances(study, min_trials=min_trials, make_evaluator=make_evaluator)
-    if not scores:
-        return []
     trials = _importance_trials(study)
-    needed = TRIALS_PER_PARAM * len(scores)
-    resampled: list[dict[str, float]] | None = None  # computed once, when first needed
+    negligible = {p: v for p, v in scores.items() if v < cfg.importance_negligible}
+    enough = len(trials) >= TRIALS_PER_PARAM * len(scores)
+    # the resamples are costly: drawn once, and only when a verdict needs them
+    resampled = resampled_importances(study, make_evaluator) if negligible and enough else None
     findings = []
-    for path, score in scores.items():
-        if score >= cfg.importance_negligible:
-            continue
-        best_value = next(t.params[path] for t in trials if path in t.params)
-        message = (
-            f"{path} has importance {score:.3f} (below {cfg.importance_negligible:.3g}, "
-            f"normalised over {len(scores)} params from {len(trials)} complete trials)"
+    for path, score in negligible.items():
+        message, suggestion = _negligible(path, score, len(scores), trials, cfg, resampled)
+        findings.append(
+            Finding(Kind.IMPORTANCE, Severity.INFO, message, study.name, path, suggestion)
         )
-        suggestion: dict[str, Any] = {}
-        if len(trials) < needed:
-            message += (
-                f", but {len(trials)} trials are too few to call a param negligible (it takes "
-                f"{TRIALS_PER_PARAM} per param: {needed}), so it stays tuned."
-            )
-        else:
-            if resampled is None:
-                resampled = resampled_importances(study, make_evaluator)
-            share = negligible_share(resampled, path, cfg.importance_negligible)
-            if share < STABLE_SHARE:
-                message += (
-                    f", but only in {share:.0%} of {RESAMPLES} resamples of the trials (it "
-                    f"takes {STABLE_SHARE:.0%}): not stable, so it stays tuned."
-                )
-            else:
-                message += (
-                    f", in {share:.0%} of {RESAMPLES} resamples of the trials, so it can be "
-                    f"fixed at the best trial's {fmt(best_value)} next round."
-                )
-                suggestion = {"fixed": best_value}
-        findings.append(Finding("importance", "info", message, study.name, path, suggestion))
     return findings
+
+
+def _negligible(
+    path: str,
+    score: float,
+    n_params: int,
+    trials: list[TrialRecord],
+    cfg: AnalysisConfig,
+    resampled: list[dict[str, float]] | None,
+) -> tuple[str, dict[str, Any]]:
+    """(message, suggestion) of a param below the threshold: fixed at the best trial's value
+    when the evidence holds (enough trials, stable over the resamples), else why it stays."""
+    best_value = next(t.params[path] for t in trials if path in t.params)
+    message = (
+        f"{path} has importance {score:.3f} (below {cfg.importance_negligible:.3g}, "
+        f"normalised over {n_params} params from {len(trials)} complete trials)"
+    )
+    if resampled is None:
+        needed = TRIALS_PER_PARAM * n_params
+        return message + (
+            f", but {len(trials)} trials are too few to call a param negligible (it takes "
+            f"{TRIALS_PER_PARAM} per param: {needed}), so it stays tuned."
+        ), {}
+    share = negligible_share(resampled, path, cfg.importance_negligible)
+    if share < STABLE_SHARE:
+        return message + (
+            f", but only in {share:.0%} of {RESAMPLES} resamples of the trials (it "
+            f"takes {STABLE_SHARE:.0%}): not stable, so it stays tuned."
+        ), {}
+    return message + (
+        f", in {share:.0%} of {RESAMPLES} resamples of the trials, so it can be "
+        f"fixed at the best trial's {fmt(best_value)} next round."
+    ), {"fixed": best_value}

@@ -10,13 +10,14 @@ import json
 import math
 import tempfile
 from pathlib import Path
+from typing import Any, cast
 
 import optuna
 from optuna.artifacts import FileSystemArtifactStore, download_artifact
 from optuna.trial import FrozenTrial
 
-from orchestrator.analysis.model import StudyRecord, TrialRecord
-from orchestrator.config.experiment import BUILTIN_TRAINER
+from orchestrator.analysis.model import Curves, StudyRecord, TrialRecord
+from orchestrator.config.trainer_settings import BUILTIN_TRAINER
 from orchestrator.exceptions import OrchestratorError
 from orchestrator.rounds.space import Round
 from orchestrator.store.record import (
@@ -54,10 +55,11 @@ def trial_record(t: FrozenTrial, artifacts: FileSystemArtifactStore | None) -> T
     )
 
 
-def _curves(result: ResultSummary, artifacts: FileSystemArtifactStore | None) -> dict | None:
-    """Inline curves, else the full result in the artifact store, else None."""
+def _curves(result: ResultSummary, artifacts: FileSystemArtifactStore | None) -> Curves | None:
+    """Inline curves, else the full result in the artifact store, else None (stored JSON:
+    read as ``Curves``, whose keys are all optional)."""
     if result.get("curves"):
-        return result["curves"]
+        return cast(Curves, result["curves"])
     artifact_id = result.get("curves_artifact")
     if artifact_id is None or artifacts is None:
         return None
@@ -69,7 +71,7 @@ def _curves(result: ResultSummary, artifacts: FileSystemArtifactStore | None) ->
             )
         except FileNotFoundError:
             return None  # the artifact directory was moved or cleaned: analyse without curves
-        return json.loads(path.read_text()).get("curves")
+        return cast("Curves | None", json.loads(path.read_text()).get("curves"))
 
 
 def load_round(
@@ -93,7 +95,7 @@ def load_round(
 def study_record(
     study: optuna.Study,
     artifacts: FileSystemArtifactStore | None,
-    point: dict | None = None,
+    point: dict[str, Any] | None = None,
 ) -> StudyRecord:
     """One loaded study as the checks see it (a round's, or promotion's reruns)."""
     return StudyRecord(

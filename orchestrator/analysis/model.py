@@ -8,9 +8,25 @@ the records from the store.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from orchestrator.store.record import Direction, TrialOutcome
+
+
+class Curves(TypedDict, total=False):
+    """A trial's stored curves: the trainer's ``Curves`` as plain data (any key may be
+    missing: an own trainer reports what it has). Per-step curves are indexed from step 1;
+    an evaluation curve is aligned with ``eval_step``; ``None`` where a step diverged."""
+
+    train_loss: list[float | None]
+    lr: list[float | None]
+    grad_norm: list[float | None]
+    eval_step: list[int]
+    val_loss: list[float | None]
+    val_error: list[float | None]
+    update_ratio_step: list[int]
+    update_ratio: list[float | None]
+    metrics: dict[str, list[float | None]]  # the objective's own curves an own trainer reported
 
 
 @dataclass(frozen=True)
@@ -30,7 +46,7 @@ class TrialRecord:
     best_step: int | None = None
     max_steps: int | None = None
     infeasible_reason: str | None = None
-    curves: dict[str, Any] | None = None
+    curves: Curves | None = None
     started: float | None = None  # POSIX seconds; for the round's timeline
     finished: float | None = None
     steps: int | None = None  # how far it trained (a pruned trial: where it was stopped)

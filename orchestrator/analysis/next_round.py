@@ -26,25 +26,20 @@ from __future__ import annotations
 
 import copy
 import math
-import statistics
 from collections import defaultdict
 from collections.abc import Collection, Mapping
 from typing import Any
 
 import yaml
 
-from orchestrator.analysis.advice import TRIMMING, readable_accepted
+from orchestrator.analysis.advice import TRIMMING
+from orchestrator.analysis.agreement import agreed_value
 from orchestrator.analysis.model import StudyRecord
 from orchestrator.rounds.sampling import adam_budget_nuisance
-from orchestrator.store.findings import Finding
-from orchestrator.train.numbers import is_real
+from orchestrator.store.findings import Finding, Kind, Severity
 
-OPEN_QUESTIONS = (
-    "boundary",
-    "infeasible",
-    "failed",
-    "density",
-)  # kinds that keep exploration going
+# kinds that keep exploration going
+OPEN_QUESTIONS = (Kind.BOUNDARY, Kind.INFEASIBLE, Kind.FAILED, Kind.DENSITY)
 
 
 def draft_next_round(
@@ -69,7 +64,7 @@ def draft_next_round(
     budget["seed"] = seed + 1
     reasons.append(f"budget.seed: {seed} -> {seed + 1} (a new round never replays a sampler)")
     winner = _winner(findings, points)
-    sweeping = any(f.kind == "sweep" and f.suggestion for f in findings)
+    sweeping = any(f.kind == Kind.SWEEP and f.suggestion for f in findings)
     open_for = _open_questions(findings, winner, stopped) if len(points) > 1 else []
     exploring = sweeping or bool(open_for) or winner is None
     if exploring:
@@ -113,7 +108,11 @@ def _winner(findings: list[Finding], points: Mapping[str, dict[str, Any]]) -> st
     if len(points) == 1:
         return next(iter(points))
     for f in findings:
-        if f.kind == "comparison" and f.severity == "info" and f.suggestion.get("winner"):
+        if (
+            f.kind == Kind.COMPARISON
+            and f.severity == Severity.INFO
+            and f.suggestion.get("winner")
+        ):
             name = f.suggestion["winner"]
             return name if name in points else None
     return None
@@ -126,10 +125,14 @@ def _open_questions(
     A study racing stopped is thin on purpose: its thin sampling is no question."""
     open_: dict[str, set[str]] = defaultdict(set)
     for f in findings:
-        if f.kind == "density" and f.study in stopped:
+        if f.kind == Kind.DENSITY and f.study in stopped:
             continue
-        if f.kind in OPEN_QUESTIONS and f.severity != "info" and f.study not in (None, winner):
-            if f.kind == "density" or f.suggestion:
+        if (
+            f.kind in OPEN_QUESTIONS
+            and f.severity != Severity.INFO
+            and f.study not in (None, winner)
+        ):
+            if f.kind == Kind.DENSITY or f.suggestion:
                 open_[f.study].add(f.kind)
     return [f"{study} ({', '.join(sorted(kinds))})" for study, kinds in sorted(open_.items())]
 
@@ -219,7 +222,7 @@ def _single_range(draft: dict[str, Any], param: str | None) -> dict[str, Any] | 
 def _widen(draft: dict[str, Any], findings: list[Finding], reasons: list[str]) -> None:
     wanted: dict[tuple[str, str], list[Finding]] = defaultdict(list)
     for f in findings:
-        if f.kind == "boundary" and f.param and f.suggestion:
+        if f.kind == Kind.BOUNDARY and f.param and f.suggestion:
             ((edge, value),) = f.suggestion.items()
             wanted[(f.param, edge)].append(f)
     for (param, edge), fs in wanted.items():
@@ -283,7 +286,7 @@ def _fix_negligible(
     """A param negligible in every study is fixed, at a value its studies agree on."""
     flagged: dict[str, list[Any]] = defaultdict(list)
     for f in findings:
-        if f.kind == "importance" and f.param and "fixed" in f.suggestion:
+        if f.kind == Kind.IMPORTANCE and f.param and "fixed" in f.suggestion:
             flagged[f.param].append(f.suggestion["fixed"])
     for param, values in flagged.items():
         if len(values) < n_studies or param not in draft.get("nuisance", {}):
@@ -303,34 +306,10 @@ def _fix_negligible(
         )
 
 
-AGREEMENT = 0.1  # studies' best values within this fraction of the range (own scale) agree
-
-
-def agreed_value(spec: Any, values: list[Any], path: str) -> Any:
-    """The value to fix a param at: the studies' median best value when they lie within
-    ``AGREEMENT`` of the range of each other (one study: its own), else None."""
-    if len(values) == 1:
-        return values[0]
-    log = isinstance(spec, dict) and bool(spec.get("log"))
-    if isinstance(spec, dict) and "low" in spec and all(_number(v, log) for v in values):
-        scale = math.log10 if log else float
-        low, high = scale(spec["low"]), scale(spec["high"])
-        where = sorted((scale(v) - low) / (high - low) for v in values)
-        if where[-1] - where[0] > AGREEMENT:
-            return None
-        return readable_accepted(path, statistics.median_low(values))
-    return values[0] if all(v == values[0] for v in values) else None
-
-
-def _number(value: Any, log: bool) -> bool:
-    number = is_real(value)
-    return number and (value > 0 or not log)
-
-
 def _step_budget(draft: dict[str, Any], findings: list[Finding], reasons: list[str]) -> None:
     """The training length the step-budget finding suggests, under the key it names."""
     for f in findings:
-        if f.kind != "step_budget" or not f.suggestion:
+        if f.kind != Kind.STEP_BUDGET or not f.suggestion:
             continue
         ((key, new),) = f.suggestion.items()
         role = next((r for r in ("scientific", "nuisance") if key in draft.get(r, {})), None)
@@ -348,7 +327,7 @@ def _sweep(draft: dict[str, Any], findings: list[Finding], reasons: list[str]) -
     The grid stays inside the draft's range for the param (after any trim away from a
     diverging region, so it never lands there); several sweep studies share one grid (the
     union) and one length (the longest)."""
-    sweeps = [f for f in findings if f.kind == "sweep" and f.param and "grid" in f.suggestion]
+    sweeps = [f for f in findings if f.kind == Kind.SWEEP and f.param and "grid" in f.suggestion]
     if not sweeps:
         return
     param = str(sweeps[0].param)
@@ -383,7 +362,7 @@ def _no_pruning_when_exploring(
     draft: dict[str, Any], findings: list[Finding], reasons: list[str]
 ) -> None:
     """A pruner warned about in an exploration round is turned off in the draft."""
-    if any(f.kind == "pruning" and f.severity == "warn" for f in findings):
+    if any(f.kind == Kind.PRUNING and f.severity == Severity.WARN for f in findings):
         budget = draft.setdefault("budget", {})
         reasons.append(f"budget.pruner: {budget.get('pruner')} -> none (pruning: exploration)")
         budget["pruner"] = "none"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from orchestrator.analysis.model import StudyRecord, TrialRecord
 from orchestrator.analysis.outcomes import objective_values
 from orchestrator.rounds.pruning import EXPLORING_SAMPLERS, exploring
-from orchestrator.store.findings import Finding
+from orchestrator.store.findings import Finding, Kind, Severity
 
 
 @dataclass(frozen=True)
@@ -80,8 +80,8 @@ def pruning_findings(studies: list[StudyRecord]) -> list[Finding]:
             )
             out.append(
                 Finding(
-                    "pruning",
-                    "warn",
+                    Kind.PRUNING,
+                    Severity.WARN,
                     f"Pruner {s.pruner} was on in an exploration round ({why}): {count}. A "
                     "pruned trial has no final value, so the boundary, density and importance "
                     "checks and the axis plots leave it out, and the study's best may lose to "
@@ -95,8 +95,8 @@ def pruning_findings(studies: list[StudyRecord]) -> list[Finding]:
         elif pruned:
             out.append(
                 Finding(
-                    "pruning",
-                    "info",
+                    Kind.PRUNING,
+                    Severity.INFO,
                     f"Pruner {s.pruner}: {count}; the checks read the complete trials only.",
                     s.name,
                     None,

@@ -17,7 +17,7 @@ from orchestrator.analysis.noise import CLEAR_GAP, best_value_noise
 from orchestrator.analysis.outcomes import fmt, objective_values
 from orchestrator.analysis.space_checks import boundary, trials_per_study_needed
 from orchestrator.config.sections import AnalysisConfig
-from orchestrator.store.findings import Finding
+from orchestrator.store.findings import Finding, Kind, Severity
 
 # --------------------------------------------------------------------------- step budget
 
@@ -34,7 +34,7 @@ def evaluated_along(trial: TrialRecord) -> bool:
     evals = [s for s in (trial.curves or {}).get("eval_step") or [] if s is not None]
     if len(evals) < MIN_SPREAD_EVALS or not trial.max_steps:
         return False
-    return min(evals) <= 0.5 * trial.max_steps
+    return bool(min(evals) <= 0.5 * trial.max_steps)
 
 
 def _top_steps(study: StudyRecord, top_k: int) -> list[tuple[int, int]]:
@@ -78,7 +78,7 @@ def step_budget(
             f"training (latest at step {latest} of {budget}, {max(fractions):.0%}), so the "
             f"step budget is too large: about {new} steps would do."
         )
-        return [Finding("step_budget", "warn", message, None, None, {LENGTH_KEY: new})]
+        return [Finding(Kind.STEP_BUDGET, Severity.WARN, message, None, None, {LENGTH_KEY: new})]
     if all(f >= 1.0 - cfg.step_budget_late for f in fractions):
         new = 2 * budget
         message = (
@@ -86,7 +86,7 @@ def step_budget(
             f"training (earliest at {min(fractions):.0%} of {budget} steps), so a longer "
             f"budget such as {new} steps may help."
         )
-        return [Finding("step_budget", "info", message, None, None, {LENGTH_KEY: new})]
+        return [Finding(Kind.STEP_BUDGET, Severity.INFO, message, None, None, {LENGTH_KEY: new})]
     return []
 
 
@@ -114,7 +114,7 @@ def _comparison_info(studies: list[StudyRecord]) -> Finding:
     tail = f"; winner {winner}" if winner else "; no winner"
     message = f"Best {metric} per study (isolation view): {', '.join(parts)}{tail}."
     suggestion = {"best": {s.name: v for s, v in ranked}, "winner": winner}
-    return Finding("comparison", "info", message, None, None, suggestion)
+    return Finding(Kind.COMPARISON, Severity.INFO, message, None, None, suggestion)
 
 
 def _gap_finding(ranked: list[tuple[StudyRecord, float]]) -> Finding | None:
@@ -141,7 +141,7 @@ def _gap_finding(ranked: list[tuple[StudyRecord, float]]) -> Finding | None:
         "comparison is within tuning noise."
     )
     suggestion = {"winner": winner.name, "runner_up": runner.name, "gap": gap, "spread": spread}
-    return Finding("comparison", "warn", message, winner.name, None, suggestion)
+    return Finding(Kind.COMPARISON, Severity.WARN, message, winner.name, None, suggestion)
 
 
 def _thin_finding(study: StudyRecord, cfg: AnalysisConfig) -> Finding | None:
@@ -149,7 +149,9 @@ def _thin_finding(study: StudyRecord, cfg: AnalysisConfig) -> Finding | None:
     a study racing stopped, an info saying so (thin on purpose: it was clearly behind)."""
     if study.stopped:
         message = f"Study {study.name} was stopped at half its budget by racing: {study.stopped}."
-        return Finding("comparison", "info", message, study.name, None, {"stopped": True})
+        return Finding(
+            Kind.COMPARISON, Severity.INFO, message, study.name, None, {"stopped": True}
+        )
     reasons = []
     n_complete = len(study.complete())
     needed = trials_per_study_needed(study, cfg)
@@ -167,7 +169,7 @@ def _thin_finding(study: StudyRecord, cfg: AnalysisConfig) -> Finding | None:
         "thin for a fair comparison."
     )
     suggestion = {"complete_trials": n_complete, "boundary_params": edges}
-    return Finding("comparison", "warn", message, study.name, None, suggestion)
+    return Finding(Kind.COMPARISON, Severity.WARN, message, study.name, None, suggestion)
 
 
 def comparison(studies: list[StudyRecord], cfg: AnalysisConfig) -> list[Finding]:

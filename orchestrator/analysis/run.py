@@ -8,7 +8,6 @@ import re
 import textwrap
 from collections.abc import Collection
 from pathlib import Path
-from typing import Any
 
 from orchestrator.analysis.advice import one_advice_per_param
 from orchestrator.analysis.curve_checks import run_curve_checks
@@ -23,7 +22,7 @@ from orchestrator.analysis.sweep import sweep_findings
 from orchestrator.config.params import PARAM_TYPES
 from orchestrator.config.sections import AnalysisConfig
 from orchestrator.store.files import atomic_write
-from orchestrator.store.findings import Finding, by_severity
+from orchestrator.store.findings import Finding, Kind, by_severity, keep_suggested
 
 
 def run_study_checks(studies: list[StudyRecord], cfg: AnalysisConfig) -> list[Finding]:
@@ -61,18 +60,18 @@ def analyze(
     findings = [_in_length_key(f, length_key) for f in findings]
     if own_paths is not None:
         findings = [_own_suggestions(f, own_paths) for f in findings]
-    findings = [f for f in findings if f.kind != "step_budget" or length_key is not None]
+    findings = [f for f in findings if f.kind != Kind.STEP_BUDGET or length_key is not None]
     return by_severity(findings + skipped_checks(studies, length_key, cfg.late_fraction))
 
 
 def _own_suggestions(finding: Finding, own_paths: Collection[str]) -> Finding:
-    def keep(key: str, value: Any) -> bool:
+    """The finding without suggested built-in keys the own config lacks (its alternative's
+    too)."""
+
+    def keep(key: str) -> bool:
         return key not in PARAM_TYPES or key in own_paths
 
-    suggestion = {k: v for k, v in finding.suggestion.items() if keep(k, v)}
-    if isinstance(suggestion.get("or"), dict):
-        suggestion["or"] = {k: v for k, v in suggestion["or"].items() if keep(k, v)}
-    return dataclasses.replace(finding, suggestion=suggestion)
+    return dataclasses.replace(finding, suggestion=keep_suggested(finding.suggestion, keep))
 
 
 def _in_length_key(finding: Finding, length_key: str | None) -> Finding:

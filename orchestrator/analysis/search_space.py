@@ -117,7 +117,8 @@ def accepted(path: str, value: Any) -> bool:
 
 def _pushed(spec: dict[str, Any], edge: str) -> float:
     """The bound pushed outwards with no regard for limits (see ``widened``)."""
-    low, high = spec["low"], spec["high"]
+    low, high = float(spec["low"]), float(spec["high"])
+    new: float
     if spec.get("log"):
         new = low / 10.0 if edge == "low" else high * 10.0
     else:

@@ -26,7 +26,7 @@ from orchestrator.analysis.search_space import (
 )
 from orchestrator.config.sections import AnalysisConfig
 from orchestrator.rounds.check_needs import density_trials
-from orchestrator.store.findings import Finding
+from orchestrator.store.findings import Finding, Kind, Severity
 
 # --------------------------------------------------------------------------- boundary
 
@@ -61,7 +61,7 @@ def _boundary_finding(study: StudyRecord, trend: EdgeTrend, cfg: AnalysisConfig)
         )
     )
     suggestion = {edge: new} if new != spec[edge] else {}
-    return Finding("boundary", "warn", message, study.name, path, suggestion)
+    return Finding(Kind.BOUNDARY, Severity.WARN, message, study.name, path, suggestion)
 
 
 def _of(fitted: int, study: StudyRecord) -> str:
@@ -176,11 +176,11 @@ def _reason_clause(bad: list[TrialRecord]) -> str:
     return f" (most often {reason!r}{at}, {count} of {len(bad)} trials)"
 
 
-def _infeasible_severity(fraction: float, cfg: AnalysisConfig) -> str:
+def _infeasible_severity(fraction: float, cfg: AnalysisConfig) -> Severity:
     """``block`` from ``infeasible_block``, ``warn`` from ``infeasible_warn``, else ``info``."""
     if fraction >= cfg.infeasible_block:
-        return "block"
-    return "warn" if fraction >= cfg.infeasible_warn else "info"
+        return Severity.BLOCK
+    return Severity.WARN if fraction >= cfg.infeasible_warn else Severity.INFO
 
 
 def _cluster_clause(cluster: tuple[str, int, str, float, float]) -> tuple[str, dict[str, Any]]:
@@ -219,7 +219,7 @@ def infeasible(study: StudyRecord, cfg: AnalysisConfig, *, min_cluster: int = 2)
         f"{_reason_clause(bad)}"
     )
     suggestion: dict[str, Any] = {}
-    if severity == "block":
+    if severity == Severity.BLOCK:
         message += (
             f", at least the {cfg.infeasible_block:.0%} that points to a bug: suspect the "
             "training code (data, loss, initialisation) before trusting or re-tuning this study"
@@ -233,7 +233,7 @@ def infeasible(study: StudyRecord, cfg: AnalysisConfig, *, min_cluster: int = 2)
         message += clause
         suggestion.update(trim)
     message += "."
-    return [Finding("infeasible", severity, message, study.name, param, suggestion)]
+    return [Finding(Kind.INFEASIBLE, severity, message, study.name, param, suggestion)]
 
 
 # --------------------------------------------------------------------------- density
@@ -284,7 +284,9 @@ def density(study: StudyRecord, cfg: AnalysisConfig) -> list[Finding]:
             f"param plus one): too few to locate the optimum, so run about {more} more trials or "
             "tune fewer params."
         )
-        return [Finding("density", "warn", message, study.name, None, {"more_trials": more})]
+        return [
+            Finding(Kind.DENSITY, Severity.WARN, message, study.name, None, {"more_trials": more})
+        ]
     sigma, source = objective_noise(study)
     if sigma is None or sigma <= 0 or len(values) < 2:
         return []
@@ -297,4 +299,4 @@ def density(study: StudyRecord, cfg: AnalysisConfig) -> list[Finding]:
         f"{fmt(gap)} away, more than {ALONE_NOISES} times the noise {fmt(sigma)} ({source}), "
         f"so the best region was hit once: run about {more} more trials to map it."
     )
-    return [Finding("density", "warn", message, study.name, None, {"more_trials": more})]
+    return [Finding(Kind.DENSITY, Severity.WARN, message, study.name, None, {"more_trials": more})]

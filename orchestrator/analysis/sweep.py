@@ -31,7 +31,7 @@ from orchestrator.analysis.model import StudyRecord, TrialRecord
 from orchestrator.analysis.outcomes import fmt
 from orchestrator.analysis.round_checks import LENGTH_KEY
 from orchestrator.analysis.search_space import is_integer_spec, is_number, is_range
-from orchestrator.store.findings import Finding
+from orchestrator.store.findings import Finding, Kind, Severity
 
 CONVERGED = 0.05  # within 5% of the total fall: nearly converged
 MARGIN = 0.25  # the step budget's margin beyond that step
@@ -175,5 +175,5 @@ def sweep_findings(studies: list[StudyRecord]) -> list[Finding]:
         suggestion: dict[str, Any] = {c.param: c.value, "grid": grid}
         if c.budget is not None:
             suggestion[LENGTH_KEY] = c.budget
-        out.append(Finding("sweep", "info", message, study.name, c.param, suggestion))
+        out.append(Finding(Kind.SWEEP, Severity.INFO, message, study.name, c.param, suggestion))
     return out

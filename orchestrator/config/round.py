@@ -58,6 +58,12 @@ def round_from_dict(raw: Mapping[str, Any]) -> RoundConfig:
     return with_dotted_paths(RoundConfig(**fields, budget=budget))
 
 
+def round_to_dict(cfg: RoundConfig) -> dict[str, Any]:
+    """The round as plain data, its unset (None) top-level fields left out: what the
+    next-round draft starts from, and what ``round_from_dict`` reads back."""
+    return {k: v for k, v in dataclasses.asdict(cfg).items() if v is not None}
+
+
 # A nuisance entry is a range or choices (a mapping with one of these keys) or a list of
 # alternatives; anything else in ``nuisance`` is a level of a parameter's path.
 _SPEC_KEYS = frozenset({"low", "high", "log", "step", "choices", "when"})

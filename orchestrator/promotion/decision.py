@@ -18,13 +18,14 @@ from scipy import stats
 
 from orchestrator.promotion.sequential import Look
 from orchestrator.rounds.promotion_config import PromotionConfig
+from orchestrator.store.decision_record import Verdict
 
 
 @dataclass(frozen=True)
 class Decision:
     """The verdict on paired evidence; ``effect`` is the mean improvement (positive: better)."""
 
-    verdict: str  # promoted | rejected | blocked
+    verdict: Verdict
     reason: str
     effect: float
     ci_low: float  # (1 - 2 alpha) t-interval: its lower bound > 0 iff the one-sided test passes
@@ -127,27 +128,27 @@ def verdict_of(
     evidence: str,
     cfg: PromotionConfig,
     blocking: Sequence[str] = (),
-) -> tuple[str, str]:
+) -> tuple[Verdict, str]:
     """(verdict, reason) saying what was seen: better, worse (the interval below zero),
     within noise (the interval straddles zero), better but below ``min_improvement``, or not
     settled (the interval above zero, the rule's bar not met)."""
     if blocking and not cfg.force:
-        return "blocked", "blocked by findings: " + "; ".join(blocking)
+        return Verdict.BLOCKED, "blocked by findings: " + "; ".join(blocking)
     if significant and mean > cfg.min_improvement:
-        return "promoted", evidence
+        return Verdict.PROMOTED, evidence
     if ci_high < 0:
-        return "rejected", f"worse: the candidate's interval lies below zero: {evidence}"
+        return Verdict.REJECTED, f"worse: the candidate's interval lies below zero: {evidence}"
     if significant:
-        return "rejected", (
+        return Verdict.REJECTED, (
             f"better, but below min_improvement {cfg.min_improvement:g}: {evidence}"
         )
     if ci_low > 0:  # above zero, short of the rule's bar (a sequential boundary, se_multiple)
         return (
-            "rejected",
+            Verdict.REJECTED,
             f"not settled: the interval is above zero, the rule's bar is not met: {evidence}",
         )
     if cfg.min_improvement > 0 and ci_high < cfg.min_improvement:
-        return "rejected", (
+        return Verdict.REJECTED, (
             f"no gain of min_improvement {cfg.min_improvement:g} in sight: {evidence}"
         )
-    return "rejected", f"within seed noise (the interval straddles zero): {evidence}"
+    return Verdict.REJECTED, f"within seed noise (the interval straddles zero): {evidence}"

@@ -6,6 +6,7 @@ a fraction of a second.
 
 from __future__ import annotations
 
+from orchestrator.store.decision_record import Verdict
 from orchestrator.store.ledger import DecisionRow
 
 
@@ -15,7 +16,7 @@ def format_history(rows: list[DecisionRow]) -> str:
         return "no promotion decisions yet: run a round (orchestrator round=<name>)"
     lines = ["lineage of incumbents (base config first):", "  base config"]
     for row in rows:
-        mark = "->" if row.verdict == "promoted" else "  "
+        mark = "->" if row.verdict == Verdict.PROMOTED else "  "
         lines.append(
             f"  {mark} {row.round_name}: {row.verdict} ({row.candidate_study} trial "
             f"{row.candidate_trial}; effect {row.effect:+.4g} "

@@ -26,10 +26,11 @@ from orchestrator.promotion.sequential import Look, look
 from orchestrator.rounds.promotion_config import PromotionConfig
 from orchestrator.rounds.space import Round
 from orchestrator.store import paths
-from orchestrator.store.findings import read_findings
+from orchestrator.store.decision_record import DecisionRecord, Verdict
+from orchestrator.store.findings import Severity, read_findings
 from orchestrator.store.incumbent import write_incumbent
-from orchestrator.store.ledger import DecisionRow, Ledger, PendingDecision
-from orchestrator.store.record import Direction, StudyAttr, config_hash
+from orchestrator.store.ledger import DecisionRow, Ledger
+from orchestrator.store.record import Direction, StudyAttr, config_hash, promotion_study_name
 from orchestrator.trainers.cache import TrainerCache
 
 
@@ -61,12 +62,12 @@ def promote(
 
 def gather_evidence(
     rnd: Round, start: Experiment, incumbent: Experiment, job: PromotionJob
-) -> PendingDecision:
+) -> DecisionRecord:
     """Candidate, paired reruns of both, findings, and the rule's verdict."""
     cfg = rnd.promotion
     candidate = find_candidate(rnd, start, job.storage, cfg)
     study = optuna.create_study(
-        study_name=f"{rnd.name}/promotion",
+        study_name=promotion_study_name(rnd.name),
         storage=job.storage,
         direction=Direction(start.direction).value,
         load_if_exists=True,
@@ -85,7 +86,7 @@ def gather_evidence(
         decision = decide(
             cand_values, inc_values, maximize=maximize, cfg=cfg, blocking=block, warnings=warn
         )
-    return PendingDecision(
+    return DecisionRecord(
         round_name=rnd.name,
         candidate_study=candidate.study,
         candidate_trial=candidate.trial,
@@ -137,7 +138,7 @@ def _reruns_in_steps(
 
 def commit(decision: DecisionRow, rnd: Round, start: Experiment, job: PromotionJob) -> None:
     """The second step: the incumbent file (on promotion), then the decision made final."""
-    if decision.verdict == "promoted":
+    if decision.verdict == Verdict.PROMOTED:
         evidence = {
             "decision": decision.reason,
             "seeds": decision.seeds,
@@ -160,8 +161,8 @@ def blocking_findings(studies: str | Path, round_name: str) -> tuple[list[str], 
     """(block messages, a one-line summary of warnings) from ``findings.json``, when present."""
     path = paths.findings_file(studies, round_name)
     findings = read_findings(path) or []
-    block = [f.message for f in findings if f.severity == "block"]
-    kinds = Counter(f.kind for f in findings if f.severity == "warn")
+    block = [f.message for f in findings if f.severity == Severity.BLOCK]
+    kinds = Counter(f.kind for f in findings if f.severity == Severity.WARN)
     if not kinds:
         return block, []
     listed = ", ".join(f"{k} x{n}" for k, n in kinds.most_common())

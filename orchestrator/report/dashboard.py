@@ -17,9 +17,9 @@ import plotly.graph_objects as go
 from optuna_dashboard import save_note, save_plotly_graph_object
 
 from orchestrator.analysis.model import StudyRecord
-from orchestrator.store.findings import Finding
+from orchestrator.store.findings import Finding, Severity
 
-_ICON = {"block": "BLOCK", "warn": "WARN", "info": "info"}
+_ICON = {Severity.BLOCK: "BLOCK", Severity.WARN: "WARN", Severity.INFO: "info"}
 
 
 def note_for(study: StudyRecord, goal: str, findings: list[Finding]) -> str:

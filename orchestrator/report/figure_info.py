@@ -173,9 +173,9 @@ class BestCurve:
 
     name: str
     color: str
-    loss: tuple[float, ...]
+    loss: tuple[float | None, ...]  # None: a step without a finite value
     eval_step: tuple[float, ...]
-    val_error: tuple[float, ...]
+    val_error: tuple[float | None, ...]
 
 
 def best_curves_info(studies: list[StudyRecord]) -> tuple[BestCurve, ...]:

@@ -28,11 +28,12 @@ from orchestrator.analysis.pruning import steps_saved
 from orchestrator.analysis.sweep import sweep_choice, sweep_findings
 from orchestrator.report import figures
 from orchestrator.report.trial_curves import trial_curves_figure
+from orchestrator.store.decision_record import DecisionRecord, Verdict
 from orchestrator.store.files import atomic_write
-from orchestrator.store.findings import Finding, by_severity
+from orchestrator.store.findings import Finding, Kind, Severity, by_severity
 from orchestrator.train.numbers import is_real
 
-SEVERITY_COLORS = {"block": "#c62828", "warn": "#ef6c00", "info": "#757575"}
+SEVERITY_COLORS = {Severity.BLOCK: "#c62828", Severity.WARN: "#ef6c00", Severity.INFO: "#757575"}
 
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1400px;
@@ -59,7 +60,7 @@ def build_report_html(
     roles: dict[str, Any],
     studies: list[StudyRecord],
     findings: list[Finding],
-    decision: dict[str, Any] | None,
+    decision: DecisionRecord | None,
     answer: Answer | None = None,
 ) -> str:
     """The whole page as a string (no I/O): see the module docstring for what is in it."""
@@ -214,7 +215,7 @@ def _sweep_section(page: _Page, studies: list[StudyRecord], findings: list[Findi
         choice = sweep_choice(study)
         if choice is None:
             continue
-        stated = [f for f in findings if f.kind == "sweep" and f.study == study.name]
+        stated = [f for f in findings if f.kind == Kind.SWEEP and f.study == study.name]
         finding = stated[0] if stated else sweep_findings([study])[0]  # the analysed words
         fig = trial_curves_figure(
             study, param=choice.param, choice=choice, title=f"Sweep of {choice.param}"
@@ -324,40 +325,40 @@ def _compute_section(studies: list[StudyRecord]) -> str:
     return "<h2>Compute spent</h2>" + _table(header, rows)
 
 
-def _decision_section(page: _Page, decision: dict[str, Any] | None) -> str:
+VERDICT_COLORS: dict[str, str] = {
+    Verdict.PROMOTED: "#2e7d32",
+    Verdict.REJECTED: "#757575",
+    Verdict.BLOCKED: "#c62828",
+}
+
+
+def _decision_section(page: _Page, decision: DecisionRecord | None) -> str:
     """Verdict, reason, the per-seed values and their paired plot; or a note that none exists."""
     if decision is None:
         return "<h2>Promotion decision</h2><p>No promotion decision yet.</p>"
-    verdict = decision.get("verdict", "?")
-    color = {"promoted": "#2e7d32", "rejected": "#757575", "blocked": "#c62828"}.get(
-        verdict, "#222"
-    )
-    seeds = decision.get("seeds") or []
-    cand = decision.get("candidate_values") or []
-    inc = decision.get("incumbent_values") or []
+    color = VERDICT_COLORS.get(decision.verdict, "#222")
     rows = [
         [_e(s), _e(_fmt(b)), _e(_fmt(c)), _e(_fmt(c - b) if _numbers(b, c) else "")]
-        for s, c, b in zip(seeds, cand, inc, strict=False)
+        for s, c, b in zip(
+            decision.seeds, decision.candidate_values, decision.incumbent_values, strict=False
+        )
     ]
-    candidate = decision.get("candidate_study")
-    if decision.get("candidate_trial") is not None:
-        candidate = f"{candidate} trial {decision['candidate_trial']}"
+    candidate = decision.candidate
     details = [
         "<h2>Promotion decision</h2>",
-        f'<p>Verdict: <strong style="color:{color}">{_e(verdict)}</strong></p>',
-        f"<p>Reason: {_e(decision.get('reason', ''))}</p>",
+        f'<p>Verdict: <strong style="color:{color}">{_e(decision.verdict)}</strong></p>',
+        f"<p>Reason: {_e(decision.reason)}</p>",
         f"<p>Candidate: {_e(candidate)}</p>" if candidate else "",
         _table(["seed", "incumbent", "candidate", "candidate - incumbent"], rows) if rows else "",
         _looks_table(decision),
-        page.figure("decision", figures.decision_figure(decision)),
+        page.figure("decision", figures.decision_figure(decision.to_dict())),
     ]
     return "\n".join(d for d in details if d)
 
 
-def _looks_table(decision: dict[str, Any]) -> str:
+def _looks_table(decision: DecisionRecord) -> str:
     """Sequential reruns: how the evidence accumulated, look by look, and what it saved."""
-    rule = decision.get("rule") or {}
-    looks = rule.get("looks") or []
+    looks = decision.looks
     if not looks:
         return ""
     rows = [
@@ -366,7 +367,7 @@ def _looks_table(decision: dict[str, Any]) -> str:
          _e(x["outcome"])]
         for x in looks
     ]  # fmt: skip
-    cap, used = rule.get("cap"), looks[-1]["n"]
+    cap, used = decision.cap, looks[-1]["n"]
     saved = (
         f"<p>{used} of at most {cap} seeds each: {2 * (cap - used)} runs saved.</p>"
         if (cap and used < cap)

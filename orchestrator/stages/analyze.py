@@ -7,20 +7,21 @@ so it runs on an old round or a killed one exactly as on a fresh one.
 
 from __future__ import annotations
 
-import dataclasses
+from pathlib import Path
 from typing import Any
 
 from orchestrator.analysis.answer import format_answer
 from orchestrator.analysis.load import load_round
 from orchestrator.analysis.model import StudyRecord
-from orchestrator.analysis.next_round import draft_of, render
+from orchestrator.analysis.next_round import render
+from orchestrator.analysis.round_analysis import RoundAnalysis
 from orchestrator.analysis.run import analyze, format_findings
 from orchestrator.config.round import round_from_dict
 from orchestrator.report.dashboard import push_findings
 from orchestrator.report.figures import axis_plot
 from orchestrator.report.tensorboard_export import export_round
 from orchestrator.rounds.validate import parse_round
-from orchestrator.stages.report import answer_of, decision_of, write_round_report
+from orchestrator.stages.report import analysis_of, write_round_report
 from orchestrator.stages.round import RoundContext
 from orchestrator.store import paths
 from orchestrator.store.files import atomic_write
@@ -36,22 +37,28 @@ def analyze_round(ctx: RoundContext) -> int:
     own_paths = None if start.builtin else set(start.schema.types)
     findings = analyze(studies, ctx.root.analysis, start.length_key, own_paths)
     path = write_findings(findings, paths.findings_file(ctx.studies, rnd.name))
-    raw = {k: v for k, v in dataclasses.asdict(ctx.root.round).items() if v is not None}
-    draft, reasons = draft_of(raw, findings, studies)
-    parse_round(round_from_dict(draft), ctx.start)  # a draft that would not load is a bug here
-    draft_path = paths.next_round_file(ctx.studies, rnd.name)
-    atomic_write(draft_path, render(draft, reasons, f"{rnd.name}'s findings"))
-    print(format_answer(answer_of(ctx, studies, findings, decision_of(ctx))))
+    analysis = analysis_of(ctx, studies, findings)  # the draft and the answer, made once
+    draft_path = write_draft(ctx, analysis)
+    print(format_answer(analysis.answer))
     print(format_findings(findings))
     push_findings(ctx.storage, studies, rnd.goal, findings, _dashboard_figures)
-    report = write_round_report(ctx, studies, findings)
+    report = write_round_report(ctx, analysis)
     if ctx.root.paths.tensorboard:
         export_to_tensorboard(ctx, studies)
     print(
-        f"  written to {path}; next-round draft ({len(reasons)} changes): "
+        f"  written to {path}; next-round draft ({len(analysis.changes)} changes): "
         f"{draft_path}; report: {report}"
     )
     return 0
+
+
+def write_draft(ctx: RoundContext, analysis: RoundAnalysis) -> Path:
+    """The next-round draft, validated as a round before it is written (a draft that would
+    not load is a bug here)."""
+    parse_round(round_from_dict(analysis.draft), ctx.start)
+    path = Path(analysis.draft_path)
+    atomic_write(path, render(analysis.draft, analysis.changes, f"{ctx.rnd.name}'s findings"))
+    return path
 
 
 def export_to_tensorboard(ctx: RoundContext, studies: list[StudyRecord]) -> None:

@@ -13,8 +13,9 @@ from orchestrator.report.tensorboard_export import export_round
 from orchestrator.stages.report import rewrite_report_with_decision
 from orchestrator.stages.round import RoundContext
 from orchestrator.store import paths
+from orchestrator.store.decision_record import Verdict
 from orchestrator.store.incumbent import read_incumbent
-from orchestrator.store.record import TrialAttr
+from orchestrator.store.record import TrialAttr, promotion_study_name
 
 
 def promote_round(ctx: RoundContext) -> int:
@@ -27,7 +28,7 @@ def promote_round(ctx: RoundContext) -> int:
     rewrite_report_with_decision(ctx)
     if ctx.root.paths.tensorboard:
         export_reruns(ctx)
-    if row.verdict == "promoted":
+    if row.verdict == Verdict.PROMOTED:
         print(f"  the next round starts from {paths.incumbent_file(ctx.studies)}")
     return 0
 
@@ -36,7 +37,9 @@ def export_reruns(ctx: RoundContext) -> None:
     """Promotion's seed reruns as TensorBoard runs (``<round>/promotion/trial_<n>``), their
     role (candidate, incumbent) and seed as the hyperparameters that tell them apart."""
     try:
-        study = optuna.load_study(study_name=f"{ctx.rnd.name}/promotion", storage=ctx.storage)
+        study = optuna.load_study(
+            study_name=promotion_study_name(ctx.rnd.name), storage=ctx.storage
+        )
     except KeyError:
         return  # no reruns (a blocked promotion)
     attrs = {t.number: t.user_attrs for t in study.get_trials(deepcopy=False)}

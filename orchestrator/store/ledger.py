@@ -9,12 +9,10 @@ crash in between is finished by re-running and a round never gets two decisions.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,6 +32,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from orchestrator.config.sections import StorageConfig
 from orchestrator.store.closing import ClosesOnExit
+from orchestrator.store.decision_record import DecisionRecord
 
 
 class Base(DeclarativeBase):
@@ -58,7 +57,7 @@ class RoundRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(255), unique=True)
     goal: Mapped[str] = mapped_column(Text, default="")
-    config: Mapped[dict] = mapped_column(JSON)
+    config: Mapped[dict[str, Any]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(32))  # running | finished | decided
     started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
@@ -71,16 +70,16 @@ class DecisionRow(Created, Base):
     round_name: Mapped[str] = mapped_column(String(255))
     candidate_study: Mapped[str] = mapped_column(String(512))
     candidate_trial: Mapped[int] = mapped_column(Integer)
-    candidate_config: Mapped[dict] = mapped_column(JSON)
+    candidate_config: Mapped[dict[str, Any]] = mapped_column(JSON)
     candidate_hash: Mapped[str] = mapped_column(String(64))
     incumbent_hash: Mapped[str] = mapped_column(String(64))
-    seeds: Mapped[list] = mapped_column(JSON)
-    candidate_values: Mapped[list] = mapped_column(JSON)
-    incumbent_values: Mapped[list] = mapped_column(JSON)
+    seeds: Mapped[list[int]] = mapped_column(JSON)
+    candidate_values: Mapped[list[float]] = mapped_column(JSON)
+    incumbent_values: Mapped[list[float]] = mapped_column(JSON)
     effect: Mapped[float] = mapped_column(Float)
     ci_low: Mapped[float] = mapped_column(Float)
     ci_high: Mapped[float] = mapped_column(Float)
-    rule: Mapped[dict] = mapped_column(JSON)
+    rule: Mapped[dict[str, Any]] = mapped_column(JSON)
     verdict: Mapped[str] = mapped_column(String(32))  # promoted | rejected | blocked
     reason: Mapped[str] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(16))  # pending | final
@@ -93,28 +92,7 @@ class ProbeRow(Created, Base):
     data: Mapped[str] = mapped_column(String(64))
     device: Mapped[str] = mapped_column(String(255))
     recommended: Mapped[int] = mapped_column(Integer)
-    result: Mapped[dict] = mapped_column(JSON)  # every measured point and the verdict
-
-
-@dataclass(frozen=True)
-class PendingDecision:
-    """A decision with all its evidence, as promotion records it before the incumbent file."""
-
-    round_name: str
-    candidate_study: str
-    candidate_trial: int
-    candidate_config: dict[str, Any]
-    candidate_hash: str
-    incumbent_hash: str
-    seeds: list[int]
-    candidate_values: list[float]
-    incumbent_values: list[float]
-    effect: float
-    ci_low: float
-    ci_high: float
-    rule: dict[str, Any]
-    verdict: str  # promoted | rejected | blocked
-    reason: str
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)  # every measured point and the verdict
 
 
 def ledger_url(storage: StorageConfig, studies: str | Path) -> str:
@@ -171,9 +149,19 @@ class Ledger(ClosesOnExit):
                 s.expunge(row)
             return row
 
-    def record_pending(self, decision: PendingDecision) -> None:
+    def record(self, round_name: str) -> DecisionRecord | None:
+        """The round's decision as a plain record (for the report and the answer)."""
+        row = self.decision(round_name)
+        if row is None:
+            return None
+        return DecisionRecord.from_dict(
+            {c.name: getattr(row, c.name) for c in row.__table__.columns}
+        )
+
+    def record_pending(self, decision: DecisionRecord) -> None:
+        """The decision with all its evidence, before the incumbent file (``pending``)."""
         with self.session() as s:
-            s.add(DecisionRow(state="pending", **_jsonable(dataclasses.asdict(decision))))
+            s.add(DecisionRow(**_jsonable({**decision.to_dict(), "state": "pending"})))
 
     def finalise(self, round_name: str) -> None:
         with self.session() as s:

@@ -58,6 +58,15 @@ def trainer_error(error: object) -> str | None:
     return error
 
 
+PROMOTION_SUFFIX = "/promotion"
+
+
+def promotion_study_name(round_name: str) -> str:
+    """The study of a round's promotion reruns (candidate and incumbent, seed by seed): one
+    name for promotion, which writes it, and the stages that read it back."""
+    return f"{round_name}{PROMOTION_SUFFIX}"
+
+
 class StudyAttr:
     """User-attribute keys of a round's study (its provenance)."""
 

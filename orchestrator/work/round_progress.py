@@ -18,7 +18,7 @@ from typing import Any
 import optuna
 
 from orchestrator.config.sections import StorageConfig
-from orchestrator.store.record import StudyAttr
+from orchestrator.store.record import PROMOTION_SUFFIX, StudyAttr
 from orchestrator.store.storage import create_storage, dispose_storage
 from orchestrator.work.budget import count_trials
 
@@ -51,7 +51,7 @@ def read_progress(storage: optuna.storages.BaseStorage, round_name: str) -> Roun
         s
         for s in storage.get_all_studies()
         if s.user_attrs.get(StudyAttr.ROUND) == round_name
-        and not s.study_name.endswith("/promotion")
+        and not s.study_name.endswith(PROMOTION_SUFFIX)
     ]
     if not studies:
         return None

@@ -27,6 +27,7 @@ from orchestrator.store.record import (
     config_hash,
     feasible_value,
     legacy_config_hash,
+    promotion_study_name,
     trial_outcome,
 )
 from orchestrator.work.carry import carry_into
@@ -171,7 +172,7 @@ def recorded_identity(
         name, attrs = summary.study_name, summary.user_attrs
         if not name.startswith(f"{round_name}/") and name != round_name:
             continue
-        if name == f"{round_name}/promotion":
+        if name == promotion_study_name(round_name):
             continue
         stored = attrs.get(StudyAttr.IDENTITY)
         if isinstance(stored, dict):

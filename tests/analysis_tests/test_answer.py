@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from orchestrator.analysis.answer import format_answer, round_answer
 from orchestrator.analysis.model import StudyRecord, TrialRecord
+from orchestrator.store.decision_record import DecisionRecord
 from orchestrator.store.findings import Finding
 
 
@@ -42,8 +43,10 @@ def test_warnings_on_the_top_studies_undermine_the_answer_and_others_do_not():
 
 
 def test_the_verdict_and_the_next_step_are_stated():
-    decision = {"verdict": "promoted", "effect": -0.02, "ci_low": -0.03, "ci_high": -0.01,
-                "reason": "better on every seed"}  # fmt: skip
+    decision = DecisionRecord.from_dict(
+        {"round_name": "r", "verdict": "promoted", "effect": -0.02, "ci_low": -0.03,
+         "ci_high": -0.01, "reason": "better on every seed"}
+    )  # fmt: skip
     changes = ["optimizer.lr: high 3.0 -> 30.0 (boundary)"]
     answer = round_answer("q", [depth_study(1, [0.1])], [], decision, changes, "r/next.yaml")
     text = format_answer(answer)

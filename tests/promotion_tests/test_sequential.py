@@ -173,13 +173,16 @@ def test_a_sequential_decision_killed_mid_reruns_resumes_exactly(tmp_path, monke
 
 def test_the_report_shows_the_evidence_look_by_look():
     from orchestrator.report.round_report import _looks_table
+    from orchestrator.store.decision_record import DecisionRecord
 
     first = Look(3, 0.01, -0.01, 0.03, 1.2, 3.8, "continue")
     second = Look(5, 0.02, 0.01, 0.03, 4.1, 3.34, "promote")
-    html = _looks_table({"rule": {"cap": 10, "looks": [vars(first), vars(second)]}})
+    rule = {"cap": 10, "looks": [vars(first), vars(second)]}
+    html = _looks_table(DecisionRecord.from_dict({"rule": rule}))
     assert "Evidence by look" in html and html.count("<tr>") >= 3
     assert "5 of at most 10 seeds each: 10 runs saved" in html
-    assert _looks_table({"rule": {"rule": "paired_t"}}) == ""  # a fixed decision: no table
+    fixed = DecisionRecord.from_dict({"rule": {"rule": "paired_t"}})
+    assert _looks_table(fixed) == ""  # a fixed decision: no table
 
 
 def test_with_two_looks_the_first_only_stops_losers_and_the_last_is_the_fixed_test():

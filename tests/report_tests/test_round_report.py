@@ -16,6 +16,7 @@ from orchestrator.analysis.answer import round_answer
 from orchestrator.analysis.model import StudyRecord, TrialRecord
 from orchestrator.report import figures
 from orchestrator.report.round_report import build_report_html, write_report
+from orchestrator.store.decision_record import DecisionRecord
 from orchestrator.store.findings import Finding
 
 LR = {"low": 0.01, "high": 3.0, "log": True}
@@ -119,6 +120,7 @@ DECISION = {
     "candidate_study": "round_x/model.depth=2",
     "candidate_trial": 11,
 }
+RECORD = DecisionRecord.from_dict({"round_name": "round_x", **DECISION})
 N_AXIS = 2 * 2  # two nuisance params x two studies
 
 
@@ -231,10 +233,8 @@ def page(studies: list[StudyRecord]) -> str:
         roles=ROLES,
         studies=studies,
         findings=FINDINGS,
-        decision=DECISION,
-        answer=round_answer(
-            "Does depth help?", studies, FINDINGS, DECISION, ["a change"], "n.yaml"
-        ),
+        decision=RECORD,
+        answer=round_answer("Does depth help?", studies, FINDINGS, RECORD, ["a change"], "n.yaml"),
     )
 
 
