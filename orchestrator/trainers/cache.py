@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from orchestrator.config.experiment import Experiment
 from orchestrator.config.trainer_settings import TrainerSettings
 from orchestrator.train.result import TrainResult
-from orchestrator.trainers.protocol import Trainer, TrialPlace
+from orchestrator.trainers.protocol import Trainer, TrainingJob, TrialPlace
 from orchestrator.trainers.reports import Reports
 from orchestrator.trainers.resolve import trainer_for
 from orchestrator.trainers.resources import WorkerResources
@@ -51,4 +51,5 @@ class TrainerCache:
     ) -> TrainResult:
         """Train one run with the experiment's trainer. ``place``: the trial's own folder (a
         child's or an app's files; a fresh temporary one, made when needed, if None)."""
-        return self.trainer(experiment).train(experiment, reports, place, progress=progress)
+        job = TrainingJob(experiment, reports, place, progress)
+        return self.trainer(experiment).train(job)

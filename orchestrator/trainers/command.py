@@ -13,8 +13,7 @@ from orchestrator.exceptions import ConfigError
 from orchestrator.train.result import TrainResult
 from orchestrator.trainers.child.arguments import child_arguments
 from orchestrator.trainers.child.run import ChildLimits, train_in_child
-from orchestrator.trainers.protocol import TrialPlace, place_or_temporary
-from orchestrator.trainers.reports import Reports
+from orchestrator.trainers.protocol import TrainingJob
 
 if TYPE_CHECKING:
     from orchestrator.config.experiment import Experiment
@@ -43,13 +42,6 @@ class CommandTrainer:
         """This trial's argv: the command, then every key's value."""
         return [*self.settings.command, *child_arguments(self.settings.args, experiment.tree)]
 
-    def train(
-        self,
-        experiment: Experiment,
-        reports: Reports,
-        place: TrialPlace | None,
-        *,
-        progress: bool,
-    ) -> TrainResult:
-        argv = self.argv(experiment)
-        return train_in_child(argv, experiment, reports, place_or_temporary(place), self.limits)
+    def train(self, job: TrainingJob) -> TrainResult:
+        argv = self.argv(job.experiment)
+        return train_in_child(argv, job.experiment, job.reports, job.folder(), self.limits)

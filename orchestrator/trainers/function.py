@@ -34,8 +34,8 @@ from orchestrator.config.trainer_settings import FunctionSettings
 from orchestrator.exceptions import ConfigError
 from orchestrator.train.result import TrainResult
 from orchestrator.trainers.answer import build_result
-from orchestrator.trainers.protocol import TrialPlace
-from orchestrator.trainers.reports import Reports, reporting_to
+from orchestrator.trainers.protocol import TrainingJob
+from orchestrator.trainers.reports import reporting_to
 from orchestrator.trainers.resources import WorkerResources
 
 if TYPE_CHECKING:
@@ -65,19 +65,13 @@ class FunctionTrainer:
     def ready(self) -> None:
         """Nothing left to check: importing and the signature were checked when built."""
 
-    def train(
-        self,
-        experiment: Experiment,
-        reports: Reports,
-        place: TrialPlace | None,
-        *,
-        progress: bool,
-    ) -> TrainResult:
+    def train(self, job: TrainingJob) -> TrainResult:
+        experiment, reports = job.experiment, job.reports
         config = config_for(experiment)
         offered: dict[str, Any] = {
             "report": reports.report,
             "on_eval": reports.on_eval,
-            "progress": progress,
+            "progress": job.progress,
         }
         kwargs = {name: value for name, value in offered.items() if name in self.asks}
         if "data" in self.asks:

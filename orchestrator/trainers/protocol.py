@@ -29,12 +29,23 @@ class TrialPlace:
     dir: Path
 
 
-def place_or_temporary(place: TrialPlace | None) -> TrialPlace:
-    """``place``, or a fresh temporary folder for a trainer that writes files (a child's
-    output, an app's output dir) when its caller gave none."""
-    if place is not None:
-        return place
-    return TrialPlace("run", Path(tempfile.mkdtemp(prefix="orchestrator-trial-")))
+@dataclass(frozen=True)
+class TrainingJob:
+    """One run to train: the experiment (its values set), the reports it goes to, the
+    trial's own folder (None: one is made where a trainer writes files) and whether to
+    show a progress bar (where the trainer can show one)."""
+
+    experiment: Experiment
+    reports: Reports
+    place: TrialPlace | None = None
+    progress: bool = False
+
+    def folder(self) -> TrialPlace:
+        """The trial's folder, or a fresh temporary one for a trainer that writes files (a
+        child's output, an app's output dir) when its caller gave none."""
+        if self.place is not None:
+            return self.place
+        return TrialPlace("run", Path(tempfile.mkdtemp(prefix="orchestrator-trial-")))
 
 
 class Trainer(Protocol):
@@ -45,14 +56,6 @@ class Trainer(Protocol):
         signature fitting, an app's config composed, a command's program found); one
         ConfigError naming the key otherwise."""
 
-    def train(
-        self,
-        experiment: Experiment,
-        reports: Reports,
-        place: TrialPlace | None,
-        *,
-        progress: bool,
-    ) -> TrainResult:
-        """Train ``experiment`` once; what it reported is in ``reports``, its answer the
-        result. ``place``: the trial's own folder (None: one is made where files are
-        written). ``progress``: a progress bar, where the trainer can show one."""
+    def train(self, job: TrainingJob) -> TrainResult:
+        """Train ``job.experiment`` once; what it reported is in ``job.reports``, its answer
+        the result."""

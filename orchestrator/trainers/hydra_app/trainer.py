@@ -49,8 +49,8 @@ from orchestrator.trainers.hydra_app.run_state import (
     set_trial_overrides,
     working_dir_for,
 )
-from orchestrator.trainers.protocol import TrialPlace, place_or_temporary
-from orchestrator.trainers.reports import Reports, reporting_to
+from orchestrator.trainers.protocol import TrainingJob, TrialPlace
+from orchestrator.trainers.reports import reporting_to
 
 
 class HydraAppTrainer:
@@ -74,15 +74,8 @@ class HydraAppTrainer:
         """The trial's values that differ from the app's own defaults."""
         return changed_values(experiment.tree, self.defaults)
 
-    def train(
-        self,
-        experiment: Experiment,
-        reports: Reports,
-        place: TrialPlace | None,
-        *,
-        progress: bool,
-    ) -> TrainResult:
-        place = place_or_temporary(place)
+    def train(self, job: TrainingJob) -> TrainResult:
+        experiment, reports, place = job.experiment, job.reports, job.folder()
         changed = self.changed(experiment)
         overrides = [hydra_override(path, value) for path, value in changed.items()]
         if self.settings.subprocess:
