@@ -3,9 +3,10 @@
 Exploration rounds (PLAYBOOK.md 3) use quasi-random search: scrambled Sobol (or Halton) points
 cover the nuisance space uniformly, carry no adaptivity bias, and are trivially parallel. That
 last property only holds if the point a trial gets is a pure function of something every worker
-agrees on. Here it is ``(seed, trial.number)``: the storage hands out trial numbers uniquely per
-study, so workers sharing one study never draw the same point, and a round killed and resumed by
-a new process continues the same sequence where it stopped.
+agrees on. Here it is ``(seed, point index)``: each trial records its index, a retry keeps the
+index of the trial it repeats and a fresh trial takes the next unused one (``point_index.py``),
+so workers sharing one study never draw the same point, a retried point is the same point, and
+a round killed and resumed by a new process continues the same sequence where it stopped.
 
 Exploitation rounds switch to Bayesian optimisation (TPE or a Gaussian process) or to a grid
 (e.g. an exponential learning-rate sweep); :func:`make_sampler` builds any of them by name.
@@ -31,6 +32,7 @@ from optuna.trial import FrozenTrial
 from scipy.stats import qmc
 
 from orchestrator.exceptions import ConfigError
+from orchestrator.rounds.point_index import assign_point_index, point_index
 
 SAMPLERS: tuple[str, ...] = ("qmc", "random", "tpe", "gp", "grid")
 # samplers that learn from history, so a new study starts from earlier trials (work/carry.py)
@@ -43,9 +45,10 @@ _BLOCK = 256
 
 
 class QuasiRandomSampler(optuna.samplers.BaseSampler):
-    """Seeded, scrambled quasi-random search whose point depends only on (seed, trial number).
+    """Seeded, scrambled quasi-random search whose point depends only on (seed, point index).
 
-    Trial ``n`` gets point ``n`` of the scrambled sequence of dimension ``len(search_space)``
+    A trial of point index ``n`` (``point_index.py``: the trial's number unless a retry
+    came before it) gets point ``n`` of the scrambled sequence of dimension ``len(search_space)``
     generated from ``seed``; each declared parameter owns one fixed coordinate (its position in
     ``search_space``), and its value is that coordinate mapped by :func:`unit_to_value`.
 
@@ -58,10 +61,11 @@ class QuasiRandomSampler(optuna.samplers.BaseSampler):
       (read, then increment). Workers sharing a study race on that read-modify-write, so two
       of them can draw the same point, and the index is not tied to the trial.
 
-    This sampler keeps no state in the study at all: the full search space (conditional
-    parameters included) is declared up front, and the sample index is ``trial.number``, which
-    the storage assigns uniquely and atomically. Two samplers with the same seed and space give
-    identical parameters for the same trial number, in any process, at any time.
+    This sampler keeps no counter in the study: the full search space (conditional
+    parameters included) is declared up front, and the sample index is recorded on the trial
+    itself when Optuna creates it (under the round's claim lock), copied onto its retries.
+    Two samplers with the same seed and space give identical parameters for the same index,
+    in any process, at any time.
 
     Args:
         search_space: the round's full, ordered space, every parameter any trial may suggest
@@ -111,11 +115,11 @@ class QuasiRandomSampler(optuna.samplers.BaseSampler):
                 "objective may suggest (conditional ones included)."
             ) from None
 
-    def point(self, trial_number: int) -> np.ndarray:
-        """Point ``trial_number`` of the sequence, an array in ``[0, 1)^dimension`` (a copy)."""
-        if trial_number < 0:
-            raise ValueError(f"trial_number must be >= 0; got {trial_number}")
-        block, offset = divmod(int(trial_number), _BLOCK)
+    def point(self, index: int) -> np.ndarray:
+        """Point ``index`` of the sequence, an array in ``[0, 1)^dimension`` (a copy)."""
+        if index < 0:
+            raise ValueError(f"the point index must be >= 0; got {index}")
+        block, offset = divmod(int(index), _BLOCK)
         point: np.ndarray = self._block(block)[offset].copy()
         return point
 
@@ -146,6 +150,9 @@ class QuasiRandomSampler(optuna.samplers.BaseSampler):
             return qmc.Halton(self.dimension, scramble=self._scramble, rng=rng)
         return qmc.Sobol(self.dimension, scramble=self._scramble, rng=rng)
 
+    def before_trial(self, study: Study, trial: FrozenTrial) -> None:
+        assign_point_index(study, trial)
+
     def infer_relative_search_space(
         self, study: Study, trial: FrozenTrial
     ) -> dict[str, BaseDistribution]:
@@ -163,7 +170,7 @@ class QuasiRandomSampler(optuna.samplers.BaseSampler):
         param_name: str,
         param_distribution: BaseDistribution,
     ) -> Any:
-        u = float(self.point(trial.number)[self.coordinate(param_name)])
+        u = float(self.point(point_index(trial))[self.coordinate(param_name)])
         return unit_to_value(u, param_distribution)
 
     def __getstate__(self) -> dict[str, Any]:

@@ -12,9 +12,12 @@ import signal
 import sys
 from pathlib import Path
 
+import optuna
+
 from orchestrator.exceptions import TrainerContractError
 from orchestrator.stages.racing import first_half, races, stop_the_behind
 from orchestrator.stages.round import RoundContext
+from orchestrator.work.give_up import given_up, reopen
 from orchestrator.work.local_workers import run_local_workers, worker_jobs
 from orchestrator.work.loop import WorkerStats
 from orchestrator.work.studies import format_summary, open_studies, summarise_all
@@ -23,8 +26,14 @@ from orchestrator.work.worker import run_worker
 
 def work(ctx: RoundContext) -> int:
     """Run the trials; the round is ``finished`` in the ledger when they all are."""
+    max_failures = ctx.rnd.budget.max_failures or ctx.rnd.trials_per_study
+    for _, study in open_studies(ctx.rnd, ctx.start, ctx.storage):
+        line = reopen(study, max_failures)  # given up by an earlier run: one more look
+        if line is not None:
+            print(f"  {line}")
     interrupted = _run_workers(ctx)
-    summaries = summarise_all(ctx.rnd, open_studies(ctx.rnd, ctx.start, ctx.storage))
+    studies = open_studies(ctx.rnd, ctx.start, ctx.storage)
+    summaries = summarise_all(ctx.rnd, studies)
     print(format_summary(ctx.rnd, summaries, ctx.start.metric))
     if interrupted:
         print(
@@ -33,16 +42,31 @@ def work(ctx: RoundContext) -> int:
             file=sys.stderr,
         )
         return 128 + getattr(signal, interrupted, signal.SIGTERM).value
-    gave_up = [s.name for s in summaries if s.finished < s.budget and not s.stopped]
-    if gave_up:
-        print(
-            f"unfinished: {', '.join(gave_up)} (too many failed trials, or workers died: see "
-            "the log; run the same command again to resume)",
-            file=sys.stderr,
-        )
+    unfinished = [
+        (s.name, study)
+        for s, (_, study) in zip(summaries, studies, strict=True)
+        if s.finished < s.budget and not s.stopped
+    ]
+    if unfinished:
+        _say_why(unfinished, max_failures)
         return 1
     ctx.ledger.set_round_status(ctx.rnd.name, "finished")
     return 0
+
+
+def _say_why(unfinished: list[tuple[str, optuna.Study]], max_failures: int) -> None:
+    """Each given-up study with what would finish it; the rest (workers died) resume."""
+    reasons = [(name, given_up(study, max_failures)) for name, study in unfinished]
+    for _, reason in reasons:
+        if reason is not None:
+            print(reason, file=sys.stderr)
+    resumable = [name for name, reason in reasons if reason is None]
+    if resumable:
+        print(
+            f"unfinished: {', '.join(resumable)} (workers died or stopped: see the log); run "
+            "the same command again to resume",
+            file=sys.stderr,
+        )
 
 
 def _run_workers(ctx: RoundContext) -> str | None:

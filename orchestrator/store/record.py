@@ -41,6 +41,15 @@ class TrialAttr:
     INTERRUPTED = "interrupted"
 
 
+class TrialSystemAttr:
+    """System-attribute keys of a trial: copied onto its retries (``work/liveness.py``, and
+    Optuna's own stale-trial retry), so a retry is the same point as the trial it repeats."""
+
+    # Which point of the round's quasi-random sequence the trial evaluates (absent in stores
+    # of earlier versions, where it was the trial's number): ``rounds/point_index.py``.
+    POINT_INDEX = "point_index"
+
+
 # How the worker's own failures of a trial end (a dead worker, a storage fault: retried once;
 # an interrupt: queued again, however often): every other ``error`` is the trainer's.
 RETRIED = "retried once"
@@ -87,6 +96,12 @@ class StudyAttr:
     IDENTITY = "identity"  # rounds/identity.py (absent in stores of earlier versions)
     CARRIED = "carried"  # how many earlier trials it started from (absent: none)
     STOPPED = "stopped_early"  # racing: {"after": n, "reason": ...} (absent: ran its budget)
+    # Failures no longer counted toward budget.max_failures (absent: 0): a given-up study
+    # that was run again, once a retried point of it succeeded (work/give_up.py).
+    FAILURES_FORGIVEN = "failures_forgiven"
+    # A given-up study run again: {"failed": n, "error": ...} at that moment, until one of
+    # its trials succeeds (absent: not retried after giving up).
+    REOPENED = "reopened"
 
 
 class ResultSummary(TypedDict, total=False):

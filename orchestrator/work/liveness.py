@@ -22,7 +22,8 @@ import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
-from orchestrator.store.record import RETRIED, TrialAttr
+from orchestrator.rounds.point_index import RETRY_OF, point_index
+from orchestrator.store.record import RETRIED, TrialAttr, TrialSystemAttr
 
 
 @cache
@@ -99,21 +100,27 @@ def reap_dead_trials(
     return reaped
 
 
-def retry_once(study: optuna.Study, failed: FrozenTrial, *, interrupted: bool = False) -> None:
+def retry_once(
+    study: optuna.Study, failed: FrozenTrial, *, interrupted: bool = False, again: bool = False
+) -> None:
     """Enqueue the failed trial's parameters again unless it already was a retry.
 
     The same record as Optuna's ``RetryHeartbeatStaleTrialCallback(max_retry=1)``
     (``failed_trial``, ``retry_history``), without the dead trial's user attributes: its
-    ``error`` and ``worker`` must not appear on the retry. ``interrupted``: the trial was
+    ``error`` and ``worker`` must not appear on the retry. The retry carries the failed
+    trial's point index (``rounds/point_index.py``), so the next fresh trial takes the next
+    unused point rather than skipping one. ``interrupted``: the trial was
     stopped from outside (a SLURM job requeued or preempted, a signal), so it is queued
     again however often that happens and is left out of the history: a later failure of
-    its own still gets its one retry.
+    its own still gets its one retry. ``again``: a given-up study run again queues its failed
+    points once more, whatever their history (``give_up.py``).
     """
-    earlier = list(failed.system_attrs.get("retry_history", []))
+    earlier = [] if again else list(failed.system_attrs.get("retry_history", []))
     history = earlier if interrupted else [*earlier, failed.number]
     if len(history) > 1:
         return
-    system_attrs = {**failed.system_attrs, "failed_trial": failed.number}
+    system_attrs = {**failed.system_attrs, RETRY_OF: failed.number}
+    system_attrs[TrialSystemAttr.POINT_INDEX] = point_index(failed)  # the same point
     system_attrs["retry_history"] = history
     study.add_trial(
         optuna.create_trial(

@@ -39,8 +39,10 @@ from orchestrator.work.budget import StudyCounts, count_trials, next_study
 from orchestrator.work.carry import carried_count
 from orchestrator.work.claims import ClaimLock, NullClaimLock
 from orchestrator.work.faults import StorageFaults, reap, requeue
+from orchestrator.work.give_up import forgive, forgiven
 from orchestrator.work.objective import Outcome, TrialObjective, TrialRun, optuna_objective
 from orchestrator.work.studies import StudySummary, best_so_far, open_studies, summarise_all
+from orchestrator.work.trainer_retry import retrying
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +112,8 @@ class WorkerLoop:
         self.study_ids = [study._study_id for _, study in self.studies]
         self.carried = [carried_count(study) for _, study in self.studies]
         self.stopped = [StudyAttr.STOPPED in study.user_attrs for _, study in self.studies]
+        self.forgiven = [forgiven(study) for _, study in self.studies]  # work/give_up.py
+        self.reopened = [bool(s.user_attrs.get(StudyAttr.REOPENED)) for _, s in self.studies]
         cache = cache if cache is not None else TrainerCache()
         self.objectives = [
             TrialObjective(
@@ -160,8 +164,9 @@ class WorkerLoop:
             self.faults.fail_orphans()
             i = next_study(self._counts(), self.budget, self.max_failures, self.stopped)
             if i is not None:
+                study = self.studies[i][1]
                 objective = optuna_objective(self.objectives[i], run, on_start=claim.release)
-                self.studies[i][1].optimize(objective, n_trials=1, catch=(Exception,))
+                study.optimize(retrying(objective, study, run), n_trials=1, catch=(Exception,))
             elif self.running_elsewhere:
                 self._fail_stale()
             self.faults.in_a_row = 0
@@ -190,10 +195,11 @@ class WorkerLoop:
         return counts
 
     def _own(self, counts: list[StudyCounts]) -> list[StudyCounts]:
-        """The counts without the trials carried in from earlier rounds (not this budget's)."""
+        """The counts without the trials carried in from earlier rounds (not this budget's)
+        and without the failures forgiven after giving up (``work/give_up.py``)."""
         return [
-            dataclasses.replace(c, finished=c.finished - carried)
-            for c, carried in zip(counts, self.carried, strict=True)
+            dataclasses.replace(c, finished=c.finished - carried, failed=c.failed - forgave)
+            for c, carried, forgave in zip(counts, self.carried, self.forgiven, strict=True)
         ]
 
     def _fail_stale(self) -> None:
@@ -215,6 +221,10 @@ class WorkerLoop:
         """Count the trial, show progress, log how it ended."""
         self.stats.trials += 1
         self.summaries[i].account(outcome, self.direction)
+        if self.reopened[i] and outcome is not None and outcome.kind != "failed":
+            study = self.studies[i][1]
+            forgive(study)  # a given-up study's retry succeeded: the trainer works now
+            self.reopened[i], self.forgiven[i] = False, forgiven(study)
         if time.monotonic() - self.refreshed > REFRESH_SECONDS:  # others' trials
             self.summaries, self.refreshed = (
                 summarise_all(self.rnd, self.studies),

@@ -311,3 +311,32 @@ def swept(config: ExperimentConfig, on_eval: Any = None) -> dict[str, Any]:
     return {**base, "status": "completed", "objective": val[best], "best_step": evals[best],
             "steps": steps, "max_steps": steps, "final": {"val_error": val[-1]},
             "curves": curves}  # fmt: skip
+
+
+def fails_first_attempt(config: ExperimentConfig, on_eval: Any = None) -> dict[str, Any]:
+    """``analytic``, but a learning rate above 0.3 fails its first attempt at each point
+    (a passing fault: another job took the memory); a marker file per (depth, lr, momentum)
+    in ``ORCHESTRATOR_TEST_MARKERS`` makes the retry succeed, so the same points fail in
+    every run that starts with an empty marker folder."""
+    import os
+    from pathlib import Path
+
+    o = config.optimizer
+    marker = Path(os.environ["ORCHESTRATOR_TEST_MARKERS"]) / (
+        f"{config.model.depth}-{o.lr!r}-{o.momentum!r}"
+    )
+    if o.lr > 0.3 and not marker.exists():
+        marker.write_text("failed once")
+        raise RuntimeError(f"out of memory (test) at lr {o.lr:.3g}")
+    return analytic(config, on_eval)
+
+
+def broken_while_marked(config: ExperimentConfig, on_eval: Any = None) -> dict[str, Any]:
+    """Raises the same error while the file ``ORCHESTRATOR_TEST_BROKEN`` exists (a bug the
+    user has not fixed yet); ``analytic`` once it is removed (the fix)."""
+    import os
+    from pathlib import Path
+
+    if Path(os.environ["ORCHESTRATOR_TEST_BROKEN"]).exists():
+        raise ValueError("the data loader found no files")
+    return analytic(config, on_eval)
