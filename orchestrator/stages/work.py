@@ -59,7 +59,7 @@ def _say_why(unfinished: list[tuple[str, optuna.Study]], max_failures: int) -> N
     reasons = [(name, given_up(study, max_failures)) for name, study in unfinished]
     for _, reason in reasons:
         if reason is not None:
-            print(reason, file=sys.stderr)
+            print(f"unfinished: {reason}", file=sys.stderr)  # the verdict SLURM logs show
     resumable = [name for name, reason in reasons if reason is None]
     if resumable:
         print(
