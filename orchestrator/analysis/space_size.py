@@ -44,7 +44,11 @@ def _param_values(study: StudyRecord, path: str, alternatives: list[dict[str, An
 
 
 def space_points(study: StudyRecord) -> int | None:
-    """The distinct configurations the study's space holds; None when it is unbounded."""
+    """The distinct configurations the study's space holds; None when it is unbounded, or
+    empty (a study without nuisance params repeats its one configuration: more repeats are
+    what more trials there are, and their number has no bound)."""
+    if not study.search_space:
+        return None
     total = 1
     for path, alternatives in study.search_space.items():
         count = _param_values(study, path, alternatives)
@@ -55,8 +59,15 @@ def space_points(study: StudyRecord) -> int | None:
 
 
 def tried_points(study: StudyRecord) -> int:
-    """The distinct configurations among the finished (complete or infeasible) trials."""
-    return len({repr(sorted(t.params.items())) for t in finished_trials(study)})
+    """The distinct configurations of the space among the finished (complete or
+    infeasible) trials."""
+    space = study.search_space
+    return len(
+        {
+            repr(sorted((k, v) for k, v in t.params.items() if k in space))
+            for t in finished_trials(study)
+        }
+    )
 
 
 def points_left(study: StudyRecord) -> int | None:
