@@ -93,14 +93,16 @@ def _ranking(studies: list[StudyRecord], decision: DecisionRecord | None = None)
         dataclasses.replace(r, gap_to_next=_gap(r, ranked[i + 1]) if i + 1 < len(ranked) else "")
         for i, r in enumerate(ranked)
     ]
-    if ranked and ranked[0].gap_to_next == "clear" and _rival_cut(ranked, maximize):
+    judged = ranked[0].gap_to_next == "clear" or (len(ranked) > 1 and not ranked[0].gap_to_next)
+    if ranked and judged and _rival_cut(ranked, maximize):
         ranked[0] = dataclasses.replace(ranked[0], gap_to_next=NOT_EQUAL)
     return ranked
 
 
 def _rival_cut(ranking: list[Ranked], maximize: bool) -> Ranked | None:
     """A losing study whose pruned trial had reached a value not clearly behind the
-    winner's: the winner's clear lead rests on that trial being cut."""
+    winner's (with no measured noise: at least as good): the winner's lead rests on that
+    trial being cut."""
     winner = ranking[0]
     if winner.best is None:
         return None
@@ -125,9 +127,12 @@ def _trust(ranking: list[Ranked], findings: list[Finding]) -> list[str]:
     elif len(ranking) >= 2 and ranking[0].gap_to_next == "clear":
         lines.append(f"the winner {ranking[0].study} is clear of the runner-up beyond noise")
     elif len(ranking) >= 2 and ranking[0].gap_to_next == NOT_EQUAL:
+        judged = ranking[0].noise is not None and ranking[1].noise is not None
         lines.append(
-            f"the winner {ranking[0].study} is clear of the runner-up on complete trials "
-            "only, not of a trial pruning cut short (below): the comparison is not an equal one"
+            f"the winner {ranking[0].study} "
+            + ("is clear of" if judged else "leads (noise not measured)")
+            + " the runner-up on complete trials only, not of a trial pruning cut short "
+            "(below): the comparison is not an equal one"
         )
     elif len(ranking) >= 2 and ranking[1].best is not None:
         lines.append(
