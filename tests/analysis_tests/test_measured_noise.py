@@ -27,7 +27,8 @@ GRID = [float(x) for x in range(-8, 15)]  # 23 values
 
 
 def grid_study(values: list[float], xs: list[float], metric: str = "loss") -> StudyRecord:
-    trials = [TrialRecord(i, "complete", v, {"x": x}) for i, (x, v) in enumerate(zip(xs, values))]
+    pairs = enumerate(zip(xs, values, strict=True))
+    trials = [TrialRecord(i, "complete", v, {"x": x}) for i, (x, v) in pairs]
     return StudyRecord("det", {}, "minimize", metric, {"x": [{"low": -8.0, "high": 14.0}]},
                        trials, sampler="grid", grid={"x": GRID})  # fmt: skip
 
@@ -69,8 +70,9 @@ def test_a_nearly_exhausted_grid_is_asked_for_at_most_what_is_left():
 
 def test_choices_and_integer_ranges_are_counted_too():
     space = {"act": [{"choices": ["relu", "tanh"]}], "blocks": [{"low": 1, "high": 3}]}
+    points = [(a, b) for a in ("relu", "tanh") for b in (1, 2, 3)]  # all six tried
     trials = [TrialRecord(i, "complete", float(i), {"act": a, "blocks": b})
-              for i, (a, b) in enumerate((a, b) for a in ("relu", "tanh") for b in (1, 2, 3))]  # fmt: skip
+              for i, (a, b) in enumerate(points)]  # fmt: skip
     assert density(StudyRecord("s", {}, "minimize", "loss", space, trials), CFG) == []
 
 
@@ -99,7 +101,7 @@ def sweep(seed: int, val_examples: int | None) -> StudyRecord:
     errors = [min(0.9, 0.14 + 0.1 * abs(np.log10(lr) + 1) ** 1.5) + 0.01 * rng.standard_normal()
               for lr in lrs]  # fmt: skip
     trials = [TrialRecord(i, "complete", float(e), {"optimizer.lr": lr})
-              for i, (lr, e) in enumerate(zip(lrs, errors))]  # fmt: skip
+              for i, (lr, e) in enumerate(zip(lrs, errors, strict=True))]  # fmt: skip
     return StudyRecord("round_0", {}, "minimize", "val_error",
                        {"optimizer.lr": [{"low": 1e-5, "high": 3.0, "log": True}]}, trials,
                        sampler="grid", val_examples=val_examples,
