@@ -53,9 +53,10 @@ def draft_summary(reasons: list[str]) -> str:
     (the draft's header, the answer's next step, the stage's last line): issue 25's draft
     said "no finding suggested a change" while the summary counted "(1 changes)"."""
     n = len(changes_made(reasons))
+    seed = " a new sampler seed" if len(reasons) > n else ""
     if n == 0:
-        return "no change but a new sampler seed"
-    return f"{n} change{'s' if n > 1 else ''} and a new sampler seed"
+        return f"no change but{seed}" if seed else "no change"
+    return f"{n} change{'s' if n > 1 else ''}" + (f" and{seed}" if seed else "")
 
 
 def draft_next_round(
