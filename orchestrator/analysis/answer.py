@@ -4,11 +4,12 @@ findings that undermine it, the promotion verdict and the next step.
 A round asks one question ("does a deeper CNN help?"); its findings table, most severe
 first, leaves the reader to work the answer out. This puts it in one place, for the
 terminal and the top of the report, from the same pure data: the ranking of the scientific
-values by their best objective, each gap judged against the noise the best values carry
-(:func:`~orchestrator.analysis.noise.best_value_noise`: sampling noise, or the spread of
-the near-best trials), the studies whose tuning looks thin, the warn and
-block findings on the studies the ranking rests on, the failures on the winner, the verdict
-once there is one, and the draft's changes.
+values by their best objective, each quoted with its measured noise and each gap judged
+against it (:func:`~orchestrator.analysis.measured.measured_noise`: sampling noise, the
+spread of repeats or seed reruns, a deterministic objective's 0; "not measured" rather
+than a fit's misfit, and then the gap is not judged), the studies whose tuning looks
+thin, the warn and block findings on the studies the ranking rests on, the failures on the
+winner, the verdict once there is one, and the draft's changes.
 
 Fair under pruning: the ranking reads complete trials only (a pruned trial's stored value
 is where it was cut, not a result). A pruned trial that had reached a value better than
@@ -25,8 +26,10 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 
+from orchestrator.analysis.measured import HOW_TO_MEASURE, Noise, measured_noise
 from orchestrator.analysis.model import StudyRecord
-from orchestrator.analysis.noise import CLEAR_GAP, best_value_noise
+from orchestrator.analysis.next_round import draft_summary
+from orchestrator.analysis.noise import CLEAR_GAP
 from orchestrator.analysis.outcomes import fmt, objective_values
 from orchestrator.analysis.pruning import CutShort, cut_short
 from orchestrator.store.decision_record import DecisionRecord
@@ -39,10 +42,11 @@ class Ranked:
 
     study: str
     best: float | None
-    noise: float | None
+    noise: float | None  # measured (None: not measured)
     gap_to_next: str = ""  # "clear" | "within noise" | NOT_EQUAL | "" (last, or no noise)
     stopped: bool = False  # racing stopped it at half its budget
     cut: CutShort | None = None  # pruning cut a trial that had beaten the study's best
+    measured: Noise | None = None  # the noise with what measured it, as quoted
 
 
 NOT_EQUAL = "not an equal comparison (pruned)"
@@ -70,15 +74,16 @@ def _gap(a: Ranked, b: Ranked) -> str:
     return "clear" if abs(a.best - b.best) > CLEAR_GAP * combined else "within noise"
 
 
-def _ranking(studies: list[StudyRecord]) -> list[Ranked]:
+def _ranking(studies: list[StudyRecord], decision: DecisionRecord | None = None) -> list[Ranked]:
     """Ranked by the best complete trial: a pruned trial's value is where it was cut, never
-    a result (what it hid is ``cut``, and judged in ``_fair``)."""
+    a result (what it hid is ``cut``, and judged in ``_fair``). Each with its measured noise
+    (the decision's seed reruns count for the candidate's study)."""
     rows = []
     for s in studies:
         values = objective_values(s)
-        noise = best_value_noise(s)
+        noise = measured_noise(s, decision)
         best = values[0] if values else None
-        rows.append(Ranked(s.name, best, noise, "", bool(s.stopped), cut_short(s)))
+        rows.append(Ranked(s.name, best, noise.value, "", bool(s.stopped), cut_short(s), noise))
     maximize = bool(studies) and studies[0].maximize
     known = sorted(
         (r for r in rows if r.best is not None), key=lambda r: r.best or 0.0, reverse=maximize
@@ -88,14 +93,16 @@ def _ranking(studies: list[StudyRecord]) -> list[Ranked]:
         dataclasses.replace(r, gap_to_next=_gap(r, ranked[i + 1]) if i + 1 < len(ranked) else "")
         for i, r in enumerate(ranked)
     ]
-    if ranked and ranked[0].gap_to_next == "clear" and _rival_cut(ranked, maximize):
+    judged = ranked[0].gap_to_next == "clear" or (len(ranked) > 1 and not ranked[0].gap_to_next)
+    if ranked and judged and _rival_cut(ranked, maximize):
         ranked[0] = dataclasses.replace(ranked[0], gap_to_next=NOT_EQUAL)
     return ranked
 
 
 def _rival_cut(ranking: list[Ranked], maximize: bool) -> Ranked | None:
     """A losing study whose pruned trial had reached a value not clearly behind the
-    winner's: the winner's clear lead rests on that trial being cut."""
+    winner's (with no measured noise: at least as good): the winner's lead rests on that
+    trial being cut."""
     winner = ranking[0]
     if winner.best is None:
         return None
@@ -120,9 +127,17 @@ def _trust(ranking: list[Ranked], findings: list[Finding]) -> list[str]:
     elif len(ranking) >= 2 and ranking[0].gap_to_next == "clear":
         lines.append(f"the winner {ranking[0].study} is clear of the runner-up beyond noise")
     elif len(ranking) >= 2 and ranking[0].gap_to_next == NOT_EQUAL:
+        judged = ranking[0].noise is not None and ranking[1].noise is not None
         lines.append(
-            f"the winner {ranking[0].study} is clear of the runner-up on complete trials "
-            "only, not of a trial pruning cut short (below): the comparison is not an equal one"
+            f"the winner {ranking[0].study} "
+            + ("is clear of" if judged else "leads (noise not measured)")
+            + " the runner-up on complete trials only, not of a trial pruning cut short "
+            "(below): the comparison is not an equal one"
+        )
+    elif len(ranking) >= 2 and ranking[1].best is not None:
+        lines.append(
+            f"the gap between {ranking[0].study} and {ranking[1].study} is not judged: the "
+            f"noise of their best values is not measured ({HOW_TO_MEASURE})"
         )
     for r in ranking:
         if r.cut is not None:
@@ -212,10 +227,11 @@ def round_answer(
     draft_path: str | None = None,
 ) -> Answer:
     """The answer of a round from its studies, findings, decision and draft."""
-    ranking = _ranking(studies)
+    ranking = _ranking(studies, decision)
     next_step = []
     if draft_path:
-        next_step.append(f"the next-round draft {draft_path}")
+        summary = draft_summary(list(draft_changes or []))
+        next_step.append(f"the next-round draft {draft_path} ({summary})")
     next_step += list(draft_changes or [])
     chosen = [f.message for f in findings if f.kind == Kind.SWEEP]
     return Answer(
@@ -235,12 +251,10 @@ def format_answer(answer: Answer, max_changes: int = 5) -> str:
     """The answer as a block for the terminal."""
     lines = [f"answer: {answer.question}"]
     if answer.ranking:
-        lines.append(f"  ranking by best {answer.metric} (+- its noise):")
+        lines.append(f"  ranking by best {answer.metric} (+- its measured noise):")
         for i, r in enumerate(answer.ranking, 1):
             value = "no complete trial" if r.best is None else fmt(float(r.best))
-            noise = (
-                f" +- {fmt(float(r.noise))}" if r.noise is not None and r.best is not None else ""
-            )
+            noise = f" {r.measured.quoted()}" if r.measured and r.best is not None else ""
             gap = f"   [{r.gap_to_next} to the next]" if r.gap_to_next else ""
             stopped = "   (stopped early: clearly behind)" if r.stopped else ""
             lines.append(f"    {i}. {r.study}: {value}{noise}{gap}{stopped}")

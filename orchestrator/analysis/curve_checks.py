@@ -46,8 +46,8 @@ from orchestrator.analysis.curve_series import (
     window,
     window_mean,
 )
+from orchestrator.analysis.measured import proportion_noise
 from orchestrator.analysis.model import Curves, StudyRecord, TrialRecord
-from orchestrator.analysis.noise import proportion_noise
 from orchestrator.analysis.round_checks import LENGTH_KEY
 from orchestrator.analysis.step_checks import instability, training_loss_rising, update_ratio
 from orchestrator.config.sections import AnalysisConfig

@@ -109,6 +109,7 @@ def study_record(
         pruner=study.user_attrs.get(StudyAttr.PRUNER, "none"),
         val_examples=val_examples(study),
         stopped=(study.user_attrs.get(StudyAttr.STOPPED) or {}).get("reason"),
+        grid=dict((study.user_attrs.get(StudyAttr.IDENTITY) or {}).get("grid") or {}),
     )
 
 

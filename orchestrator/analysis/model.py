@@ -72,6 +72,8 @@ class StudyRecord:
     pruner: str = "none"  # budget.pruner (absent in stores of earlier versions: none)
     val_examples: int | None = None  # validation set size (the metric's sampling noise)
     stopped: str | None = None  # racing stopped it at half its budget: why (None: it ran all)
+    # budget.grid of a grid round: the values each param could take (absent in earlier stores)
+    grid: dict[str, list[Any]] = field(default_factory=dict)
 
     @property
     def maximize(self) -> bool:

@@ -40,6 +40,23 @@ from orchestrator.store.findings import Finding, Kind, Severity
 
 # kinds that keep exploration going
 OPEN_QUESTIONS = (Kind.BOUNDARY, Kind.INFEASIBLE, Kind.FAILED, Kind.DENSITY)
+NEW_SEED = "budget.seed"  # every draft's routine change: not one the findings asked for
+
+
+def changes_made(reasons: list[str]) -> list[str]:
+    """The draft's changes the round's analysis made (every reason but the new seed)."""
+    return [r for r in reasons if not r.startswith(f"{NEW_SEED}:")]
+
+
+def draft_summary(reasons: list[str]) -> str:
+    """How the draft differs from the round, counted once for every place that says it
+    (the draft's header, the answer's next step, the stage's last line): issue 25's draft
+    said "no finding suggested a change" while the summary counted "(1 changes)"."""
+    n = len(changes_made(reasons))
+    seed = " a new sampler seed" if len(reasons) > n else ""
+    if n == 0:
+        return f"no change but{seed}" if seed else "no change"
+    return f"{n} change{'s' if n > 1 else ''}" + (f" and{seed}" if seed else "")
 
 
 def draft_next_round(
@@ -62,7 +79,7 @@ def draft_next_round(
     budget = draft.setdefault("budget", {})
     seed = int(budget.get("seed") or 0)
     budget["seed"] = seed + 1
-    reasons.append(f"budget.seed: {seed} -> {seed + 1} (a new round never replays a sampler)")
+    reasons.append(f"{NEW_SEED}: {seed} -> {seed + 1} (a new round never replays a sampler)")
     winner = _winner(findings, points)
     sweeping = any(f.kind == Kind.SWEEP and f.suggestion for f in findings)
     open_for = _open_questions(findings, winner, stopped) if len(points) > 1 else []
@@ -373,7 +390,8 @@ def render(draft: dict[str, Any], reasons: list[str], source: str) -> str:
     header = [
         f"# Next-round draft, made from {source} by the analysis stage.",
         "# Copy it into your config dir's round/ folder as <name>.yaml (the built-in "
-        "experiment's: orchestrator/conf/round/), set its goal, and run it. Changes:",
+        "experiment's: orchestrator/conf/round/), set its goal, and run it.",
+        f"# Changes ({draft_summary(reasons)}):",
     ]
     header += [f"#  - {r}" for r in reasons]
     return "\n".join(header) + "\n" + yaml.safe_dump(draft, sort_keys=False)

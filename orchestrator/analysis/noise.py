@@ -2,13 +2,11 @@
 
 A gap, a swing or a rise smaller than the noise the values carry is not a finding: on a
 359-image validation set an error moves by 1/359 per image, and the binomial sampling noise
-of an error of 3% there is 0.9 points. Two estimates; a check takes the larger of those
-it has:
+of an error of 3% there is 0.9 points. The noise quoted beside a value is measured
+(:func:`~orchestrator.analysis.measured.measured_noise`: sampling noise, the spread of
+repeated configs or of seed reruns, a deterministic objective's zero), never a fit's
+misfit. The density check, which asks whether the best stands alone, also reads:
 
-- **sampling noise** of an error or accuracy (a proportion ``p`` measured on ``n``
-  validation examples): ``sqrt(p (1 - p) / n)``. ``n`` is the study's ``val_examples``
-  (the built-in data set's ``data.val_size``; an own trainer reports it as
-  ``final(val_examples=...)`` or returns it);
 - **scatter around a fitted trend**: the standard deviation of the residuals of an
   additive quadratic fit of the values on the params' positions, leaving out the best
   trial's own (a lucky hit of a narrow optimum is what the noise is asked about, and
@@ -20,21 +18,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from orchestrator.analysis.curve_series import binomial_noise, proportion_name
 from orchestrator.analysis.edge_trend import positions, quadratic_design, trials_needed
+from orchestrator.analysis.measured import Noise, measured_noise, proportion_noise
 from orchestrator.analysis.model import StudyRecord
 
-
-def is_proportion(metric: str, value: float) -> bool:
-    """An error rate or accuracy (by its name), with a value that is a proportion."""
-    return proportion_name(metric) and 0.0 <= value <= 1.0
-
-
-def proportion_noise(metric: str, value: float, examples: int | None) -> float | None:
-    """The binomial sampling noise of ``value`` measured on ``examples``, when it applies."""
-    if not examples or examples < 1 or not is_proportion(metric, value):
-        return None
-    return binomial_noise(value, examples)
+__all__ = ["Noise", "measured_noise", "proportion_noise"]
 
 
 def fit_noise(study: StudyRecord) -> float | None:
@@ -59,15 +47,14 @@ def fit_noise(study: StudyRecord) -> float | None:
 
 
 def objective_noise(study: StudyRecord) -> tuple[float | None, str]:
-    """(the noise of the study's best value, where it came from): the larger of the
-    sampling noise and the scatter around a fit (training noise from seeds and data order
-    adds to the sampling noise, and the scatter sees it), or whichever is known."""
-    ranked = study.ranked()
+    """(the noise the density check compares with, where it came from): the larger of the
+    measured noise (:func:`measured_noise`) and the scatter around a fit (training noise
+    from seeds and data order adds to the sampling noise, and the scatter sees it), or
+    whichever is known."""
     estimates = []
-    if ranked and ranked[0].value is not None:
-        sampling = proportion_noise(study.metric, float(ranked[0].value), study.val_examples)
-        if sampling is not None:
-            estimates.append((sampling, f"sampling noise on {study.val_examples} examples"))
+    measured = measured_noise(study)
+    if measured.value is not None:
+        estimates.append((measured.value, measured.source))
     scatter = fit_noise(study)
     if scatter is not None:
         estimates.append((scatter, "scatter of the trials around a fit"))
@@ -77,15 +64,16 @@ def objective_noise(study: StudyRecord) -> tuple[float | None, str]:
 
 
 CLEAR_GAP = 2.0  # a gap beyond this many noises of the difference is a clear one
-TOP_SPREAD = 3  # near-best trials whose spread is the tuning noise of a study's best
+TOP_SPREAD = 3  # near-best trials whose spread is the tuning spread racing reads
 
 
-def best_value_noise(study: StudyRecord) -> float | None:
-    """The noise of a study's best value, for comparing studies: the larger of its sampling
-    noise and the spread (sample standard deviation) of its top three values, the tuning
-    noise the comparison finding also uses. Not the scatter around a fit, which also holds
-    how much the objective varies across the space. None with under two complete trials
-    and no sampling noise."""
+def tuning_spread(study: StudyRecord) -> float | None:
+    """How far a study's best would move with other nuisance points, for racing's stop: the
+    larger of its sampling noise and the spread (sample standard deviation) of its top
+    three values. Not a noise to quote beside a value (on a sweep over five decades of
+    learning rate it is how much the objective varies across the space), only a cautious
+    margin for a stop that cannot be undone. None with under two complete trials and no
+    sampling noise."""
     values = [float(t.value) for t in study.ranked()[:TOP_SPREAD] if t.value is not None]
     estimates = []
     if values:

@@ -2,9 +2,10 @@
 
 Every study of a round gets the same quasi-random nuisance points, so after half of them
 each value has been tuned over the same half of the space. A value whose best is behind
-the leader's by more than ``RACE_GAP`` noises of the difference (each best's noise as the
-comparison reads it: its sampling noise or the spread of its study's top three trials,
-:func:`~orchestrator.analysis.noise.best_value_noise`) would need the second half to find
+the leader's by more than ``RACE_GAP`` spreads of the difference (each best's tuning spread:
+its sampling noise or the spread of its study's top three trials,
+:func:`~orchestrator.analysis.noise.tuning_spread`, a cautious margin, wider than the
+measured noise the answer quotes) would need the second half to find
 something far better than anything the first half found, where the leader's did not;
 its remaining trials are better spent elsewhere. The margin is wider than the comparison's
 ``CLEAR_GAP`` (a stop cannot be undone within the round), and the answer and the summary
@@ -20,7 +21,7 @@ import dataclasses
 import math
 
 from orchestrator.analysis.model import StudyRecord
-from orchestrator.analysis.noise import best_value_noise
+from orchestrator.analysis.noise import tuning_spread
 from orchestrator.analysis.outcomes import fmt, objective_values
 
 RACE_GAP = 2.5  # noises of the difference beyond which a value is out of the race
@@ -44,12 +45,12 @@ def behind(studies: list[StudyRecord]) -> dict[str, str]:
     maximize = studies[0].maximize
     leader = max(bests, key=bests.__getitem__) if maximize else min(bests, key=bests.__getitem__)
     by_name = {s.name: s for s in studies}
-    lead_noise = best_value_noise(by_name[leader])
+    lead_noise = tuning_spread(by_name[leader])
     if lead_noise is None:
         return {}
     out = {}
     for name, best in bests.items():
-        noise = best_value_noise(by_name[name])
+        noise = tuning_spread(by_name[name])
         if name == leader or noise is None:
             continue
         gap, spread = abs(bests[leader] - best), math.hypot(lead_noise, noise)

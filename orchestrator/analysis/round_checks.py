@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 
 from orchestrator.analysis.model import StudyRecord, TrialRecord
-from orchestrator.analysis.noise import CLEAR_GAP, best_value_noise
+from orchestrator.analysis.noise import CLEAR_GAP, measured_noise
 from orchestrator.analysis.outcomes import fmt, objective_values
 from orchestrator.analysis.space_checks import boundary, trials_per_study_needed
 from orchestrator.config.sections import AnalysisConfig
@@ -120,25 +120,26 @@ def _comparison_info(studies: list[StudyRecord]) -> Finding:
 def _gap_finding(ranked: list[tuple[StudyRecord, float]]) -> Finding | None:
     """A warning when winner and runner-up differ by no more than the noise of the gap.
 
-    The noise of each best value is :func:`~orchestrator.analysis.noise.best_value_noise`
-    (its sampling noise, or the spread of its study's top three trials, the larger); the
-    gap's is their root sum of squares, and a gap within ``CLEAR_GAP`` of it is noise: the
-    same rule the round's answer ranks by, so the two never disagree."""
+    The noise of each best value is its measured noise
+    (:func:`~orchestrator.analysis.measured.measured_noise`: sampling noise, repeats, 0 for
+    a deterministic objective); the gap's is their root sum of squares, and a gap within
+    ``CLEAR_GAP`` of it is noise: the same rule, and the same numbers, the round's answer
+    ranks by and quotes. Silent when either noise is not measured (the answer says so)."""
     if len(ranked) < 2:
         return None
     (winner, best), (runner, second) = ranked[0], ranked[1]
-    noises = [best_value_noise(winner), best_value_noise(runner)]
-    if any(n is None for n in noises):
+    noises = [measured_noise(winner), measured_noise(runner)]
+    if any(n.value is None for n in noises):
         return None
-    spread = math.hypot(*(n or 0.0 for n in noises))
+    spread = math.hypot(*(n.value or 0.0 for n in noises))
     gap = abs(best - second)
     if gap > CLEAR_GAP * spread:
         return None
     message = (
         f"The gap {fmt(gap)} between winner {winner.name} ({fmt(best)}) and runner-up "
         f"{runner.name} ({fmt(second)}) is within {CLEAR_GAP:g} noises {fmt(spread)} of the "
-        "difference (sampling noise, or the spread of each study's top three trials), so the "
-        "comparison is within tuning noise."
+        f"difference ({'; '.join(n.source for n in noises)}), so the comparison is within "
+        "tuning noise."
     )
     suggestion = {"winner": winner.name, "runner_up": runner.name, "gap": gap, "spread": spread}
     return Finding(Kind.COMPARISON, Severity.WARN, message, winner.name, None, suggestion)

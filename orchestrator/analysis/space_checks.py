@@ -14,7 +14,10 @@ import re
 from collections import Counter
 from typing import Any
 
+import numpy as np
+
 from orchestrator.analysis.edge_trend import EdgeTrend, edge_trends
+from orchestrator.analysis.measured import IDENTICAL
 from orchestrator.analysis.model import StudyRecord, TrialRecord
 from orchestrator.analysis.noise import objective_noise
 from orchestrator.analysis.outcomes import end_cluster, finished_trials, fmt, objective_values
@@ -24,6 +27,7 @@ from orchestrator.analysis.search_space import (
     is_range,
     widened,
 )
+from orchestrator.analysis.space_size import points_left
 from orchestrator.config.sections import AnalysisConfig
 from orchestrator.rounds.check_needs import density_trials
 from orchestrator.store.findings import Finding, Kind, Severity
@@ -256,6 +260,29 @@ def trials_per_study_needed(study: StudyRecord, cfg: AnalysisConfig) -> int:
     return density_trials(tuned_dimensions(study), cfg.min_trials_per_param)
 
 
+def _too_few(study: StudyRecord, cfg: AnalysisConfig, left: int | None) -> Finding | None:
+    """The first sign: fewer complete trials than the params tuned need (the ask capped at
+    the configurations the space has left)."""
+    values = objective_values(study)
+    needed = trials_per_study_needed(study, cfg)
+    if len(values) >= needed:
+        return None
+    dims = max(tuned_dimensions(study), 1)
+    more = max(needed - len(values), 1) if left is None else min(needed - len(values), left)
+    what = "no complete trial" if not values else f"only {len(values)} complete trials"
+    message = (
+        f"{len(finished_trials(study))} finished trials gave {what} over {dims} tuned param"
+        f"{'s' if dims > 1 else ''}, fewer than {needed} ({cfg.min_trials_per_param} per "
+        f"param plus one): too few to locate the optimum, so run about {more} more trials"
+        f"{_left_clause(left)} or tune fewer params."
+    )
+    return Finding(Kind.DENSITY, Severity.WARN, message, study.name, None, {"more_trials": more})
+
+
+def _left_clause(left: int | None) -> str:
+    return "" if left is None else f" (the space has {left} untried configurations left)"
+
+
 def density(study: StudyRecord, cfg: AnalysisConfig) -> list[Finding]:
     """Too few trials to trust where the study's optimum is: the round was under-sampled.
 
@@ -265,38 +292,34 @@ def density(study: StudyRecord, cfg: AnalysisConfig) -> list[Finding]:
       over two params pass; 6 do not): too few to fit, or even bracket, an optimum;
     - the best trial stands alone: no other complete trial lies within ``ALONE_NOISES``
       times the noise of the best value (:mod:`~orchestrator.analysis.noise`: the larger of
-      the metric's sampling noise and the scatter around a fit), so the best was one lucky
-      hit of a narrow region that more trials should map.
+      the measured noise and the scatter around a fit), so the best was one lucky hit of a
+      narrow region that more trials should map. A noise that is zero up to rounding (a
+      deterministic objective on a smooth trend) leaves nothing to map: silent.
 
-    On well-sampled studies neighbours of the best lie within its noise and it is silent;
-    measured in ``tests/analysis_tests/test_density_rates.py``.
+    A finite space (a grid, choices, integer ranges: :mod:`~orchestrator.analysis.space_size`)
+    whose every configuration was tried gets no ask, and ``k`` is never more than the
+    configurations it has left. On well-sampled studies neighbours of the best lie within
+    its noise and it is silent; measured in ``tests/analysis_tests/test_density_rates.py``.
     """
-    n = len(finished_trials(study))
+    left = points_left(study)
+    if left == 0:
+        return []
+    few = _too_few(study, cfg, left)
+    if few is not None:
+        return [few]
     values = objective_values(study)
-    dims = max(tuned_dimensions(study), 1)
-    needed = trials_per_study_needed(study, cfg)
-    if len(values) < needed:
-        more = max(needed - len(values), 1)
-        what = "no complete trial" if not values else f"only {len(values)} complete trials"
-        message = (
-            f"{n} finished trials gave {what} over {dims} tuned param"
-            f"{'s' if dims > 1 else ''}, fewer than {needed} ({cfg.min_trials_per_param} per "
-            f"param plus one): too few to locate the optimum, so run about {more} more trials or "
-            "tune fewer params."
-        )
-        return [
-            Finding(Kind.DENSITY, Severity.WARN, message, study.name, None, {"more_trials": more})
-        ]
     sigma, source = objective_noise(study)
-    if sigma is None or sigma <= 0 or len(values) < 2:
+    scale = max(abs(values[0]), float(np.ptp(values)), 1e-300) if values else 0.0
+    if sigma is None or sigma <= IDENTICAL * scale or len(values) < 2:
         return []
     if any(abs(v - values[0]) <= ALONE_NOISES * sigma for v in values[1:]):
         return []
-    more = len(values)
+    more = len(values) if left is None else min(len(values), left)
     gap = abs(values[1] - values[0])
     message = (
         f"The best {study.metric} {fmt(values[0])} stands alone: the next best trial is "
         f"{fmt(gap)} away, more than {ALONE_NOISES} times the noise {fmt(sigma)} ({source}), "
-        f"so the best region was hit once: run about {more} more trials to map it."
+        f"so the best region was hit once: run about {more} more trials to map it"
+        f"{_left_clause(left)}."
     )
     return [Finding(Kind.DENSITY, Severity.WARN, message, study.name, None, {"more_trials": more})]

@@ -13,7 +13,7 @@ from typing import Any
 from orchestrator.analysis.answer import format_answer
 from orchestrator.analysis.load import load_round
 from orchestrator.analysis.model import StudyRecord
-from orchestrator.analysis.next_round import render
+from orchestrator.analysis.next_round import draft_summary, render
 from orchestrator.analysis.round_analysis import RoundAnalysis
 from orchestrator.analysis.run import analyze, format_findings
 from orchestrator.config.round import round_from_dict
@@ -46,7 +46,7 @@ def analyze_round(ctx: RoundContext) -> int:
     if ctx.root.paths.tensorboard:
         export_to_tensorboard(ctx, studies)
     print(
-        f"  written to {path}; next-round draft ({len(analysis.changes)} changes): "
+        f"  written to {path}; next-round draft ({draft_summary(analysis.changes)}): "
         f"{draft_path}; report: {report}"
     )
     return 0

@@ -27,7 +27,10 @@ def test_a_gap_beyond_the_noise_is_clear_and_one_within_it_is_not():
     assert "not established" in answer.trust[0]
     text = format_answer(answer)
     assert text.startswith("answer: Does depth help?")
-    assert "1. r/model.depth=3: 0.195 +- 0.0125   [within noise to the next]" in text
+    assert (
+        "1. r/model.depth=3: 0.195 +- 0.0125 (sampling noise on 1000 examples)   [within noise "
+        "to the next]" in text
+    )
 
 
 def test_warnings_on_the_top_studies_undermine_the_answer_and_others_do_not():

@@ -90,8 +90,10 @@ def lr_study(optimum: float, n: int = 20, **kwargs: Any) -> StudyRecord:
 
 
 def values_study(values: list[float], name: str = "s", **kwargs: Any) -> StudyRecord:
-    """Complete trials with the given objective values and no nuisance params."""
-    return study([trial(i, v) for i, v in enumerate(values)], space={}, name=name, **kwargs)
+    """Complete trials with the given objective values, each at its own configuration (a
+    param outside the search space tells them apart: none is a repeat of another)."""
+    return study([trial(i, v, config=i) for i, v in enumerate(values)], space={}, name=name,
+                 **kwargs)  # fmt: skip
 
 
 def only(findings: list[Finding], kind: str, severity: str | None = None) -> Finding:
@@ -351,15 +353,28 @@ def test_comparison_gap_larger_than_spread_only_reports_the_winner() -> None:
     assert [f for f in findings if f.severity == "warn"] == []
 
 
-def test_comparison_gap_within_spread_is_tuning_noise() -> None:
-    a = values_study([0.100, 0.101, 0.102, 0.2], name="adam")
-    b = values_study([0.1005, 0.121, 0.122, 0.2], name="sgd")
-    warn = only(comparison([a, b], CFG), "comparison", "warn")
+def test_comparison_gap_within_the_measured_noise_is_tuning_noise() -> None:
+    # each study tried its best config twice: the repeats' spreads (0.002/sqrt(2) and
+    # 0.003/sqrt(2)) are the measured noise, never the spread of different configs' values
+    def repeated(name: str, best: float, again: float) -> StudyRecord:
+        trials = [trial(0, best, config=0), trial(1, again, config=0), trial(2, 0.2, config=1)]
+        return study(trials, space={}, name=name)
+
+    a, b = repeated("adam", 0.100, 0.102), repeated("sgd", 0.1005, 0.1035)
+    (warn,) = [f for f in comparison([a, b], CFG) if "tuning noise" in f.message]
     assert warn.study == "adam"
     assert warn.suggestion["gap"] == pytest.approx(0.0005)
-    # the top-3 spreads 0.001 and 0.0121, root sum of squares
-    assert warn.suggestion["spread"] == pytest.approx(math.hypot(0.001, 0.012124), rel=1e-3)
-    assert "within tuning noise" in warn.message
+    spreads = (0.002 / math.sqrt(2), 0.003 / math.sqrt(2))
+    assert warn.suggestion["spread"] == pytest.approx(math.hypot(*spreads), rel=1e-6)
+    assert "within tuning noise" in warn.message and "spread of 1 repeated config" in warn.message
+
+
+def test_comparison_judges_no_gap_when_no_noise_is_measured() -> None:
+    # the top three of each study differ by 0.001 and 0.02, but they are different configs:
+    # their spread is how the objective varies, not noise, so no gap warning is made of it
+    a = values_study([0.100, 0.101, 0.102, 0.2], name="adam")
+    b = values_study([0.1005, 0.121, 0.122, 0.2], name="sgd")
+    assert [f for f in comparison([a, b], CFG) if f.severity == "warn"] == []
 
 
 def test_comparison_gap_judged_against_the_sampling_noise_when_it_is_larger() -> None:

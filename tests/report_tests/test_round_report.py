@@ -243,7 +243,7 @@ def test_report_puts_the_answer_first(page: str) -> None:
     assert page.index("Goal:") < answer < page.index("<h2>Findings (")
     assert "<b>PROMOTED (effect -0.05, interval [-0.06, -0.04])" in page
     assert "undermined by: 1 block infeasible; 1 warn boundary (optimizer.lr)" in page
-    assert "next: the next-round draft n.yaml<ul><li>a change</li></ul>" in page
+    assert "next: the next-round draft n.yaml (1 change)<ul><li>a change</li></ul>" in page
 
 
 def test_report_holds_goal_findings_and_decision(page: str) -> None:

@@ -340,3 +340,12 @@ def broken_while_marked(config: ExperimentConfig, on_eval: Any = None) -> dict[s
     if Path(os.environ["ORCHESTRATOR_TEST_BROKEN"]).exists():
         raise ValueError("the data loader found no files")
     return analytic(config, on_eval)
+
+
+def own_deterministic(cfg: Any, report: Any = None) -> float:
+    """An own-keys trainer with a deterministic objective, ``(x - 3)^2 / 4 + 0.25``: the
+    same ``x`` gives the same value, whatever the seed (no noise to quote)."""
+    value = (float(cfg.x) - 3.0) ** 2 / 4 + 0.25
+    if report is not None:
+        report(1, loss=value)
+    return value
