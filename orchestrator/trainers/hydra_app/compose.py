@@ -14,6 +14,7 @@ around every compose, so the orchestrator's own Hydra run is unaffected.
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -66,7 +67,7 @@ def located(app: HydraAppSettings) -> HydraAppSettings:
     """``app`` with the app's config dir (absolute) and name filled in: the ones the
     config names, else the decorator's (``config_path`` relative to the app's file)."""
     _, task, settings = app_functions(app.target)
-    base = app.version_base or _version_base_set_by_the_app()
+    base = app.version_base or _version_base_set_by_the_app(app.target)
     config_dir = app.config_dir
     if config_dir is None:
         declared = settings.get("config_path")
@@ -95,9 +96,12 @@ def located(app: HydraAppSettings) -> HydraAppSettings:
     return replace(app, config_dir=config_dir, config_name=name, version_base=base)
 
 
-def _version_base_set_by_the_app() -> str:
+@functools.cache
+def _version_base_set_by_the_app(target: str) -> str:
     """The version base the app's ``@hydra.main(version_base=...)`` set when its module was
-    imported (Hydra keeps it globally): it decides defaults such as ``hydra.job.chdir``."""
+    imported (Hydra keeps it globally; it decides defaults such as ``hydra.job.chdir``):
+    read once per app, right after its import (``located``), so a second app imported later
+    does not change the first's."""
     base = hydra_version.getbase()
     return f"{base.major}.{base.minor}" if isinstance(base, Version) else LEGACY_BASE
 
