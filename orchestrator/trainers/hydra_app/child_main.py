@@ -3,10 +3,11 @@
 VERSION_BASE [overrides]``.
 
 Hydra runs the app's task function here exactly as from the app's own command line
-(logging, output dir, ``chdir``), with the trial's overrides (the app's sweeper and launcher
-selections deleted first, as when the orchestrator composes it: one trial is one run). Its return value, which a
-Hydra run would drop, is written for the worker as the trial's final metrics: a number
-under the objective's name (``ORCHESTRATOR_OBJECTIVE``), or a dict's numbers.
+(logging, output dir, ``chdir``), with the trial's overrides (the app's sweeper and
+launcher selections deleted first, as when the orchestrator composes it: one trial is one
+run). Its return value, which a Hydra run would drop, is written for the worker as the
+trial's final metrics: a number under the objective's name (``ORCHESTRATOR_OBJECTIVE``),
+or a dict's numbers.
 """
 
 from __future__ import annotations
@@ -42,7 +43,9 @@ def main(argv: list[str]) -> None:
 
     sys.argv = [target, *overrides]
     with quiet_version_base():  # the app's own base, passed on: the app was warned on import
-        run = hydra.main(config_path=config_dir, config_name=config_name, version_base=version_base)
+        run = hydra.main(
+            config_path=config_dir, config_name=config_name, version_base=version_base
+        )
     run(task)()
 
 

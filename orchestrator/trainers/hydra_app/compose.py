@@ -169,18 +169,14 @@ def _initialized(config_dir: str, job: str, version_base: str | None) -> Iterato
     saved, saved_base = get_gh_backup(), hydra_version.getbase()
     GlobalHydra.instance().clear()
     try:
-        with quiet_version_base():
+        with quiet_version_base():  # only Hydra's own calls run inside (a compose)
             if config_dir.startswith("pkg://"):
                 module = config_dir.removeprefix("pkg://").replace("/", ".")
-                initialized = initialize_config_module(
-                    module, job_name=job, version_base=version_base
-                )
+                with initialize_config_module(module, job_name=job, version_base=version_base):
+                    yield
             else:
-                initialized = initialize_config_dir(
-                    config_dir, job_name=job, version_base=version_base
-                )
-        with initialized:
-            yield
+                with initialize_config_dir(config_dir, job_name=job, version_base=version_base):
+                    yield
     finally:
         restore_gh_from_backup(saved)
         hydra_version.VersionBase.instance().version_base = saved_base

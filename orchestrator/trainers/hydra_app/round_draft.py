@@ -36,7 +36,9 @@ def round_text(space: SweepSpace, name: str, source: str) -> str:
     budget: dict[str, Any] = {"trials_per_study": space.n_trials or 10, "sampler": "qmc"}
     budget["seed"] = space.seed if space.seed is not None else 0
     body["budget"] = budget
-    return "\n".join([*_header(space, source), yaml.safe_dump(body, sort_keys=False, default_flow_style=None)])
+    return "\n".join(
+        [*_header(space, source), yaml.safe_dump(body, sort_keys=False, default_flow_style=None)]
+    )
 
 
 def _header(space: SweepSpace, source: str) -> list[str]:

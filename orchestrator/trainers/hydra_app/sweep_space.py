@@ -68,7 +68,9 @@ def _spec(parser: OverridesParser, key: str, text: str) -> Any:
     try:
         override = parser.parse_override(f"{key}={text}")
     except HydraException as err:
-        raise ConfigError(f"hydra.sweeper.params.{key}", f"{text!r} does not parse: {err}") from None
+        raise ConfigError(
+            f"hydra.sweeper.params.{key}", f"{text!r} does not parse: {err}"
+        ) from None
     value = override.value()
     if isinstance(value, ChoiceSweep):
         return {"choices": list(value.list)}
