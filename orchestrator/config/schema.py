@@ -50,6 +50,7 @@ STAGES = (
     "train",
     "dashboard",
     "tensorboard",
+    "from_sweeper",
 )
 
 

@@ -101,9 +101,10 @@ def test_an_app_whose_config_does_not_compose_is_one_error_and_nothing_is_writte
     studies = tmp_path / "studies"
     done = run(conf, "tiny", studies, "round=tiny_1", "trainer.overrides=['optim=adam']")
     assert done.returncode == 2
-    error = done.stderr.strip().splitlines()[-1]
+    error = done.stderr[done.stderr.index("error: ") :]  # one error, Hydra's message whole
     assert error.startswith("error: trainer.overrides: the app's config 'main' in ")
     assert "does not compose with overrides ['optim=adam']" in error
+    assert "Could not find 'optim/adam'" in error and "Available options in 'optim'" in error
     assert not (studies / "tuning.db").exists() and not (studies / "tiny_1").exists()
 
 

@@ -3,9 +3,11 @@
 VERSION_BASE [overrides]``.
 
 Hydra runs the app's task function here exactly as from the app's own command line
-(logging, output dir, ``chdir``), with the trial's overrides. Its return value, which a
-Hydra run would drop, is written for the worker as the trial's final metrics: a number
-under the objective's name (``ORCHESTRATOR_OBJECTIVE``), or a dict's numbers.
+(logging, output dir, ``chdir``), with the trial's overrides (the app's sweeper and
+launcher selections deleted first, as when the orchestrator composes it: one trial is one
+run). Its return value, which a Hydra run would drop, is written for the worker as the
+trial's final metrics: a number under the objective's name (``ORCHESTRATOR_OBJECTIVE``),
+or a dict's numbers.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ def main(argv: list[str]) -> None:
     import hydra
 
     from orchestrator.child import trial_report
-    from orchestrator.trainers.hydra_app.compose import app_functions
+    from orchestrator.trainers.hydra_app.compose import app_functions, quiet_version_base
 
     sys.modules.setdefault("trial_report", trial_report)
     _, task_function, _ = app_functions(target)
@@ -40,7 +42,11 @@ def main(argv: list[str]) -> None:
         return value
 
     sys.argv = [target, *overrides]
-    hydra.main(config_path=config_dir, config_name=config_name, version_base=version_base)(task)()
+    with quiet_version_base():  # the app's own base, passed on: the app was warned on import
+        run = hydra.main(
+            config_path=config_dir, config_name=config_name, version_base=version_base
+        )
+    run(task)()
 
 
 def _is_number(value: Any) -> bool:

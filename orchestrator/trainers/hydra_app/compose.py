@@ -14,8 +14,10 @@ around every compose, so the orchestrator's own Hydra run is unaffected.
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
-from collections.abc import Callable, Iterator, Mapping
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -25,6 +27,7 @@ from hydra import compose, initialize_config_dir, initialize_config_module
 from hydra import version as hydra_version
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.singleton import Singleton
+from hydra.errors import Hydra14MigrationWarning
 from hydra.initialize import get_gh_backup, restore_gh_from_backup
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from omegaconf.errors import OmegaConfBaseException
@@ -64,7 +67,7 @@ def located(app: HydraAppSettings) -> HydraAppSettings:
     """``app`` with the app's config dir (absolute) and name filled in: the ones the
     config names, else the decorator's (``config_path`` relative to the app's file)."""
     _, task, settings = app_functions(app.target)
-    base = app.version_base or _version_base_set_by_the_app()
+    base = app.version_base or _version_base_set_by_the_app(app.target)
     config_dir = app.config_dir
     if config_dir is None:
         declared = settings.get("config_path")
@@ -93,9 +96,12 @@ def located(app: HydraAppSettings) -> HydraAppSettings:
     return replace(app, config_dir=config_dir, config_name=name, version_base=base)
 
 
-def _version_base_set_by_the_app() -> str:
+@functools.cache
+def _version_base_set_by_the_app(target: str) -> str:
     """The version base the app's ``@hydra.main(version_base=...)`` set when its module was
-    imported (Hydra keeps it globally): it decides defaults such as ``hydra.job.chdir``."""
+    imported (Hydra keeps it globally; it decides defaults such as ``hydra.job.chdir``):
+    read once per app, right after its import (``located``), so a second app imported later
+    does not change the first's."""
     base = hydra_version.getbase()
     return f"{base.major}.{base.minor}" if isinstance(base, Version) else LEGACY_BASE
 
@@ -107,7 +113,7 @@ def compose_app(app: HydraAppSettings) -> DictConfig:
     try:
         return _compose(app, app.overrides)
     except Exception as err:  # noqa: BLE001 - Hydra raises many kinds; all mean "does not compose"
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        said = str(err).strip() or type(err).__name__  # all of it: Hydra names the key there
         key = "trainer.config_name"
         if app.overrides:  # the overrides' fault when the config composes without them
             try:
@@ -118,14 +124,29 @@ def compose_app(app: HydraAppSettings) -> DictConfig:
         raise ConfigError(
             key,
             f"the app's config {app.config_name!r} in {app.config_dir} does not compose "
-            f"with overrides {list(app.overrides)}: {first}",
+            f"with overrides {list(app.overrides)}: {said}",
         ) from None
 
 
 def _compose(app: HydraAppSettings, overrides: tuple[str, ...]) -> DictConfig:
     assert app.config_dir and app.config_name
     with _initialized(app.config_dir, app_job_name(app), app.version_base):
-        return compose(app.config_name, overrides=list(overrides), return_hydra_config=True)
+        return compose(
+            app.config_name, overrides=one_run_overrides(overrides), return_hydra_config=True
+        )
+
+
+# Hydra's groups that concern a sweep of many runs, not one run: a trial is one run.
+SWEEP_GROUPS = ("hydra/sweeper", "hydra/launcher")
+
+
+def one_run_overrides(overrides: Sequence[str]) -> list[str]:
+    """``overrides`` with the app's sweeper and launcher selections deleted (``~group``), so
+    an app whose defaults pick a plugin that is not installed (``override hydra/sweeper:
+    optuna``) still composes, and the app's own ``hydra.sweeper.*`` keys stay readable (an
+    untyped node); a group the overrides name themselves is theirs."""
+    named = {o.split("=", 1)[0].lstrip("~+") for o in overrides}
+    return [*(f"~{group}" for group in SWEEP_GROUPS if group not in named), *overrides]
 
 
 def app_job_name(app: HydraAppSettings) -> str:
@@ -145,18 +166,30 @@ def app_global_hydra(app: HydraAppSettings) -> Any:
 def _initialized(config_dir: str, job: str, version_base: str | None) -> Iterator[None]:
     """Hydra initialised on the app's config dir; the orchestrator's own Hydra state (this
     process runs inside its ``@hydra.main``) put aside and restored."""
-    saved = get_gh_backup()
+    saved, saved_base = get_gh_backup(), hydra_version.getbase()
     GlobalHydra.instance().clear()
     try:
-        if config_dir.startswith("pkg://"):
-            module = config_dir.removeprefix("pkg://").replace("/", ".")
-            with initialize_config_module(module, job_name=job, version_base=version_base):
-                yield
-        else:
-            with initialize_config_dir(config_dir, job_name=job, version_base=version_base):
-                yield
+        with quiet_version_base():  # only Hydra's own calls run inside (a compose)
+            if config_dir.startswith("pkg://"):
+                module = config_dir.removeprefix("pkg://").replace("/", ".")
+                with initialize_config_module(module, job_name=job, version_base=version_base):
+                    yield
+            else:
+                with initialize_config_dir(config_dir, job_name=job, version_base=version_base):
+                    yield
     finally:
         restore_gh_from_backup(saved)
+        hydra_version.VersionBase.instance().version_base = saved_base
+
+
+@contextmanager
+def quiet_version_base() -> Iterator[None]:
+    """Hydra's migration warning left out while the orchestrator passes on the version base
+    the app chose (``1.1`` for an app that names none: Hydra warned the app already, on its
+    import); the behaviour of that base is kept."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=Hydra14MigrationWarning)
+        yield
 
 
 def task_config(composed: DictConfig) -> DictConfig:

@@ -40,6 +40,7 @@ from orchestrator.trainers.hydra_app.compose import (
     app_job_name,
     compose_app,
     located,
+    one_run_overrides,
     task_config,
 )
 from orchestrator.trainers.hydra_app.run_state import (
@@ -111,8 +112,7 @@ class HydraAppTrainer:
             app.config_dir,
             app.config_name,
             app.version_base,
-            *app.overrides,
-            *overrides,
+            *one_run_overrides([*app.overrides, *overrides]),
             hydra_override("hydra.run.dir", str(place.dir)),
             hydra_override("hydra.job.name", app_job_name(app)),
         ]
