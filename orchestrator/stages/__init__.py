@@ -28,6 +28,7 @@ TABLE: dict[str, tuple[str, str]] = {  # stage -> (module, function)
     "train": ("orchestrator.stages.train", "train"),
     "dashboard": ("orchestrator.stages.serve", "dashboard"),
     "tensorboard": ("orchestrator.stages.serve", "tensorboard"),
+    "metrics": ("orchestrator.stages.metrics", "metrics"),
 }
 assert set(TABLE) == set(STAGES), "every stage the schema accepts has a row here"
 

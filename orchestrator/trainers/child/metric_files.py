@@ -10,6 +10,7 @@ source whose first step is 0 has every step read one higher (``patterns.Steps``)
 from __future__ import annotations
 
 import csv
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,7 @@ class TensorBoardSource:
         if self.accumulator is None:
             from tensorboard.backend.event_processing import event_accumulator as ea
 
+            logging.getLogger("tensorboard").setLevel(logging.WARNING)  # not a line per read
             self.accumulator = ea.EventAccumulator(str(self.folder), size_guidance={ea.SCALARS: 0})
         self.accumulator.Reload()
         records: list[Record] = []

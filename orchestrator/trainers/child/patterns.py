@@ -92,9 +92,9 @@ class LinePattern:
     def summary(self) -> str:
         """What this pattern found: the lines and metric names, or that it matched none."""
         if not self.lines:
-            return f"pattern {self.source!r}: matched no line"
+            return f"pattern '{self.source}': matched no line"
         return (
-            f"pattern {self.source!r}: {self.lines} line(s), metrics "
+            f"pattern '{self.source}': {self.lines} line(s), metrics "
             f"{', '.join(sorted(self.names))}; first: {self.first[:120]!r}"
         )
 
