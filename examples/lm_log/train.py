@@ -80,12 +80,14 @@ def main() -> None:
             embed -= lr * g_embed * VOCAB
             decode -= lr * g_decode
             if batch % args.log_interval == 0:
+                ppl = math.exp(min(loss, 50))
                 print(f"| epoch {epoch:3d} | {batch:5d}/{batches:5d} batches | lr {lr:.2f} | "
-                      f"loss {loss:5.2f} | ppl {math.exp(min(loss, 50)):8.2f}", flush=True)  # fmt: skip
+                      f"loss {loss:5.2f} | ppl {ppl:8.2f}", flush=True)  # fmt: skip
         val_loss = cross_entropy(embed, decode, valid[:-1], valid[1:])[0]
         print("-" * 89)
+        val_ppl = math.exp(min(val_loss, 50))
         print(f"| end of epoch {epoch:3d} | time: {time.time() - started:5.2f}s | "
-              f"valid loss {val_loss:5.2f} | valid ppl {math.exp(min(val_loss, 50)):8.2f}")  # fmt: skip
+              f"valid loss {val_loss:5.2f} | valid ppl {val_ppl:8.2f}")  # fmt: skip
         print("-" * 89, flush=True)
         if best_val is None or val_loss < best_val:
             best_val = val_loss

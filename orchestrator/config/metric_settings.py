@@ -22,9 +22,11 @@ _NAME = r"[A-Za-z_][\w./-]*"
 PRESETS: dict[str, str | None] = {
     "json": None,  # {"step": 3, "val_loss": 0.4}
     # val_loss=0.41 acc: 0.9, as experiment trackers read output scalars
-    "key_value": rf"(?<![\w./-])(?P<name>{_NAME})\s*[:=]\s*(?P<value>{NUMBER})(?=[\s,;|)\]}}]|$)",
+    "key_value": rf"(?<![\w./-])(?P<name>{_NAME})\s*[:=]\s*(?P<value>{NUMBER})"
+    r"(?=[\s,;|)\]}]|$)",
     # | epoch 3 | valid loss 2.11 | valid ppl 8.25 |: words then a number between bars
-    "columns": rf"(?:^|\|)\s*(?P<name>{_NAME}(?: {_NAME})*?)\s*:?\s+(?P<value>{NUMBER})\s*(?=\||$)",
+    "columns": rf"(?:^|\|)\s*(?P<name>{_NAME}(?: {_NAME})*?)\s*:?\s+(?P<value>{NUMBER})"
+    r"\s*(?=\||$)",
 }
 # A pair of these names (its last word, any case) is the line's step, not a metric.
 STEP_NAMES = ("step", "epoch", "iter", "iteration", "global_step")
@@ -53,7 +55,9 @@ def metric_settings(lines: list[str], tensorboard: str | None, csv: str | None) 
 
 def _check_pattern(key: str, pattern: object) -> None:
     if not isinstance(pattern, str) or not pattern:
-        raise ConfigError(key, f"must be a preset ({', '.join(PRESETS)}) or a regex; got {pattern!r}")
+        raise ConfigError(
+            key, f"must be a preset ({', '.join(PRESETS)}) or a regex; got {pattern!r}"
+        )
     if pattern in PRESETS:
         return
     try:

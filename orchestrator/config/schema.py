@@ -126,7 +126,9 @@ def root_from_cfg(cfg: DictConfig) -> Config:
         root = cast(Config, OmegaConf.to_object(cfg))  # the schema above makes it one
     else:
         sections: dict[str, Any] = {
-            "stage": cfg.stage, "worker": cfg.get("worker"), "log": cfg.get("log")
+            "stage": cfg.stage,
+            "worker": cfg.get("worker"),
+            "log": cfg.get("log"),
         }
         for key, cls in OWN_SECTIONS.items():
             if cfg.get(key) is not None:

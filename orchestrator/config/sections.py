@@ -45,7 +45,7 @@ class TrainerConfig:
     grace: float = 10.0  # seconds a child gets to exit after it is asked to stop
     # Your reported metrics that are the curves the checks read: {train_loss: train/loss}
     curves: dict[str, str] = field(default_factory=dict)
-    metrics: MetricsConfig = field(default_factory=MetricsConfig)  # command: where metrics are read
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)  # command: its metric sources
 
 
 @dataclass

@@ -37,7 +37,9 @@ def metrics(root: Config, experiment: Experiment) -> int:
     if not path.exists():
         raise ConfigError("log", f"{path} does not exist")
     settings = experiment.trainer_settings
-    metric_settings = settings.metrics if isinstance(settings, CommandSettings) else MetricSettings()
+    metric_settings = MetricSettings()  # JSON lines: what any child trainer's stdout gives
+    if isinstance(settings, CommandSettings):
+        metric_settings = settings.metrics
     sources = _sources(path, metric_settings)
     output = ChildOutput(sources, Reports.of(experiment))
     output.feed(last=True)
@@ -82,7 +84,7 @@ def _print_objective(output: ChildOutput, experiment: Experiment) -> int:
         print(
             f"objective {metric} ({experiment.direction}): NOT FOUND in "
             f"{', '.join(seen) or 'any metric'}; a trial printing this would stop the round. "
-            "Set objective.metric to one of these, or trainer.metrics.lines to a pattern "
+            "Set objective.metric to a metric found, or trainer.metrics.lines to a pattern "
             "that reads it (docs/own-code.md, 'Reading metrics from a program's output')"
         )
         return 1

@@ -14,8 +14,8 @@ found what and which found nothing.
 from __future__ import annotations
 
 import re
-from typing import Any
 from dataclasses import dataclass, field
+from typing import Any
 
 from orchestrator.config.metric_settings import PRESETS, STEP_NAMES
 from orchestrator.trainers.child.metric_lines import Metrics, parse_line

@@ -33,6 +33,7 @@ from orchestrator.trainers.protocol import TrialPlace
 from orchestrator.trainers.reports import Reports
 
 STDERR_TAIL_CHARS = 1500
+NO_PATTERNS = MetricSettings()  # JSON lines only, as a Hydra app's child reports
 CHILD_HELPER_DIR = Path(trial_report.__file__).parent  # `import trial_report` in the child
 
 
@@ -97,7 +98,7 @@ def train_in_child(
     reports: Reports,
     place: TrialPlace,
     limits: ChildLimits,
-    metrics: MetricSettings = MetricSettings(),
+    metrics: MetricSettings = NO_PATTERNS,
 ) -> TrainResult:
     """Run ``argv`` as this trial's child; its reports and final metrics as a result."""
     place.dir.mkdir(parents=True, exist_ok=True)
