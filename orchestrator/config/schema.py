@@ -61,7 +61,7 @@ class _Run:
     stage: str = "run"
     round: RoundConfig | None = None
     worker: int | None = None  # this process is one worker of many (Hydra multirun: worker=0,1,2)
-    log: str | None = None  # stage=metrics: a saved log (or a trial's folder) to read metrics from
+    metrics_log: str | None = None  # stage=metrics: a saved log (or a trial folder) to read
 
 
 @dataclass
@@ -90,7 +90,7 @@ OWN_SECTIONS: dict[str, type] = {
         if f.name not in SECTIONS and f.name not in {f.name for f in dataclasses.fields(_Run)}
     },
 }
-ORCHESTRATOR_KEYS = ("stage", "worker", "log", "hydra", *OWN_SECTIONS)
+ORCHESTRATOR_KEYS = ("stage", "worker", "metrics_log", "hydra", *OWN_SECTIONS)
 
 
 def round_names(builtin: bool) -> list[str]:
@@ -128,7 +128,7 @@ def root_from_cfg(cfg: DictConfig) -> Config:
         sections: dict[str, Any] = {
             "stage": cfg.stage,
             "worker": cfg.get("worker"),
-            "log": cfg.get("log"),
+            "metrics_log": cfg.get("metrics_log"),
         }
         for key, cls in OWN_SECTIONS.items():
             if cfg.get(key) is not None:

@@ -1,8 +1,8 @@
 """stage=metrics: what a command trainer would read from a saved log, before any trial runs.
 
-``orchestrator stage=metrics log=saved.log`` reads the file as a trial's stdout is read
+``orchestrator stage=metrics metrics_log=saved.log`` reads the file as a trial's stdout is read
 (``trainer.metrics.lines``; a ``.csv`` file as ``trainer.metrics.csv``, an event file's
-folder as ``trainer.metrics.tensorboard``), or ``log=<a trial's folder>`` reads every
+folder as ``trainer.metrics.tensorboard``), or ``metrics_log=<a trial's folder>`` reads every
 source of that trial. It prints what each pattern matched (or that it matched nothing),
 the metrics with their steps, and the objective found; exit code 1 when the objective is
 not there, as a trial printing that log would stop the round.
@@ -26,16 +26,16 @@ TENSORBOARD_FILE = "events.out.tfevents"
 
 
 def metrics(root: Config, experiment: Experiment) -> int:
-    """Read ``log`` through the configured sources and print what was found."""
-    if not root.log:
+    """Read ``metrics_log`` through the configured sources and print what was found."""
+    if not root.metrics_log:
         raise ConfigError(
-            "log",
-            "stage=metrics reads a saved log: log=path/to/train.log (your program's output), "
+            "metrics_log",
+            "stage=metrics reads a saved log: metrics_log=path/to/train.log (your program's output), "
             "a .csv log, an event file, or a trial's folder (studies/trials/<round>/<study>/<n>)",
         )
-    path = Path(root.log).expanduser()
+    path = Path(root.metrics_log).expanduser()
     if not path.exists():
-        raise ConfigError("log", f"{path} does not exist")
+        raise ConfigError("metrics_log", f"{path} does not exist")
     settings = experiment.trainer_settings
     metric_settings = MetricSettings()  # JSON lines: what any child trainer's stdout gives
     if isinstance(settings, CommandSettings):

@@ -90,12 +90,12 @@ def test_stage_metrics_previews_a_saved_log_before_any_trial(tmp_path):
     with open(log, "w") as handle:
         subprocess.run([sys.executable, "train.py", "--epochs", "2"], cwd=folder,
                        stdout=handle, check=True, timeout=60)  # fmt: skip
-    done = run_example("lm_log", tmp_path, "stage=metrics", f"log={log}")
+    done = run_example("lm_log", tmp_path, "stage=metrics", f"metrics_log={log}")
     assert done.returncode == 0, done.stderr
     assert "pattern 'columns': 14 line(s), metrics loss, lr, ppl" in done.stdout
     assert "valid_ppl                     2         1..2" in done.stdout
     assert "objective valid_ppl (minimize): best" in done.stdout
-    missed = run_example("lm_log", tmp_path, "stage=metrics", f"log={log}",
+    missed = run_example("lm_log", tmp_path, "stage=metrics", f"metrics_log={log}",
                          "objective.metric=bleu")  # fmt: skip
     assert missed.returncode == 1
     assert "objective bleu (minimize): NOT FOUND in loss, lr, ppl, val_loss, valid_ppl" in (

@@ -111,7 +111,7 @@ def test_a_command_that_exits_without_the_objective_breaks_the_contract_saying_w
     assert "without the objective's metric 'loss'" in message
     assert "pattern 'json': matched no line" in message
     assert "stdout.log ends:\n  | training... done" in message
-    assert "report(step, loss=...)" in message and "stage=metrics log=" in message
+    assert "report(step, loss=...)" in message and "stage=metrics metrics_log=" in message
     assert (tmp_path / "t" / "stdout.log").read_text() == "training... done\n"
 
 
