@@ -30,8 +30,9 @@ def metrics(root: Config, experiment: Experiment) -> int:
     if not root.metrics_log:
         raise ConfigError(
             "metrics_log",
-            "stage=metrics reads a saved log: metrics_log=path/to/train.log (your program's output), "
-            "a .csv log, an event file, or a trial's folder (studies/trials/<round>/<study>/<n>)",
+            "stage=metrics reads a saved log: metrics_log=path/to/train.log (your program's "
+            "output), a .csv log, an event file, or a trial's folder "
+            "(studies/trials/<round>/<study>/<n>)",
         )
     path = Path(root.metrics_log).expanduser()
     if not path.exists():

@@ -26,7 +26,8 @@ def no_objective(metric: str, sources: MetricSources, trial_dir: Path) -> str:
         f"trainer.metrics.lines=[key_value] for 'name=value' / 'name: value' lines, [columns]"
         f" for '| valid loss 5.59 |' columns, or a regex such as "
         f"'valid loss +(?P<{_group(metric)}>[\\d.]+)'; try one on a saved log first: "
-        f"orchestrator stage=metrics metrics_log={trial_dir / LINE_FILES[0]} (files in {trial_dir})"
+        f"orchestrator stage=metrics metrics_log={trial_dir / LINE_FILES[0]} "
+        f"(files in {trial_dir})"
     )
 
 
