@@ -99,3 +99,15 @@ def test_paths_are_the_trials_own_unless_absolute(tmp_path):
     sources = trial_sources(MetricSettings(("key_value",), "runs", "log.csv"), tmp_path)
     assert [s.summary().split(" ")[0] for s in sources.files[1:]] == ["tensorboard", "csv"]
     assert len(sources.line_files) == 2  # stdout.log and stderr.log
+
+
+def test_what_trial_report_wrote_is_said_beside_the_patterns(tmp_path):
+    (tmp_path / "metrics.jsonl").write_text('{"step": 1, "acc": 0.5}\n')
+    (tmp_path / "stdout.log").write_text("acc=0.6\n")
+    sources = trial_sources(MetricSettings(("key_value",)), tmp_path)
+    records = [record for source in sources.all() for record in source.read(last=True)]
+    assert records == [(1, {"acc": 0.5}), (1, {"acc": 0.6})]
+    assert sources.summaries() == [
+        "pattern 'key_value': 1 line(s), metrics acc; first: 'acc=0.6'",
+        "trial_report's metrics.jsonl: 1 line(s), metrics acc; first: '{\"step\": 1, \"acc\": 0.5}'",
+    ]

@@ -57,13 +57,18 @@ class MetricSources:
 
     def summaries(self) -> list[str]:
         """A line per pattern and per file: what it found, or that it found nothing."""
-        return [pattern.summary() for pattern in self.patterns] + [
-            source.summary() for source in self.files if not isinstance(source, _ReportFile)
-        ]
+        files = [source.summary() for source in self.files]
+        return [pattern.summary() for pattern in self.patterns] + [s for s in files if s]
 
 
 class _ReportFile(LineSource):
     """``trial_report``'s JSON lines (always read; said nothing of when unused)."""
+
+    def summary(self) -> str:
+        pattern = self.patterns[0]
+        if not pattern.lines:
+            return ""
+        return f"trial_report's {METRICS_FILE}: {pattern.summary().split(': ', 1)[1]}"
 
 
 def in_trial_dir(setting: str, trial_dir: Path) -> Path:
