@@ -109,5 +109,6 @@ def test_what_trial_report_wrote_is_said_beside_the_patterns(tmp_path):
     assert records == [(1, {"acc": 0.5}), (1, {"acc": 0.6})]
     assert sources.summaries() == [
         "pattern 'key_value': 1 line(s), metrics acc; first: 'acc=0.6'",
-        "trial_report's metrics.jsonl: 1 line(s), metrics acc; first: '{\"step\": 1, \"acc\": 0.5}'",
+        "trial_report's metrics.jsonl: 1 line(s), metrics acc; first: "
+        "'{\"step\": 1, \"acc\": 0.5}'",
     ]
