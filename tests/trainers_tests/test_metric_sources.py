@@ -110,5 +110,5 @@ def test_what_trial_report_wrote_is_said_beside_the_patterns(tmp_path):
     assert sources.summaries() == [
         "pattern 'key_value': 1 line(s), metrics acc; first: 'acc=0.6'",
         "trial_report's metrics.jsonl: 1 line(s), metrics acc; first: "
-        "'{\"step\": 1, \"acc\": 0.5}'",
+        '\'{"step": 1, "acc": 0.5}\'',
     ]
