@@ -51,6 +51,7 @@ STAGES = (
     "dashboard",
     "tensorboard",
     "from_sweeper",
+    "metrics",
 )
 
 
@@ -61,6 +62,7 @@ class _Run:
     stage: str = "run"
     round: RoundConfig | None = None
     worker: int | None = None  # this process is one worker of many (Hydra multirun: worker=0,1,2)
+    metrics_log: str | None = None  # stage=metrics: a saved log (or a trial folder) to read
 
 
 @dataclass
@@ -89,7 +91,7 @@ OWN_SECTIONS: dict[str, type] = {
         if f.name not in SECTIONS and f.name not in {f.name for f in dataclasses.fields(_Run)}
     },
 }
-ORCHESTRATOR_KEYS = ("stage", "worker", "hydra", *OWN_SECTIONS)
+ORCHESTRATOR_KEYS = ("stage", "worker", "metrics_log", "hydra", *OWN_SECTIONS)
 
 
 def round_names(builtin: bool) -> list[str]:
@@ -124,7 +126,11 @@ def root_from_cfg(cfg: DictConfig) -> Config:
         _no_added_keys(cfg)
         root = cast(Config, OmegaConf.to_object(cfg))  # the schema above makes it one
     else:
-        sections: dict[str, Any] = {"stage": cfg.stage, "worker": cfg.get("worker")}
+        sections: dict[str, Any] = {
+            "stage": cfg.stage,
+            "worker": cfg.get("worker"),
+            "metrics_log": cfg.get("metrics_log"),
+        }
         for key, cls in OWN_SECTIONS.items():
             if cfg.get(key) is not None:
                 sections[key] = _checked_section(cfg, key, cls)

@@ -15,6 +15,16 @@ from orchestrator.train.numbers import is_finite, is_whole
 
 
 @dataclass
+class MetricsConfig:
+    """command: where its metrics are read besides ``trial_report`` (docs/own-code.md,
+    "Reading metrics from a program's output")."""
+
+    lines: list[str] = field(default_factory=lambda: ["json"])  # presets or your regexes
+    tensorboard: str | None = None  # a folder of event files (relative: the trial's folder)
+    csv: str | None = None  # a CSV log: a header of metric names (relative: the trial's folder)
+
+
+@dataclass
 class TrainerConfig:
     """What trains a trial (a function, a Hydra app, a command), and the config keys it
     takes its seed and length from (docs/own-code.md)."""
@@ -35,6 +45,7 @@ class TrainerConfig:
     grace: float = 10.0  # seconds a child gets to exit after it is asked to stop
     # Your reported metrics that are the curves the checks read: {train_loss: train/loss}
     curves: dict[str, str] = field(default_factory=dict)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)  # command: its metric sources
 
 
 @dataclass

@@ -16,7 +16,8 @@ import shlex
 from dataclasses import dataclass
 from typing import ClassVar
 
-from orchestrator.config.sections import TrainerConfig
+from orchestrator.config.metric_settings import MetricSettings, metric_settings
+from orchestrator.config.sections import MetricsConfig, TrainerConfig
 from orchestrator.exceptions import ConfigError
 
 BUILTIN_TRAINER = "orchestrator.train.fit"
@@ -51,6 +52,7 @@ class CommandSettings:
     timeout: float | None = None
     grace: float = 10.0
     curves: CurveNames = ()
+    metrics: MetricSettings = MetricSettings()  # where its metrics are read
 
     def identity(self) -> str:
         return "command " + shlex.join(self.command)
@@ -102,8 +104,11 @@ def settings_from(section: TrainerConfig, target: str | None = None) -> TrainerS
             if getattr(section, key):
                 raise ConfigError(f"trainer.{key}", "is for trainer.kind=hydra_app only")
     target = target or section._target_
+    metrics = _metrics(section)
     if section.kind == "command":
-        return CommandSettings(command, section.args, section.timeout, section.grace, curves)
+        return CommandSettings(
+            command, section.args, section.timeout, section.grace, curves, metrics
+        )
     if section.kind == "hydra_app":
         return HydraAppSettings(
             target,
@@ -116,6 +121,21 @@ def settings_from(section: TrainerConfig, target: str | None = None) -> TrainerS
             curves=curves,
         )
     return FunctionSettings(target, curves)
+
+
+def _metrics(section: TrainerConfig) -> MetricSettings:
+    """``trainer.metrics`` checked; refused by name for a trainer that is no command."""
+    metrics = section.metrics
+    if not isinstance(metrics, MetricsConfig):  # a plain mapping where the schema was skipped
+        metrics = MetricsConfig(**dict(metrics))
+    checked = metric_settings(list(metrics.lines), metrics.tensorboard, metrics.csv)
+    if section.kind != "command" and checked != MetricSettings():
+        raise ConfigError(
+            "trainer.metrics",
+            f"is for trainer.kind=command (this trainer is a {section.kind}, which reports "
+            "through report(...) or trial_report); drop it, or set trainer.kind=command",
+        )
+    return checked
 
 
 def _check_choices(section: TrainerConfig) -> None:

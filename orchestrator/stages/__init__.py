@@ -29,6 +29,7 @@ TABLE: dict[str, tuple[str, str]] = {  # stage -> (module, function)
     "dashboard": ("orchestrator.stages.serve", "dashboard"),
     "tensorboard": ("orchestrator.stages.serve", "tensorboard"),
     "from_sweeper": ("orchestrator.stages.from_sweeper", "from_sweeper"),
+    "metrics": ("orchestrator.stages.metrics", "metrics"),
 }
 assert set(TABLE) == set(STAGES), "every stage the schema accepts has a row here"
 

@@ -102,11 +102,16 @@ def test_a_non_zero_exit_fails_the_trial_with_the_code_and_the_tail_of_stderr(tm
     assert str(tmp_path / "t") in str(err.value)
 
 
-def test_a_command_that_reports_nothing_fails_the_trial_saying_how_to_report(tmp_path):
-    with pytest.raises(ChildTrialFailed) as err:
+def test_a_command_that_exits_without_the_objective_breaks_the_contract_saying_why(tmp_path):
+    """Exit 0 and no objective: every trial would end so; the error stops the round, with
+    the lines the child printed and the pattern that missed."""
+    with pytest.raises(TrainerContractError) as err:
         train(experiment("silent", tmp_path / "pids"), tmp_path / "t")
-    assert "exited without reporting a metric" in str(err.value)
-    assert "report(step, loss=...)" in str(err.value)
+    message = str(err.value)
+    assert "without the objective's metric 'loss'" in message
+    assert "pattern 'json': matched no line" in message
+    assert "stdout.log ends:\n  | training... done" in message
+    assert "report(step, loss=...)" in message and "stage=metrics metrics_log=" in message
     assert (tmp_path / "t" / "stdout.log").read_text() == "training... done\n"
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from orchestrator.config.sections import TrainerConfig
+from orchestrator.config.metric_settings import MetricSettings
+from orchestrator.config.sections import MetricsConfig, TrainerConfig
 from orchestrator.config.trainer_settings import (
     CommandSettings,
     FunctionSettings,
@@ -94,6 +95,15 @@ def test_a_stored_identity_reads_back_as_the_trainer_it_names(settings):
         (TrainerConfig(curves={"val_loss": ""}), "trainer.curves.val_loss", "must name"),
         (TrainerConfig(kind="command", command="x", subprocess=True), "trainer.subprocess",
          "hydra_app only"),
+        (TrainerConfig(kind="command", command="x", metrics=MetricsConfig(lines=["loss (\\d"])),
+         "trainer.metrics.lines[0]", "neither a preset (json, key_value, columns) nor a regex"),
+        (TrainerConfig(kind="command", command="x",
+                       metrics=MetricsConfig(lines=["json", r"loss (\d+)"])),
+         "trainer.metrics.lines[1]", "has no named group"),
+        (TrainerConfig(kind="command", command="x", metrics=MetricsConfig(csv=" ")),
+         "trainer.metrics.csv", "must name a path"),
+        (TrainerConfig(metrics=MetricsConfig(lines=["key_value"])), "trainer.metrics",
+         "is for trainer.kind=command"),
     ],
 )  # fmt: skip
 def test_a_bad_trainer_section_is_one_error_naming_the_key(section, key, says):
@@ -112,3 +122,11 @@ def test_each_kind_keeps_only_its_own_settings():
     assert command == CommandSettings(("python", "t.py"), timeout=9)
     app = settings_from(TrainerConfig(kind="hydra_app", _target_="a.main", overrides=["x=1"]))
     assert app == HydraAppSettings("a.main", overrides=("x=1",))
+
+
+def test_a_commands_metric_sources_are_kept_in_its_settings():
+    metrics = MetricsConfig(lines=["columns", r"loss (?P<loss>\S+)"], tensorboard="runs")
+    command = settings_from(TrainerConfig(kind="command", command="x", metrics=metrics))
+    assert isinstance(command, CommandSettings)
+    assert command.metrics == MetricSettings(("columns", r"loss (?P<loss>\S+)"), "runs", None)
+    assert command.identity() == "command x"  # the store's identity does not change

@@ -6,8 +6,10 @@ and in its environment: ``ORCHESTRATOR_TRIAL`` (round/study/trial), ``ORCHESTRAT
 (the value of the seed key), ``ORCHESTRATOR_TRIAL_DIR`` (its own folder), and what the
 ``trial_report`` helper needs (its folder on ``PYTHONPATH``, the metrics file, the stop
 file). What it reports becomes curves and Optuna's intermediate values as for any
-trainer. A child that exits non-zero, runs past the timeout, or reports nothing is a
-FAILED trial with the reason and the tail of its stderr; the round goes on.
+trainer. A child that exits non-zero or runs past the timeout is a FAILED trial with the
+reason and the tail of its stderr; the round goes on. One that exits by itself without
+the objective's metric breaks the contract: every trial would end the same way, so the
+round stops at the first, with the lines it saw and what each pattern found.
 """
 
 from __future__ import annotations
@@ -20,14 +22,18 @@ from pathlib import Path
 
 from orchestrator.child import trial_report
 from orchestrator.config.experiment import Experiment
+from orchestrator.config.metric_settings import MetricSettings
+from orchestrator.exceptions import TrainerContractError
 from orchestrator.train.result import TrainResult
 from orchestrator.trainers.answer import build_result, seed_of
-from orchestrator.trainers.child.metric_lines import LineTail, parse_line
+from orchestrator.trainers.child.no_objective import no_objective
 from orchestrator.trainers.child.process import run_child
+from orchestrator.trainers.child.sources import MetricSources, trial_sources
 from orchestrator.trainers.protocol import TrialPlace
 from orchestrator.trainers.reports import Reports
 
 STDERR_TAIL_CHARS = 1500
+NO_PATTERNS = MetricSettings()  # JSON lines only, as a Hydra app's child reports
 CHILD_HELPER_DIR = Path(trial_report.__file__).parent  # `import trial_report` in the child
 
 
@@ -63,26 +69,27 @@ class ChildLimits:
 
 @dataclass
 class ChildOutput:
-    """What the child has reported so far: its metric lines, read as it writes them from
-    its metrics file (``trial_report``) and its stdout (JSON lines)."""
+    """What the child has reported so far, read as it writes it: its ``trial_report``
+    file, its stdout and stderr through the line patterns, the files it writes
+    (``sources.py``)."""
 
-    tails: list[LineTail]
+    sources: MetricSources
     reports: Reports
     final: dict[str, float] = field(default_factory=dict)  # lines without a step
 
     def feed(self, last: bool = False) -> bool:
-        """Read the new lines into the reports; whether the trial should stop now."""
-        for tail in self.tails:
-            for line in tail.new_lines(final=last):
-                parsed = parse_line(line)
-                if parsed is None:
-                    continue
-                step, metrics = parsed
+        """Read the new metrics into the reports; whether the trial should stop now."""
+        for source in self.sources.all():
+            for step, metrics in source.read(last):
                 if step is None:
                     self.final.update(metrics)
                 else:
                     self.reports.report(step, **metrics)
         return self.reports.stopped
+
+    def found(self, metric: str) -> bool:
+        """Whether ``metric`` (the objective's) was read from any source."""
+        return metric in self.reports.values or metric in self.final
 
 
 def train_in_child(
@@ -91,14 +98,14 @@ def train_in_child(
     reports: Reports,
     place: TrialPlace,
     limits: ChildLimits,
+    metrics: MetricSettings = NO_PATTERNS,
 ) -> TrainResult:
     """Run ``argv`` as this trial's child; its reports and final metrics as a result."""
     place.dir.mkdir(parents=True, exist_ok=True)
     env = child_env(experiment, place)
     for name in (trial_report.METRICS_ENV, trial_report.STOP_ENV):
         Path(env[name]).unlink(missing_ok=True)  # a rerun into the same folder starts clean
-    files = (Path(env[trial_report.METRICS_ENV]), place.dir / "stdout.log")
-    output = ChildOutput([LineTail(path) for path in files], reports)
+    output = ChildOutput(trial_sources(metrics, place.dir), reports)
     outcome = run_child(
         argv,
         env=env,
@@ -116,12 +123,8 @@ def train_in_child(
         )
     if outcome.returncode != 0 and not outcome.stopped:
         raise ChildTrialFailed(f"{_exit(outcome.returncode)}{_tail(place)}")
-    if not reports.values and not final:
-        raise ChildTrialFailed(
-            f"exited without reporting a metric (report(step, {experiment.metric}=...) from "
-            f'trial_report, or print a JSON line {{"{experiment.metric}": value}}; a line with '
-            f"a value that is not a number is not read as metrics){_tail(place)}"
-        )
+    if not output.found(experiment.metric):
+        raise TrainerContractError(no_objective(experiment.metric, output.sources, place.dir))
     return build_result(None, reports, experiment, final)
 
 
