@@ -243,9 +243,9 @@ def test_an_incumbent_of_another_trainer_is_refused_before_any_trial(tmp_path):
     assert list(studies.glob("logs/*/*")) == []  # nothing written: no study, no run folder
 
 
-def test_promotion_without_a_seed_key_is_refused_before_any_trial(tmp_path):
+def test_promotion_without_a_seed_key_is_refused_before_anything_is_written(tmp_path):
     conf, studies = write_conf(tmp_path), tmp_path / "studies"
-    done = run(conf, studies, "round=r1", "stage=run", "trainer.seed_key=null")
+    done = run(conf, studies, "round=r1", "stage=promote", "trainer.seed_key=null")
     assert done.returncode == 2
     assert error_line(done).startswith(
         "error: trainer.seed_key: promotion re-trains the candidate and the incumbent"
