@@ -255,6 +255,18 @@ def own_noop(cfg: Any, report: Any = None) -> float:
     return 0.5
 
 
+def own_raises_above(cfg: Any, report: Any = None) -> float:
+    """``own_noop`` whose learning rate above ``cfg.breaks_above`` raises (a bug in user
+    code, deep in a helper as it usually is)."""
+    if cfg.lr > cfg.breaks_above:
+        _helper_that_breaks(cfg.lr)
+    return own_noop(cfg, report)
+
+
+def _helper_that_breaks(lr: float) -> None:
+    raise ValueError(f"the loss exploded at lr {lr:.3g}")
+
+
 def own_slow(cfg: Any, report: Any = None) -> float:
     """``own_noop`` that takes 0.3 s per epoch: a signal sent during a trial lands in one."""
     for epoch in range(1, int(cfg.epochs) + 1):
