@@ -2,9 +2,10 @@
 
 The answer may be a ``TrainResult`` (or the same as a dict with ``status``), a number (the
 objective), a dict of metrics holding the objective's, the pair ``(objective, {metrics})``,
-or ``None`` (the best reported value of the objective's metric); a child's answer is what it printed or wrote with
-``trial_report.final``. A run that reported a non-finite objective or loss is diverged,
-whatever it answered: a value from before the NaN is no result of the run.
+or ``None`` (the best reported value of the objective's metric); a child's answer is what
+it printed or wrote with ``trial_report.final``. A run that reported a non-finite
+objective or loss is diverged, whatever it answered: a value from before the NaN is no
+result of the run.
 """
 
 from __future__ import annotations

@@ -43,8 +43,18 @@ def test_each_failed_trial_is_one_line_and_its_traceback_is_in_its_folder(tmp_pa
     (conf / "mine.yaml").write_text(yaml.safe_dump(CONFIG))
     (conf / "round" / "r1.yaml").write_text(yaml.safe_dump(ROUND, sort_keys=False))
     done = run_command(
-        [sys.executable, "-m", "orchestrator", "--config-dir", str(conf), "--config-name",
-         "mine", f"paths.studies={studies}", "round=r1", "stage=work"]  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "orchestrator",
+            "--config-dir",
+            str(conf),
+            "--config-name",
+            "mine",
+            f"paths.studies={studies}",
+            "round=r1",
+            "stage=work",
+        ]  # fmt: skip
     )
     assert done.returncode == 0, done.stderr
     terminal = done.stdout + done.stderr

@@ -45,8 +45,18 @@ def orchestrator(tmp: Path, *overrides: str):
         (conf / "mine.yaml").write_text(yaml.safe_dump(CONFIG))
         (conf / "round" / "r1.yaml").write_text(yaml.safe_dump(ROUND, sort_keys=False))
     return run_command(
-        [sys.executable, "-m", "orchestrator", "--config-dir", str(conf), "--config-name",
-         "mine", f"paths.studies={tmp / 'studies'}", "round=r1", *overrides]  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "orchestrator",
+            "--config-dir",
+            str(conf),
+            "--config-name",
+            "mine",
+            f"paths.studies={tmp / 'studies'}",
+            "round=r1",
+            *overrides,
+        ]  # fmt: skip
     )
 
 
@@ -96,7 +106,8 @@ def test_promotion_switched_off_is_named_and_promote_later_decides(tmp_path):
     studies = tmp_path / "studies"
     assert "Promotion skipped: switched off for this round" in promotion_section(studies)
 
-    refused = orchestrator(tmp_path, "trainer.seed_key=seed", "round.promote=false", "stage=promote")
+    off = ("trainer.seed_key=seed", "round.promote=false")
+    refused = orchestrator(tmp_path, *off, "stage=promote")
     assert refused.returncode == 2
     assert refused.stderr.strip() == (
         "error: round.promote: promotion is switched off for this round (round.promote=false); "

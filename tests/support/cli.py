@@ -21,6 +21,4 @@ def run_cli(
 def run_command(argv: list[str], *, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """``argv`` run from the repo root with it on PYTHONPATH; output captured."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        argv, cwd=ROOT, capture_output=True, text=True, env=env, timeout=timeout
-    )
+    return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, env=env, timeout=timeout)

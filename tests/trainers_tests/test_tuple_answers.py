@@ -21,7 +21,7 @@ ROUND = {"name": "r1", "goal": "x", "start_from": "base",
          "budget": {"trials_per_study": 2}}  # fmt: skip
 TWO_NUMBERS = (
     "the trainer returned a tuple (float, float), which does not say which value is the "
-    'objective val_loss; return the objective and the other metrics by name (return val_loss, '
+    "objective val_loss; return the objective and the other metrics by name (return val_loss, "
     '{"acc": acc}), a dict of metrics ({"val_loss": ..., "acc": ...}), or the objective alone'
 )
 
@@ -35,8 +35,18 @@ def work(tmp: Path, trainer: str):
     (conf / "mine.yaml").write_text(yaml.safe_dump(config))
     (conf / "round" / "r1.yaml").write_text(yaml.safe_dump(ROUND))
     return run_command(
-        [sys.executable, "-m", "orchestrator", "--config-dir", str(conf), "--config-name",
-         "mine", f"paths.studies={tmp / 'studies'}", "round=r1", "stage=work"]  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "orchestrator",
+            "--config-dir",
+            str(conf),
+            "--config-name",
+            "mine",
+            f"paths.studies={tmp / 'studies'}",
+            "round=r1",
+            "stage=work",
+        ]  # fmt: skip
     )
 
 
