@@ -81,7 +81,7 @@ def check_incumbent_trainer(root: Config, base: Experiment, *, promotes: bool) -
     ways = [f"use its trainer ({selection_hint(incumbent.trainer)})"]
     if promotes:
         also = " with round.start_from=base" if starts_from_it else ""
-        ways.append(f"train and analyse without promotion (stage=work, then analyze{also})")
+        ways.append(f"train and analyse without promotion (round.promote=false{also})")
         ways.append("keep this trainer's rounds in a store of their own (paths.studies=DIR)")
     else:
         ways.append("start from your base config (round.start_from=base)")
