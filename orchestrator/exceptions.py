@@ -30,3 +30,15 @@ class TrainerContractError(OrchestratorError, ValueError):
 
 class StorageError(OrchestratorError):
     """The store kept failing (locked, unreachable); finished trials are kept, re-run resumes."""
+
+
+class TrialFailed(OrchestratorError):
+    """A trial failed and the round said so itself: one line in the worker's log, the
+    traceback in the trial's folder. Optuna is given this in place of the trainer's
+    exception, so its warning with the whole traceback is not printed again for every
+    failed trial (``trainers/signals.py`` filters it), and the failed run's traceback (its
+    model, optimizer and batches) does not outlive the trial."""
+
+    def __init__(self, number: int | None, line: str) -> None:
+        self.number = number
+        super().__init__(line)

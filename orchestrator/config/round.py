@@ -46,6 +46,7 @@ class RoundConfig:
     presets: dict[str, Any] = field(default_factory=dict)  # adam_budget: {when: {...}}
     budget: BudgetConfig = field(default_factory=BudgetConfig)
     promotion: dict[str, Any] = field(default_factory=dict)
+    promote: bool = True  # false: stage=run stops after the analysis (no seed reruns)
 
 
 def round_from_dict(raw: Mapping[str, Any]) -> RoundConfig:

@@ -62,6 +62,7 @@ def build_report_html(
     findings: list[Finding],
     decision: DecisionRecord | None,
     answer: Answer | None = None,
+    promotion_skipped: str | None = None,
 ) -> str:
     """The whole page as a string (no I/O): see the module docstring for what is in it."""
     page = _Page()
@@ -84,7 +85,7 @@ def build_report_html(
         "<h2>Timeline</h2>",
         page.figure("timeline", figures.timeline(studies)),
         _compute_section(studies),
-        _decision_section(page, decision),
+        _decision_section(page, decision, promotion_skipped),
     ]
     title = f"Round {round_name}"
     return (
@@ -332,10 +333,11 @@ VERDICT_COLORS: dict[str, str] = {
 }
 
 
-def _decision_section(page: _Page, decision: DecisionRecord | None) -> str:
-    """Verdict, reason, the per-seed values and their paired plot; or a note that none exists."""
+def _decision_section(page: _Page, decision: DecisionRecord | None, skipped: str | None) -> str:
+    """Verdict, reason, the per-seed values and their paired plot; or why there is none."""
     if decision is None:
-        return "<h2>Promotion decision</h2><p>No promotion decision yet.</p>"
+        why = f"Promotion skipped: {_e(skipped)}." if skipped else "No promotion decision yet."
+        return f"<h2>Promotion decision</h2><p>{why}</p>"
     color = VERDICT_COLORS.get(decision.verdict, "#222")
     rows = [
         [_e(s), _e(_fmt(b)), _e(_fmt(c)), _e(_fmt(c - b) if _numbers(b, c) else "")]

@@ -48,6 +48,8 @@ def parse_round(
         raise ConfigError(
             "round.start_from", f"must be one of {', '.join(START_FROM)}; got {raw.start_from!r}"
         )
+    if not isinstance(raw.promote, bool):
+        raise ConfigError("round.promote", f"must be true or false; got {raw.promote!r}")
     scientific = _parse_scientific(raw.scientific, start)
     fixed = _parse_fixed(raw.fixed, scientific, start)
     nuisance = _parse_nuisance(raw, scientific, fixed, start)

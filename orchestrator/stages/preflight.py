@@ -2,7 +2,9 @@
 
 A check that fails only after every trial ran wastes the round: promotion needs a seed key
 to re-train with, and re-trains the incumbent with this round's trainer, so both are
-checked when the round opens, not when promotion starts. Advice names only what would
+checked when the round opens, not when promotion starts. A round that cannot promote (no
+seed key, or ``round.promote=false``) is still worked and analysed by ``stage=run``, which
+says why it skipped promotion; only ``stage=promote`` refuses it. Advice names only what would
 change the outcome: never a setting that is already set.
 """
 
@@ -18,15 +20,49 @@ from orchestrator.store.incumbent import read_incumbent
 def check_before_trials(root: Config, base: Experiment, *, trains: bool) -> None:
     """One ConfigError for the first check that would fail later in this stage."""
     assert root.round is not None
-    promotes = root.stage in ("run", "promote")
-    if promotes and base.seed_key is None:
+    if root.stage == "promote":
+        refuse_promotion_without_its_settings(root, base)
+    promotes = root.stage == "promote" or (
+        root.stage == "run" and promotion_skipped(root, base) is None
+    )
+    if trains:
+        check_incumbent_trainer(root, base, promotes=promotes)
+
+
+def promotion_skipped(root: Config, base: Experiment) -> str | None:
+    """Why ``stage=run`` does the work and the analysis but no promotion (None: it
+    promotes): switched off for the round, or no seed key to re-train with. Said in the
+    terminal and the report, with the setting that would promote the round later."""
+    assert root.round is not None
+    if not root.round.promote:
+        return (
+            "switched off for this round (round.promote=false); to decide on its candidate "
+            "later: stage=promote round.promote=true"
+        )
+    if base.seed_key is None:
+        return (
+            "no seed key (trainer.seed_key is unset), and promotion re-trains the candidate "
+            "and the incumbent with fresh seeds; to decide on this round's candidate later: "
+            "stage=promote trainer.seed_key=<the config key your trainer seeds from>"
+        )
+    return None
+
+
+def refuse_promotion_without_its_settings(root: Config, base: Experiment) -> None:
+    """``stage=promote`` on a round that cannot be promoted: one error naming the setting."""
+    assert root.round is not None
+    if not root.round.promote:
+        raise ConfigError(
+            "round.promote",
+            "promotion is switched off for this round (round.promote=false); to promote it, "
+            "set round.promote=true",
+        )
+    if base.seed_key is None:
         raise ConfigError(
             "trainer.seed_key",
             "promotion re-trains the candidate and the incumbent with fresh seeds: name the "
             "config key your trainer seeds from (e.g. trainer.seed_key=seed)",
         )
-    if trains:
-        check_incumbent_trainer(root, base, promotes=promotes)
 
 
 def check_incumbent_trainer(root: Config, base: Experiment, *, promotes: bool) -> None:
@@ -45,7 +81,7 @@ def check_incumbent_trainer(root: Config, base: Experiment, *, promotes: bool) -
     ways = [f"use its trainer ({selection_hint(incumbent.trainer)})"]
     if promotes:
         also = " with round.start_from=base" if starts_from_it else ""
-        ways.append(f"train and analyse without promotion (stage=work, then analyze{also})")
+        ways.append(f"train and analyse without promotion (round.promote=false{also})")
         ways.append("keep this trainer's rounds in a store of their own (paths.studies=DIR)")
     else:
         ways.append("start from your base config (round.start_from=base)")

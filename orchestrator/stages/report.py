@@ -9,6 +9,7 @@ from orchestrator.analysis.model import StudyRecord
 from orchestrator.analysis.round_analysis import RoundAnalysis, analyse
 from orchestrator.config.round import round_to_dict
 from orchestrator.report.round_report import build_report_html, write_report
+from orchestrator.stages.preflight import promotion_skipped
 from orchestrator.stages.round import RoundContext
 from orchestrator.store import paths
 from orchestrator.store.findings import Finding, read_findings
@@ -31,7 +32,7 @@ def analysis_of(
 
 
 def write_round_report(ctx: RoundContext, analysis: RoundAnalysis) -> Path:
-    """The round's report from its analysis."""
+    """The round's report from its analysis (with why promotion is skipped, when it is)."""
     html_text = build_report_html(
         round_name=ctx.rnd.name,
         goal=ctx.rnd.goal,
@@ -40,6 +41,7 @@ def write_round_report(ctx: RoundContext, analysis: RoundAnalysis) -> Path:
         findings=analysis.findings,
         decision=analysis.decision,
         answer=analysis.answer,
+        promotion_skipped=promotion_skipped(ctx.root, ctx.start),
     )
     return write_report(paths.report_file(ctx.studies, ctx.rnd.name), html_text)
 

@@ -1,17 +1,28 @@
-"""The round stages as step lists: work, analyze, promote, and run (all three in order)."""
+"""The round stages as step lists: work, analyze, promote, and run (all three in order;
+the last skipped, and said so, when the round cannot promote)."""
 
 from __future__ import annotations
 
 from orchestrator.config.experiment import Experiment
 from orchestrator.config.schema import Config
 from orchestrator.stages.analyze import analyze_round
+from orchestrator.stages.preflight import promotion_skipped
 from orchestrator.stages.promote import promote_round
-from orchestrator.stages.round import run_round_steps
+from orchestrator.stages.round import RoundContext, run_round_steps
 from orchestrator.stages.work import work
 
 
 def run(root: Config, base: Experiment) -> int:
-    return run_round_steps(root, base, [work, analyze_round, promote_round], starts_work=True)
+    """Work, analysis, promotion; without promotion when the round cannot promote (said
+    in the terminal and the report, with the setting that would promote it)."""
+    last = promote_round if promotion_skipped(root, base) is None else say_promotion_skipped
+    return run_round_steps(root, base, [work, analyze_round, last], starts_work=True)
+
+
+def say_promotion_skipped(ctx: RoundContext) -> int:
+    """The run's last line when it does not promote: why, and how to promote later."""
+    print(f"promotion of {ctx.rnd.name}: skipped, {promotion_skipped(ctx.root, ctx.start)}")
+    return 0
 
 
 def work_only(root: Config, base: Experiment) -> int:

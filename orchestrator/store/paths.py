@@ -70,6 +70,12 @@ def trial_dir(studies: str | Path, study_name: str, number: int) -> Path:
     return Path(studies) / "trials" / Path(*safe_parts(study_name)) / str(number)
 
 
+def trial_traceback_file(studies: str | Path, study_name: str, number: int) -> Path:
+    """``<trial_dir>/traceback.txt``: a failed trial's whole traceback (its terminal line
+    names the error and this file)."""
+    return trial_dir(studies, study_name, number) / "traceback.txt"
+
+
 def safe_parts(study_name: str) -> list[str]:
     """A study name's ``/``-separated parts as file names: characters a file name should
     not hold become ``_``, and ``.`` or ``..`` never climbs out of the folder."""

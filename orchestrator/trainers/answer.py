@@ -1,10 +1,11 @@
 """A trainer's answer as a ``TrainResult``, the same for every kind.
 
 The answer may be a ``TrainResult`` (or the same as a dict with ``status``), a number (the
-objective), a dict of metrics holding the objective's, or ``None`` (the best reported
-value of the objective's metric); a child's answer is what it printed or wrote with
-``trial_report.final``. A run that reported a non-finite objective or loss is diverged,
-whatever it answered: a value from before the NaN is no result of the run.
+objective), a dict of metrics holding the objective's, the pair ``(objective, {metrics})``,
+or ``None`` (the best reported value of the objective's metric); a child's answer is what
+it printed or wrote with ``trial_report.final``. A run that reported a non-finite
+objective or loss is diverged, whatever it answered: a value from before the NaN is no
+result of the run.
 """
 
 from __future__ import annotations
@@ -70,6 +71,8 @@ def _returned_objective(returned: Any, metric: str, final: dict[str, float]) -> 
         numbers = ((str(k), real_number(v)) for k, v in returned.items())
         final.update({k: v for k, v in numbers if v is not None})
         return final.get(metric)
+    if isinstance(returned, tuple):
+        return _pair_objective(returned, metric, final)
     number = real_number(returned)
     if number is not None:
         return number
@@ -77,7 +80,26 @@ def _returned_objective(returned: Any, metric: str, final: dict[str, float]) -> 
         return final.get(metric)
     raise TrainerContractError(
         f"the trainer returned {type(returned).__name__}; return a number (the objective),"
-        " a dict of metrics, a TrainResult, or None (the best reported value)"
+        " a dict of metrics, (objective, {metrics}), a TrainResult, or None (the best"
+        " reported value)"
+    )
+
+
+def _pair_objective(returned: tuple[Any, ...], metric: str, final: dict[str, float]) -> float:
+    """``return val_loss, {"acc": acc}``: the first the objective, the dict's numbers join
+    ``final``. Other tuples (``return loss, acc``) do not say which number is the objective
+    (taking the first would store a wrong value quietly): one error naming what to return."""
+    if len(returned) == 2 and isinstance(returned[1], Mapping):
+        objective = real_number(returned[0])
+        if objective is not None:
+            _returned_objective(returned[1], metric, final)
+            return objective
+    kinds = ", ".join(type(v).__name__ for v in returned)
+    raise TrainerContractError(
+        f"the trainer returned a tuple ({kinds}), which does not say which value is the "
+        f"objective {metric}; return the objective and the other metrics by name "
+        f'(return {metric}, {{"acc": acc}}), a dict of metrics ({{"{metric}": ..., "acc": '
+        "...}), or the objective alone"
     )
 
 

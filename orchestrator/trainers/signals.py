@@ -8,6 +8,10 @@ claiming another trial. ``Interrupted`` derives from ``KeyboardInterrupt`` on pu
 Optuna's ``optimize`` marks the trial FAIL for it and re-raises it, while ordinary
 ``except Exception`` blocks in trainers cannot swallow it. Later signals are ignored while
 the worker winds down (a terminal's Ctrl-C reaches every worker of the process group).
+
+For as long as the loop runs, one logging filter on Optuna's handlers drops Optuna's
+warnings (with the whole traceback) for every trial whose end the round says itself in
+one line: a stopped trial, and a failed one (its traceback is in the trial's folder).
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 from typing import Any
+
+from orchestrator.exceptions import TrialFailed
 
 # SIGHUP too: a closed terminal or SSH session must not leave a trial's child running.
 HANDLED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
@@ -73,20 +79,18 @@ class StopSignals:
             self._in_trial = False
 
 
-class _NoInterruptTraceback(logging.Filter):
-    """Drops Optuna's two warnings for a stopped trial ("Trial n failed ... Traceback", then
-    "Trial n failed with value None."): the stop is said once, in one line, by the stage
-    (the trial is FAIL with the reason in the store)."""
-
-    def __init__(self, stop: StopSignals) -> None:
-        super().__init__()
-        self._stop = stop
+class _SaidByTheRound(logging.Filter):
+    """Drops Optuna's warnings for a trial whose end the round says itself, in one line: a
+    stopped trial (the stage says the stop once) and a failed one (the worker's line names
+    the error and the trial's ``traceback.txt``; Optuna was given ``TrialFailed``). Those
+    are "Trial n failed with parameters ... because of ..." with the traceback, then "Trial
+    n failed with value None.", which only repeats the first and goes for every trial."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and isinstance(record.exc_info[1], KeyboardInterrupt):
+        said = (KeyboardInterrupt, TrialFailed)
+        if record.exc_info and isinstance(record.exc_info[1], said):
             return False
-        stopped = self._stop.requested is not None
-        return not (stopped and record.getMessage().endswith("failed with value None."))
+        return not record.getMessage().endswith("failed with value None.")
 
 
 @contextmanager
@@ -94,7 +98,7 @@ def handling_stop_signals() -> Iterator[StopSignals]:
     """``with handling_stop_signals() as stop:`` for the length of a worker's loop."""
     stop = StopSignals()
     stop.install()
-    quiet = _NoInterruptTraceback(stop)
+    quiet = _SaidByTheRound()
     handlers = list(logging.getLogger("optuna").handlers)  # a record's own logger's filters
     for handler in handlers:  # would miss Optuna's module loggers; its handlers see them all
         handler.addFilter(quiet)

@@ -4,17 +4,18 @@ Outcomes (DESIGN.md): COMPLETE with the objective; infeasible (the trainer says 
 diverged) is COMPLETE with the constraint ``diverged`` = 1 and the reason and step as
 user attributes, so samplers avoid the region and analysis marks it; PRUNED when the
 evaluation callback stopped the run; FAIL for exceptions, with the error kept as the
-``error`` user attribute (the round goes on). Intermediate values are reported at each
+``error`` user attribute and the traceback in the trial's folder (``traceback.txt``), said
+in one line (the round goes on). Intermediate values are reported at each
 evaluation, and the full curves go to the artifact store when too large to keep inline.
 
 ``TrialObjective.run`` returns the trial's ``Outcome``; ``optuna_objective`` turns it
-into what ``study.optimize`` expects (a value, ``TrialPruned``, or the trainer's error).
+into what ``study.optimize`` expects (a value, ``TrialPruned``, or ``TrialFailed``).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import time
+import traceback
 from collections.abc import Callable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -25,9 +26,9 @@ import optuna
 from optuna.artifacts import FileSystemArtifactStore
 
 from orchestrator.config.experiment import Experiment
-from orchestrator.exceptions import TrainerContractError
+from orchestrator.exceptions import TrainerContractError, TrialFailed
 from orchestrator.rounds.space import Round
-from orchestrator.store.paths import trial_dir
+from orchestrator.store.paths import trial_dir, trial_traceback_file
 from orchestrator.store.record import (
     INFEASIBLE,
     QUEUED_AGAIN,
@@ -54,14 +55,12 @@ class Outcome:
     params: dict[str, Any]
     number: int | None
     line: str  # how it ended, for the worker's log
-    error: Exception | None = None  # failed: the trainer's exception (until Optuna has it)
     contract_error: str | None = None  # failed because the trainer broke its contract
 
     def for_optuna(self) -> float:
         """The value ``study.optimize`` stores; raises to mark PRUNED or FAIL."""
         if self.kind == "failed":
-            assert self.error is not None
-            raise self.error
+            raise TrialFailed(self.number, self.line)  # said once, by the worker's line
         if self.kind == "pruned":
             raise optuna.TrialPruned(self.line)
         assert self.value is not None
@@ -115,11 +114,7 @@ class TrialObjective:
             trial.set_user_attr(TrialAttr.INTERRUPTED, "SystemExit")
             raise Interrupted("SystemExit") from err
         except Exception as err:  # noqa: BLE001 - the trial fails (recorded), the round goes on
-            error = f"{type(err).__name__}: {err}"[:2000]
-            trial.set_user_attr(TrialAttr.ERROR, error)
-            line = _line(trial, f"FAILED: {error}", time.perf_counter() - started)
-            broken = str(err) if isinstance(err, TrainerContractError) else None
-            return Outcome("failed", None, dict(trial.params), trial.number, line, err, broken)
+            return self._failed(trial, err, time.perf_counter() - started)
         seconds = time.perf_counter() - started
         self._record(trial, result, seconds)
         return self._outcome(trial, result, config.metric, seconds)
@@ -141,6 +136,22 @@ class TrialObjective:
             trial, f"{metric}={result.objective:.4g} best_step={result.best_step}", seconds
         )
         return Outcome("complete", result.objective, params, n, line)
+
+    def _failed(self, trial: optuna.Trial, err: Exception, seconds: float) -> Outcome:
+        """The trainer's error kept with the trial, its traceback in the trial's folder; the
+        outcome holds neither the exception nor its traceback (the failed run's memory)."""
+        error = f"{type(err).__name__}: {err}"[:2000]
+        trial.set_user_attr(TrialAttr.ERROR, error)
+        path = trial_traceback_file(self.studies, trial.study.study_name, trial.number)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("".join(traceback.format_exception(err)))
+            where = f"traceback in {path}"
+        except OSError as why:  # the trial is FAIL with its error all the same
+            where = f"traceback not written ({why})"
+        line = _line(trial, f"FAILED: {error}", seconds) + f"; {where}"
+        broken = str(err) if isinstance(err, TrainerContractError) else None
+        return Outcome("failed", None, dict(trial.params), trial.number, line, broken)
 
     def _place(self, trial: optuna.Trial) -> TrialPlace:
         name = trial.study.study_name
@@ -179,11 +190,8 @@ def optuna_objective(
     def call(trial: optuna.Trial) -> float:
         on_start()
         run.trial_id = trial._trial_id
-        outcome = objective.run(trial)
-        # The loop keeps the outcome past this trial, but never the trainer's exception: its
-        # traceback holds the failed run's model, optimizer and batches (device memory).
-        run.outcome = dataclasses.replace(outcome, error=None)
-        return outcome.for_optuna()
+        run.outcome = objective.run(trial)  # holds no exception: the loop keeps it
+        return run.outcome.for_optuna()
 
     return call
 

@@ -137,7 +137,7 @@ def own_conf_with(tmp_path: Path, round_file: str) -> Path:
             "trainer.seed_key: unknown parameter path 'sed'; did you mean seed?",
         ),
         (
-            ("trainer.seed_key=null",),
+            ("trainer.seed_key=null", "stage=promote"),
             "name: bad\nscientific:\n  model.num_layers: [1, 2]\n",
             "trainer.seed_key: promotion re-trains the candidate and the incumbent",
         ),

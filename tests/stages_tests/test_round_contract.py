@@ -228,7 +228,7 @@ def test_an_incumbent_of_another_trainer_is_refused_before_any_trial(tmp_path):
         "round trains with tests.support.trainers.own_noop; promotion re-trains it as the "
         "config to beat, and its values may not mean the same to another trainer. Either use "
         "its trainer (trainer._target_=other.train), or train and analyse without promotion "
-        "(stage=work, then analyze), or keep this trainer's rounds in a store of their own "
+        "(round.promote=false), or keep this trainer's rounds in a store of their own "
         "(paths.studies=DIR)"
     )
     assert "round.start_from=base" not in run_base.stderr  # already set: never advised
@@ -243,9 +243,9 @@ def test_an_incumbent_of_another_trainer_is_refused_before_any_trial(tmp_path):
     assert list(studies.glob("logs/*/*")) == []  # nothing written: no study, no run folder
 
 
-def test_promotion_without_a_seed_key_is_refused_before_any_trial(tmp_path):
+def test_promotion_without_a_seed_key_is_refused_before_anything_is_written(tmp_path):
     conf, studies = write_conf(tmp_path), tmp_path / "studies"
-    done = run(conf, studies, "round=r1", "stage=run", "trainer.seed_key=null")
+    done = run(conf, studies, "round=r1", "stage=promote", "trainer.seed_key=null")
     assert done.returncode == 2
     assert error_line(done).startswith(
         "error: trainer.seed_key: promotion re-trains the candidate and the incumbent"

@@ -14,12 +14,11 @@ def run_cli(
     studies: Path, *overrides: str, timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
     """``python -m orchestrator paths.studies=<studies> <overrides>``; output captured."""
+    argv = [sys.executable, "-m", "orchestrator", f"paths.studies={studies}", *overrides]
+    return run_command(argv, timeout=timeout)
+
+
+def run_command(argv: list[str], *, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """``argv`` run from the repo root with it on PYTHONPATH; output captured."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "orchestrator", f"paths.studies={studies}", *overrides],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=timeout,
-    )
+    return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, env=env, timeout=timeout)

@@ -255,6 +255,28 @@ def own_noop(cfg: Any, report: Any = None) -> float:
     return 0.5
 
 
+def own_raises_above(cfg: Any, report: Any = None) -> float:
+    """``own_noop`` whose learning rate above ``cfg.breaks_above`` raises (a bug in user
+    code, deep in a helper as it usually is)."""
+    if cfg.lr > cfg.breaks_above:
+        _helper_that_breaks(cfg.lr)
+    return own_noop(cfg, report)
+
+
+def _helper_that_breaks(lr: float) -> None:
+    raise ValueError(f"the loss exploded at lr {lr:.3g}")
+
+
+def own_pair(cfg: Any, report: Any = None) -> tuple[float, dict[str, float]]:
+    """``return val_loss, {"acc": acc}``, as common training scripts end."""
+    return 0.5, {"acc": 0.8}
+
+
+def own_two_numbers(cfg: Any, report: Any = None) -> tuple[float, float]:
+    """``return loss, acc``: which one is the objective, it does not say."""
+    return 0.5, 0.8
+
+
 def own_slow(cfg: Any, report: Any = None) -> float:
     """``own_noop`` that takes 0.3 s per epoch: a signal sent during a trial lands in one."""
     for epoch in range(1, int(cfg.epochs) + 1):
