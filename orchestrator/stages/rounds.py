@@ -15,13 +15,16 @@ from orchestrator.stages.work import work
 def run(root: Config, base: Experiment) -> int:
     """Work, analysis, promotion; without promotion when the round cannot promote (said
     in the terminal and the report, with the setting that would promote it)."""
-    last = promote_round if promotion_skipped(root, base) is None else say_promotion_skipped
-    return run_round_steps(root, base, [work, analyze_round, last], starts_work=True)
+    return run_round_steps(root, base, [work, analyze_round, promote_or_skip], starts_work=True)
 
 
-def say_promotion_skipped(ctx: RoundContext) -> int:
-    """The run's last line when it does not promote: why, and how to promote later."""
-    print(f"promotion of {ctx.rnd.name}: skipped, {promotion_skipped(ctx.root, ctx.start)}")
+def promote_or_skip(ctx: RoundContext) -> int:
+    """Promotion, or the run's last line when the round does not promote: why, and how to
+    promote it later."""
+    why = promotion_skipped(ctx.root, ctx.start)
+    if why is None:
+        return promote_round(ctx)
+    print(f"promotion of {ctx.rnd.name}: skipped, {why}")
     return 0
 
 

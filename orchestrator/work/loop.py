@@ -42,7 +42,6 @@ from orchestrator.work.faults import StorageFaults, reap, requeue
 from orchestrator.work.give_up import forgive, forgiven
 from orchestrator.work.objective import Outcome, TrialObjective, TrialRun, optuna_objective
 from orchestrator.work.studies import StudySummary, best_so_far, open_studies, summarise_all
-from orchestrator.work.trainer_retry import retrying
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +165,7 @@ class WorkerLoop:
             if i is not None:
                 study = self.studies[i][1]
                 objective = optuna_objective(self.objectives[i], run, on_start=claim.release)
-                study.optimize(retrying(objective, study, run), n_trials=1, catch=(Exception,))
+                study.optimize(objective, n_trials=1, catch=(Exception,))
             elif self.running_elsewhere:
                 self._fail_stale()
             self.faults.in_a_row = 0

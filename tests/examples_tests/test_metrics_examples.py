@@ -81,8 +81,7 @@ def test_output_without_the_objective_stops_the_round_at_its_first_trial(tmp_pat
     storage = f"sqlite:///{tmp_path}/tuning.db"
     trials = [t for s in optuna.get_all_study_summaries(storage) for t in
               optuna.load_study(study_name=s.study_name, storage=storage).trials]  # fmt: skip
-    # one trial ran, not max_failures trials; its point is queued again once (kept by index)
-    assert [t.state.name for t in trials] == ["FAIL", "WAITING"]
+    assert len(trials) == 1  # not max_failures trials
 
 
 def test_stage_metrics_previews_a_saved_log_before_any_trial(tmp_path):
