@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from orchestrator.analysis.curve_checks import (
+    CURVE_CHECKS,
     instability,
     late_variance,
     overfitting,
@@ -348,15 +349,7 @@ def test_update_ratio_far_from_typical_is_info() -> None:
 
 # --------------------------------------------------------------------------- missing curves
 
-ALL_CHECKS = [
-    overfitting,
-    late_variance,
-    still_improving,
-    saturated_early,
-    training_loss_rising,
-    instability,
-    update_ratio,
-]
+ALL_CHECKS = list(CURVE_CHECKS)  # every check, in the order the analysis runs them
 
 
 @pytest.mark.parametrize("check", ALL_CHECKS, ids=lambda c: c.__name__)

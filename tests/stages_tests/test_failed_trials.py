@@ -8,13 +8,11 @@ whole traceback; the traceback is in the trial's own folder, ``traceback.txt``.
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import optuna
-import yaml
 
-from tests.support.cli import run_command
+from tests.support.cli import run_own_config, write_own_config
 
 CONFIG = {
     "defaults": ["orchestrator", "_self_"],
@@ -38,24 +36,9 @@ FAILED = re.compile(
 
 
 def test_each_failed_trial_is_one_line_and_its_traceback_is_in_its_folder(tmp_path: Path):
-    conf, studies = tmp_path / "conf", tmp_path / "studies"
-    (conf / "round").mkdir(parents=True)
-    (conf / "mine.yaml").write_text(yaml.safe_dump(CONFIG))
-    (conf / "round" / "r1.yaml").write_text(yaml.safe_dump(ROUND, sort_keys=False))
-    done = run_command(
-        [
-            sys.executable,
-            "-m",
-            "orchestrator",
-            "--config-dir",
-            str(conf),
-            "--config-name",
-            "mine",
-            f"paths.studies={studies}",
-            "round=r1",
-            "stage=work",
-        ]  # fmt: skip
-    )
+    studies = tmp_path / "studies"
+    conf = write_own_config(tmp_path / "conf", CONFIG, [ROUND])
+    done = run_own_config(conf, studies, "round=r1", "stage=work")
     assert done.returncode == 0, done.stderr
     terminal = done.stdout + done.stderr
     assert "Traceback" not in terminal and "failed with" not in terminal, terminal

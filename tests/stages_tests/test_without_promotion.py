@@ -9,13 +9,11 @@ the round is promoted later from the same store.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import optuna
-import yaml
 
-from tests.support.cli import run_command
+from tests.support.cli import run_own_config, write_own_config
 
 CONFIG = {  # an own config: the user's keys, a seed among them but no trainer.seed_key
     "defaults": ["orchestrator", "_self_"],
@@ -38,26 +36,11 @@ ROUND = {
 
 
 def orchestrator(tmp: Path, *overrides: str):
-    """``orchestrator --config-dir <tmp>/conf --config-name mine <overrides>`` from the repo."""
+    """``orchestrator --config-dir <tmp>/conf --config-name mine round=r1 <overrides>``."""
     conf = tmp / "conf"
     if not conf.exists():
-        (conf / "round").mkdir(parents=True)
-        (conf / "mine.yaml").write_text(yaml.safe_dump(CONFIG))
-        (conf / "round" / "r1.yaml").write_text(yaml.safe_dump(ROUND, sort_keys=False))
-    return run_command(
-        [
-            sys.executable,
-            "-m",
-            "orchestrator",
-            "--config-dir",
-            str(conf),
-            "--config-name",
-            "mine",
-            f"paths.studies={tmp / 'studies'}",
-            "round=r1",
-            *overrides,
-        ]  # fmt: skip
-    )
+        write_own_config(conf, CONFIG, [ROUND])
+    return run_own_config(conf, tmp / "studies", "round=r1", *overrides)
 
 
 def study_names(studies: Path) -> list[str]:

@@ -4,16 +4,14 @@ command line and at the trainer's door."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import optuna
 import pytest
-import yaml
 
 from orchestrator.exceptions import TrainerContractError
 from orchestrator.trainers.answer import build_result
-from tests.support.cli import run_command
+from tests.support.cli import run_own_config, write_own_config
 from tests.trainers_tests.test_function_and_reports import OWN, reports_of
 
 ROUND = {"name": "r1", "goal": "x", "start_from": "base",
@@ -27,27 +25,11 @@ TWO_NUMBERS = (
 
 
 def work(tmp: Path, trainer: str):
-    conf = tmp / "conf"
-    (conf / "round").mkdir(parents=True)
     config = {"defaults": ["orchestrator", "_self_"], "lr": 0.1,
               "trainer": {"_target_": f"tests.support.trainers.{trainer}"},
               "objective": {"metric": "val_loss", "direction": "minimize"}}  # fmt: skip
-    (conf / "mine.yaml").write_text(yaml.safe_dump(config))
-    (conf / "round" / "r1.yaml").write_text(yaml.safe_dump(ROUND))
-    return run_command(
-        [
-            sys.executable,
-            "-m",
-            "orchestrator",
-            "--config-dir",
-            str(conf),
-            "--config-name",
-            "mine",
-            f"paths.studies={tmp / 'studies'}",
-            "round=r1",
-            "stage=work",
-        ]  # fmt: skip
-    )
+    conf = write_own_config(tmp / "conf", config, [ROUND])
+    return run_own_config(conf, tmp / "studies", "round=r1", "stage=work")
 
 
 def trials(tmp: Path) -> list[optuna.trial.FrozenTrial]:
