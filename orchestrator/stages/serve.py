@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from orchestrator.config.experiment import Experiment
@@ -41,15 +42,43 @@ def dashboard(root: Config, base: Experiment) -> int:
             flush=True,
         )
         try:
-            with interrupting_training():
-                run_server(
+            _serve_until_stopped(
+                lambda: run_server(
                     storage, host=serve.host, port=serve.dashboard_port, artifact_store=store
                 )
-        except Interrupted:
-            pass
+            )
         except OSError as err:  # the port is taken (or the host is not this machine's)
             raise _cannot_listen("serve.dashboard_port", serve.dashboard_port, err) from None
     return 0
+
+
+def _serve_until_stopped(serve: Callable[[], None]) -> None:
+    """Run ``serve`` (a blocking server) in a background thread until Ctrl-C or SIGTERM.
+
+    Not in the main thread: there the stop signal's exception could land inside a request,
+    where the WSGI server's own error handling swallows it (it logs the traceback and
+    serves on), and every later signal is ignored while stopping: the process would hang.
+    The main thread only waits, so the signal always ends the wait; an error the server
+    raises (a port taken) is raised here."""
+    failed: list[BaseException] = []
+    ended = threading.Event()
+
+    def run() -> None:
+        try:
+            serve()
+        except BaseException as err:  # noqa: BLE001 - handed to the main thread
+            failed.append(err)
+        finally:
+            ended.set()
+
+    threading.Thread(target=run, name="server", daemon=True).start()
+    try:
+        with interrupting_training():
+            ended.wait()
+    except Interrupted:
+        return
+    if failed:
+        raise failed[0]
 
 
 def tensorboard(root: Config, base: Experiment) -> int:

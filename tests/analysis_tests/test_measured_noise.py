@@ -134,3 +134,21 @@ def test_the_draft_and_the_summaries_count_the_same_changes():
     answer = round_answer("q", [deterministic(GRID)], [], None, reasons, "r/next.yaml")
     assert answer.next_step[0] == f"the next-round draft r/next.yaml ({summary})"
     assert draft_summary(reasons[:1]) == "no change but a new sampler seed"
+
+
+def test_a_gap_cleared_only_by_sampling_noise_says_the_seed_noise_is_not_measured():
+    """The validation set's sampling noise is a lower bound: a gap that clears it is not
+    called clear "beyond noise" while no retraining measured the seed-to-seed noise."""
+    from orchestrator.analysis.answer import Ranked, _beyond
+    from orchestrator.analysis.measured import Noise
+
+    sampling = Noise(0.0084, "sampling noise on 1000 examples")
+    reruns = Noise(0.07, "spread of 10 seed reruns")
+    top = [Ranked("a", 0.077, 0.0084, "clear", measured=sampling),
+           Ranked("b", 0.196, 0.0126, measured=sampling)]  # fmt: skip
+    assert _beyond(top).startswith("beyond the validation set's sampling noise")
+    assert "seed-to-seed noise, often larger, is not measured" in _beyond(top)
+    measured = [Ranked("a", 0.077, 0.07, "clear", measured=reruns),
+                Ranked("b", 0.4, 0.07, measured=reruns)]  # fmt: skip
+    assert _beyond(measured) == "beyond noise"
+    assert _beyond([measured[0], top[1]]) != "beyond noise"  # the runner-up's seeds unmeasured
