@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import math
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -28,7 +29,7 @@ from optuna.distributions import (
     IntDistribution,
 )
 from optuna.study import Study
-from optuna.trial import FrozenTrial
+from optuna.trial import FrozenTrial, TrialState
 from scipy.stats import qmc
 
 from orchestrator.exceptions import ConfigError
@@ -91,6 +92,7 @@ class QuasiRandomSampler(optuna.samplers.BaseSampler):
         self._qmc_type = qmc_type
         self._scramble = scramble
         self._blocks: dict[int, np.ndarray] = {}
+        self._points: dict[int, int] = {}  # a running trial's id -> its point index
         self._lock = threading.Lock()
 
     @property
@@ -151,7 +153,16 @@ class QuasiRandomSampler(optuna.samplers.BaseSampler):
         return qmc.Sobol(self.dimension, scramble=self._scramble, rng=rng)
 
     def before_trial(self, study: Study, trial: FrozenTrial) -> None:
-        assign_point_index(study, trial)
+        self._points[trial._trial_id] = assign_point_index(study, trial)
+
+    def after_trial(
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        state: TrialState,
+        values: Sequence[float] | None,
+    ) -> None:
+        self._points.pop(trial._trial_id, None)
 
     def infer_relative_search_space(
         self, study: Study, trial: FrozenTrial
@@ -170,12 +181,15 @@ class QuasiRandomSampler(optuna.samplers.BaseSampler):
         param_name: str,
         param_distribution: BaseDistribution,
     ) -> Any:
-        u = float(self.point(point_index(trial))[self.coordinate(param_name)])
+        index = self._points.get(trial._trial_id)
+        if index is None:  # a trial this sampler did not start (kept from before_trial)
+            index = point_index(trial)
+        u = float(self.point(index)[self.coordinate(param_name)])
         return unit_to_value(u, param_distribution)
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state["_blocks"] = {}
+        state["_blocks"], state["_points"] = {}, {}
         del state["_lock"]
         return state
 

@@ -44,7 +44,7 @@ def test_a_run_without_failures_gets_exactly_todays_points(tmp_path):
     assert isinstance(sampler, QuasiRandomSampler)
     for s in summaries:
         for t in trials_of(storage, s.name):
-            assert t.system_attrs["point_index"] == t.number
+            assert point_index(t) == t.number
             point = sampler.point(t.number)
             assert t.params == {
                 name: unit_to_value(point[sampler.coordinate(name)], t.distributions[name])
