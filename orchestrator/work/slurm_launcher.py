@@ -95,7 +95,8 @@ class SlurmLauncher(SubmititSlurmLauncher):
         if failed:  # as Hydra would after this batch, without a traceback around the reasons
             print(
                 f"{len(failed)} of {len(jobs)} SLURM jobs failed; the store keeps every finished "
-                "trial: run the same command again to resume",
+                "trial: do what each reason above asks, then run the same command again to "
+                "resume",
                 file=sys.stderr,
             )
             sys.exit(1)
@@ -219,6 +220,8 @@ def _logged_reason(log_file: Path) -> str | None:
     except OSError:
         return None
     verdicts = [line.strip() for line in lines if line.startswith(("unfinished: ", "stopped by "))]
+    if verdicts:  # one per unfinished study: the first, and how many more the log holds
+        more = len(verdicts) - 1
+        return verdicts[0] + (f" (and {more} more such lines in its log)" if more else "")
     errors = [line.removeprefix("error: ").strip() for line in lines if line.startswith("error: ")]
-    found = verdicts or errors
-    return found[-1] if found else None
+    return errors[-1] if errors else None
