@@ -14,19 +14,23 @@ from orchestrator.exceptions import ConfigError
 
 RULES = ("paired_t", "se_multiple")
 PICKS = ("best", "discounted")  # the candidate: the best trial, or the noise-discounted
-FIRST_LOOK = 3  # the fewest seeds a sequential look reads (two degrees of freedom)
+NO_GAIN_LOOK = 2  # a first look that only stops a candidate that has shown no gain at all
+FIRST_LOOK = 3  # the fewest seeds a look that may promote reads (two degrees of freedom)
 LOOK_EVERY = 2  # seeds added between looks
 
 
 def looks(cap: int) -> list[int]:
-    """The seed counts at which sequential reruns read the evidence: 3, 5, 7, ... and the
-    cap (a look one seed before the cap is dropped); a cap under 4 is one look."""
-    if cap < FIRST_LOOK + 1:
+    """The seed counts at which sequential reruns read the evidence: 2 (where only a
+    candidate with no gain at all stops), 3, 5, 7, ... and the cap (a look one seed before
+    the cap is dropped); a cap of 2 is one look."""
+    if cap <= NO_GAIN_LOOK:
         return [cap]
+    if cap < FIRST_LOOK + 1:
+        return [NO_GAIN_LOOK, cap]
     out = list(range(FIRST_LOOK, cap, LOOK_EVERY))
     if out[-1] == cap - 1:
         out.pop()
-    return [*out, cap]
+    return [NO_GAIN_LOOK, *out, cap]
 
 
 @dataclass
@@ -34,7 +38,7 @@ class PromotionConfig:
     """``round.promotion``: how much evidence a candidate needs."""
 
     seeds: int | list[int] = 10  # paired reruns, at most: a count (seeds 1..n) or the seeds
-    sequential: bool = True  # paired_t: look at 3, 5, 7, ... seeds and stop once settled
+    sequential: bool = True  # paired_t: look at 2, 3, 5, 7, ... seeds and stop once settled
     pick: str = "best"  # the candidate: best (observed) | discounted (analysis/candidate_rank)
     rule: str = "paired_t"  # paired_t: one-sided paired t-test | se_multiple
     alpha: float = 0.05  # paired_t: significance level

@@ -39,16 +39,20 @@ def simulated(effect_sds: float, decisions: int = 4000, cap: int = 10) -> tuple[
 
 
 def test_the_schedule_and_its_boundaries():
-    assert looks(10) == [3, 5, 7, 10] and looks(5) == [3, 5] and looks(3) == [3]
-    bounds = boundaries((3, 5, 7, 10), 0.05)
+    assert looks(10) == [2, 3, 5, 7, 10] and looks(5) == [2, 3, 5] and looks(3) == [2, 3]
+    assert looks(2) == [2]
+    bounds = boundaries((2, 3, 5, 7, 10), 0.05)
+    assert bounds[0] == float("inf")  # two seeds never promote
     assert list(bounds) == sorted(bounds, reverse=True)  # strict early, near the fixed test late
+    assert bounds[1:] == boundaries((3, 5, 7, 10), 0.05)  # the look at 2 spends no alpha
+    assert boundaries((2, 3), 0.05)[1] == pytest.approx(2.920, abs=1e-3)  # the fixed 3-seed test
     assert boundaries((5,), 0.05)[0] == pytest.approx(2.132, abs=1e-3)  # the fixed t-test
 
 
 def test_nothing_differs_promoted_at_most_5_percent_and_stopped_early():
     promoted, median = simulated(0.0)
     assert promoted <= 0.055, promoted  # Monte Carlo error on 4,000 decisions: ~0.35 points
-    assert median == 3  # a candidate with nothing to show stops at the first look
+    assert median == 2  # half of the candidates with nothing to show stop after two seeds
 
 
 def test_a_3_sd_gain_is_promoted_in_80_percent_at_60_percent_of_the_runs():
@@ -135,7 +139,7 @@ def test_a_real_round_stops_once_settled_and_keeps_every_look(tmp_path):
     row = do_promote(tmp_path, rnd, start, storage, ledger)
     # the analytic trainer gives every seed the same value: a clear gain is settled at 3
     assert row.verdict == "promoted" and row.seeds == [1, 2, 3]
-    assert [x["n"] for x in row.rule["looks"]] == [3] and row.rule["cap"] == 10
+    assert [x["n"] for x in row.rule["looks"]] == [2, 3] and row.rule["cap"] == 10
     text = format_decision(row)
     assert "seeds: 3 of at most 10 each (14 runs saved by stopping once settled)" in text
     assert "3 seeds: " in text and "settled, better" in text
@@ -186,11 +190,11 @@ def test_the_report_shows_the_evidence_look_by_look():
 
 
 def test_with_two_looks_the_first_only_stops_losers_and_the_last_is_the_fixed_test():
-    assert boundaries((3, 5), 0.05)[0] == float("inf")
-    assert boundaries((3, 5), 0.05)[1] == pytest.approx(2.132, abs=1e-3)
-    clear = look([0.05, 0.051, 0.049], [3, 5], 0.05)
+    assert boundaries((2, 3, 5), 0.05)[:2] == (float("inf"), float("inf"))
+    assert boundaries((2, 3, 5), 0.05)[2] == pytest.approx(2.132, abs=1e-3)
+    clear = look([0.05, 0.051, 0.049], [2, 3, 5], 0.05)
     assert clear.outcome == "continue" and clear.bound is None and "no early win" in clear.line()
-    assert look([-0.05, -0.051, -0.049], [3, 5], 0.05).outcome == "worse"
+    assert look([-0.05, -0.051, -0.049], [2, 3, 5], 0.05).outcome == "worse"
     promoted, median = simulated(2.0, cap=5)
     assert promoted >= 0.78  # measured 82%: the fixed five-seed test's power, kept
 
@@ -200,3 +204,39 @@ def test_a_gain_short_of_the_sequential_boundary_at_the_cap_is_called_not_settle
     last = Look(10, 0.01, 0.001, 0.019, 2.2, 2.81, "end")
     decision = decide_sequential([last], cfg)
     assert decision.verdict == "rejected" and decision.reason.startswith("not settled")
+
+
+def test_after_two_seeds_only_a_candidate_with_no_gain_at_all_stops():
+    schedule = looks(10)
+    assert look([0.01, -0.02], schedule, 0.05).outcome == "futile"  # mean below zero
+    assert look([0.0, 0.0], schedule, 0.05).outcome == "futile"  # no gain at all
+    small = look([0.001, 0.0005], schedule, 0.05)  # a little gain: more seeds, never a win
+    assert small.outcome == "continue" and small.bound is None
+    assert look([-0.05, -0.051], schedule, 0.05).outcome == "worse"
+
+
+@pytest.mark.parametrize("effect_sds", [1.0, 2.0])
+def test_the_look_at_two_seeds_costs_almost_no_power_and_saves_runs_on_no_gain(effect_sds):
+    """Against the same schedule without the look at 2 seeds (fresh normal decisions)."""
+
+    def share_and_seeds(schedule: list[int], effect: float) -> tuple[float, float]:
+        rng = np.random.default_rng(11)
+        promoted, used = 0, []
+        for _ in range(4000):
+            d = list(rng.normal(effect, np.sqrt(2.0), schedule[-1]))
+            for n in schedule:
+                seen = look(d[:n], schedule, 0.05)
+                if seen.outcome != "continue":
+                    break
+            promoted += seen.outcome == "promote"
+            used.append(seen.n)
+        return promoted / 4000, statistics.fmean(used)
+
+    for cap in (5, 10):
+        with_two, without = looks(cap), looks(cap)[1:]
+        power, _ = share_and_seeds(with_two, effect_sds)
+        power_without, _ = share_and_seeds(without, effect_sds)
+        assert power >= power_without - 0.02, (cap, power, power_without)
+        _, seeds_null = share_and_seeds(with_two, 0.0)
+        _, seeds_null_without = share_and_seeds(without, 0.0)
+        assert seeds_null <= 0.9 * seeds_null_without, (cap, seeds_null, seeds_null_without)
