@@ -72,6 +72,36 @@ def test_a_csv_log_is_read_row_by_row_as_it_grows(tmp_path):
     assert source.summary() == f"csv {path}: 3 row(s), metrics train_mse, val_mse"
 
 
+def test_a_csv_log_rewritten_under_a_wider_header_counts_each_row_once(tmp_path):
+    """As Lightning's CSVLogger does the first time a new metric (val_loss) is logged."""
+    path = tmp_path / "metrics.csv"
+    source = CsvSource(path)
+    path.write_text("epoch,step,train_loss\n0,9,1.0\n0,19,0.9\n")
+    assert source.read() == [(1, {"train_loss": 1.0}), (1, {"train_loss": 0.9})]
+    path.write_text("epoch,step,train_loss,val_loss\n0,9,1.0,\n0,19,0.9,\n0,19,,0.8\n")
+    assert source.read() == [(1, {"val_loss": 0.8})]
+    with open(path, "a") as handle:
+        handle.write("1,29,0.7,\n")
+    assert source.read() == [(2, {"train_loss": 0.7})]
+    assert source.summary() == f"csv {path}: 4 row(s), metrics train_loss, val_loss"
+
+
+def test_a_csv_log_written_whole_each_epoch_by_pandas_is_read_once_per_row(tmp_path):
+    """``pd.DataFrame(history).to_csv(path)`` each epoch: the whole file again, with an
+    unnamed index column, and briefly empty while it is written."""
+    path = tmp_path / "history.csv"
+    source = CsvSource(path)
+    history: list[str] = []
+    seen = []
+    for epoch, loss in enumerate([0.9, 0.7, 0.6]):
+        history.append(f"{epoch},{loss}")
+        path.write_text("")  # truncated, not yet written
+        seen += source.read()
+        path.write_text(",val_loss\n" + "\n".join(history) + "\n")
+        seen += source.read()
+    assert seen == [(1, {"val_loss": 0.9}), (2, {"val_loss": 0.7}), (3, {"val_loss": 0.6})]
+
+
 def _scalar(writer: EventFileWriter, tag: str, value: float, step: int) -> None:
     summary = Summary(value=[Summary.Value(tag=tag, simple_value=value)])
     writer.add_event(Event(summary=summary, step=step, wall_time=time.time()))
@@ -90,6 +120,31 @@ def test_tensorboard_scalars_are_read_by_tag_and_only_the_new_ones_each_time(tmp
     writer.close()
     assert source.read(last=True) == [(2, {"val/loss": pytest.approx(0.7)})]
     assert source.summary().endswith("runs: scalars train/loss (1), val/loss (2)")
+
+
+def test_tensorboard_subfolders_are_read_as_pytorchs_add_scalars_and_lightning_write_them(
+    tmp_path,
+):
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(str(tmp_path / "runs"))
+    writer.add_scalar("val/acc", 0.5, 0)
+    writer.add_scalars("loss", {"train": 1.0, "val": 0.8}, 0)  # a subfolder per key
+    writer.flush()
+    lightning = SummaryWriter(str(tmp_path / "runs" / "version_0"))
+    lightning.add_scalar("val_loss", 0.7, 0)
+    lightning.flush()
+    source = TensorBoardSource(tmp_path / "runs")
+    names = {name for _, metrics in source.read(last=True) for name in metrics}
+    assert names == {"val/acc", "loss_train/loss", "loss_val/loss", "version_0/val_loss"}
+    writer.add_scalars("loss", {"train": 0.9, "val": 0.6}, 1)
+    writer.close()
+    lightning.close()
+    assert sorted(source.read(last=True), key=str) == [
+        (2, {"loss_train/loss": pytest.approx(0.9)}),
+        (2, {"loss_val/loss": pytest.approx(0.6)}),
+    ]
+    assert "loss_val/loss (2)" in source.summary()
 
 
 def test_paths_are_the_trials_own_unless_absolute(tmp_path):
