@@ -26,7 +26,7 @@ from orchestrator.promotion.sequential import Look, look
 from orchestrator.rounds.promotion_config import PromotionConfig
 from orchestrator.rounds.space import Round
 from orchestrator.store import paths
-from orchestrator.store.decision_record import DecisionRecord, Verdict
+from orchestrator.store.decision_record import DecisionRecord, Verdict, runs_saved
 from orchestrator.store.findings import Severity, read_findings
 from orchestrator.store.incumbent import write_incumbent
 from orchestrator.store.ledger import DecisionRow, Ledger
@@ -103,11 +103,19 @@ def gather_evidence(
             **decision.rule,
             "steps": steps,
             "cap": len(cfg.seed_list),
+            "saved_runs": _saved_runs(cfg.seed_list, len(seeds), known),
             "candidate_why": candidate.why,
         },
         verdict=decision.verdict,
         reason=decision.reason,
     )
+
+
+def _saved_runs(seed_list: list[int], used: int, known: dict[int, float]) -> int:
+    """Reruns not trained because the decision stopped after ``used`` seeds: the
+    candidate's remaining seeds and the incumbent's the ledger does not hold."""
+    rest = seed_list[used:]
+    return len(rest) + sum(seed not in known for seed in rest)
 
 
 def _reruns_in_steps(
@@ -182,8 +190,9 @@ def format_decision(row: DecisionRow) -> str:
     cap = row.rule.get("cap")
     if row.rule.get("looks") and cap:
         used = len(row.seeds)
+        saved = runs_saved(row.rule, used)
         lines.append(
             f"  seeds: {used} of at most {cap} each"
-            + (f" ({2 * (cap - used)} runs saved by stopping once settled)" if used < cap else "")
+            + (f" ({saved} runs saved by stopping once settled)" if saved else "")
         )
     return "\n".join(lines)

@@ -369,12 +369,8 @@ def _looks_table(decision: DecisionRecord) -> str:
          _e(x["outcome"])]
         for x in looks
     ]  # fmt: skip
-    cap, used = decision.cap, looks[-1]["n"]
-    saved = (
-        f"<p>{used} of at most {cap} seeds each: {2 * (cap - used)} runs saved.</p>"
-        if (cap and used < cap)
-        else ""
-    )
+    cap, used, runs = decision.cap, looks[-1]["n"], decision.runs_saved
+    saved = f"<p>{used} of at most {cap} seeds each: {runs} runs saved.</p>" if runs else ""
     header = ["seeds", "mean improvement", "interval", "t", "boundary", "then"]
     return "<h3>Evidence by look (sequential reruns)</h3>" + _table(header, rows) + saved
 

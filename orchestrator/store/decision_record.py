@@ -11,6 +11,7 @@ a missing field takes its default, an unknown one is ignored).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -80,6 +81,11 @@ class DecisionRecord:
         return int(cap) if cap else None
 
     @property
+    def runs_saved(self) -> int | None:
+        """Reruns a decision that read every seed would have added (None: it read them)."""
+        return runs_saved(self.rule, self.looks[-1]["n"]) if self.looks else None
+
+    @property
     def candidate_why(self) -> str:
         """Why this trial is the candidate ("" in earlier ledgers)."""
         return str(self.rule.get("candidate_why") or "")
@@ -97,3 +103,14 @@ class DecisionRecord:
             isinstance(x, int | float) and not isinstance(x, bool)
             for x in (self.effect, self.ci_low, self.ci_high)
         )
+
+
+def runs_saved(rule: Mapping[str, Any], used: int) -> int | None:
+    """The reruns stopping after ``used`` seeds saved: the candidate's seeds up to the cap
+    and the incumbent's that the ledger did not hold (``rule["saved_runs"]``, counted when
+    decided); an earlier ledger's decision counts both sides. None when nothing was saved."""
+    cap = rule.get("cap")
+    if not cap or used >= int(cap):
+        return None
+    saved = rule.get("saved_runs")
+    return int(saved) if saved is not None else 2 * (int(cap) - used)

@@ -240,3 +240,16 @@ def test_the_look_at_two_seeds_costs_almost_no_power_and_saves_runs_on_no_gain(e
         _, seeds_null = share_and_seeds(with_two, 0.0)
         _, seeds_null_without = share_and_seeds(without, 0.0)
         assert seeds_null <= 0.9 * seeds_null_without, (cap, seeds_null, seeds_null_without)
+
+
+def test_runs_saved_count_only_the_reruns_not_trained():
+    from orchestrator.promotion.promote import _saved_runs
+    from orchestrator.store.decision_record import runs_saved
+
+    seeds = list(range(1, 6))
+    assert _saved_runs(seeds, 2, {}) == 6  # both sides' seeds 3-5
+    ledger = {s: 0.1 for s in seeds}  # the incumbent's five seeds came from the ledger
+    assert _saved_runs(seeds, 2, ledger) == 3  # only the candidate's were spared
+    assert runs_saved({"cap": 5, "saved_runs": 3}, 2) == 3
+    assert runs_saved({"cap": 5}, 2) == 6  # an earlier ledger's decision: both sides
+    assert runs_saved({"cap": 5, "saved_runs": 0}, 5) is None  # it read every seed
