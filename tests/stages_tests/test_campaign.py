@@ -36,3 +36,24 @@ def test_the_drafted_round_moves_on_and_never_replays_the_first(tmp_path):
     assert any(line.strip().startswith("carried over") for line in second.header)
     own = [t for t in study.trials if "carried_from" not in t.user_attrs]
     assert len(own) == draft["budget"]["trials_per_study"]
+
+
+def test_the_digits_table_holds_twelve_real_seeds_a_configuration_for_a_cap_of_ten():
+    """The table recorded here (``make_digits_table.py``) gives promotion's default cap of 10
+    ten distinct results: seeds 1-10 read ten different recordings of real training."""
+    import statistics
+
+    from tests.benchmarks.campaign.project.recorded_mlp import bench, grid_key, recorded
+    from tests.benchmarks.campaign.tasks import DIGITS
+    from tests.benchmarks.campaign.truth import best_true
+
+    table = bench("digits", "digits")
+    assert len(table._dataset) == 3 * 3 * 3 * 4 * 3
+    assert {len(v["val_acc"]) for v in table._dataset.values()} == {12}
+    start = {"model.depth": 1, "model.width": 100, "optim.lr": 0.001, "optim.alpha": 0.0001,
+             "batch_size": 200}  # fmt: skip
+    assert grid_key("digits", start) in table._dataset  # snapped to the grid
+    runs = recorded("digits", "digits", start)
+    assert all(0.0 <= v <= 1.0 for v in runs) and statistics.stdev(runs) > 0  # real seed noise
+    assert DIGITS.round_1(0)["promotion"] == {"seeds": 10}
+    assert 0.9 < best_true("digits", "digits") <= 1.0

@@ -10,7 +10,7 @@ from typing import Any
 from tests.benchmarks.campaign.project.recorded_mlp import METRIC, bench, recorded
 from tests.benchmarks.campaign.tasks import Task
 
-MAXIMIZE = {"hpobench": True, "hpolib": False}
+MAXIMIZE = {"hpobench": True, "hpolib": False, "digits": True}
 
 
 def true_value(task: Task, values: dict[str, Any]) -> float:
