@@ -10,7 +10,7 @@ ARGS ?=
 ROUND ?= 1
 WORKERS ?= 4
 
-.PHONY: help setup test lint format docs docs-serve train bench bench-campaign probe history dashboard tensorboard clean multirun stress postgres slurm
+.PHONY: help setup test lint format docs docs-serve train bench bench-campaign bench-campaign-digits probe history dashboard tensorboard clean multirun stress postgres slurm
 
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_%-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -51,6 +51,10 @@ bench: setup ## Benchmarks: fit vs DataLoader; per-trial overhead; the fast path
 
 bench-campaign: setup ## Whole campaigns vs plain Optuna TPE/random/QMC at equal runs, on recorded MLP runs (~30 min)
 	$(RUN) python -m tests.benchmarks.bench_campaign $(ARGS)
+
+bench-campaign-digits: setup ## Promotion's default cap on real training (digits, 12 seeds): campaigns with it, then with five fixed seeds (~3 min)
+	$(RUN) python -m tests.benchmarks.bench_campaign --tasks digits/digits --reps 10
+	$(RUN) python -m tests.benchmarks.bench_campaign --tasks digits/digits --reps 10 --fixed-five
 
 round-%: setup ## Run round N (orchestrator/conf/round/round_N.yaml): make round-1 ARGS="budget overrides"
 	$(RUN) orchestrator round=round_$* $(ARGS)
