@@ -234,6 +234,7 @@ def test_the_look_at_two_seeds_costs_almost_no_power_and_saves_runs_on_no_gain(e
 
     for cap in (5, 10):
         with_two, without = looks(cap), looks(cap)[1:]
+        assert with_two[0] == 2 and without[0] == 3  # the same looks but the one at 2 seeds
         power, _ = share_and_seeds(with_two, effect_sds)
         power_without, _ = share_and_seeds(without, effect_sds)
         assert power >= power_without - 0.02, (cap, power, power_without)
