@@ -54,7 +54,7 @@ bench-campaign: setup ## Whole campaigns vs plain Optuna TPE/random/QMC at equal
 
 bench-campaign-digits: setup ## Promotion's default cap on real training (digits, 12 seeds): campaigns with it, then with five fixed seeds (~3 min)
 	$(RUN) python -m tests.benchmarks.bench_campaign --tasks digits/digits --reps 10
-	$(RUN) python -m tests.benchmarks.bench_campaign --tasks digits/digits --reps 10 --fixed-five
+	$(RUN) python -m tests.benchmarks.bench_campaign --tasks digits/digits --reps 10 --fixed-seeds
 
 round-%: setup ## Run round N (orchestrator/conf/round/round_N.yaml): make round-1 ARGS="budget overrides"
 	$(RUN) orchestrator round=round_$* $(ARGS)

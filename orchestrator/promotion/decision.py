@@ -98,11 +98,12 @@ def decide_sequential(
     look in the reason and in ``rule["looks"]`` (the ledger keeps them)."""
     last = looked[-1]
     level = 1 - 2 * cfg.alpha
-    p = float(stats.t.sf(last.t, last.n - 1))
+    p = float(stats.t.sf(last.t, last.n - 1))  # the paired reading's df: an upper bound
     evidence = (
         f"mean improvement {last.effect:+.4g} ({level:.0%} CI {last.ci_low:+.4g} to "
         f"{last.ci_high:+.4g}) after {last.n} of at most {len(cfg.seed_list)} seeds; "
-        "sequential paired t: " + "; ".join(x.line() for x in looked)
+        "sequential t, the seeds read as pairs or as independent runs, whichever is "
+        "narrower: " + "; ".join(x.line() for x in looked)
     )
     verdict, why = verdict_of(
         last.outcome == "promote", last.effect, last.ci_low, last.ci_high, evidence, cfg, blocking
@@ -110,7 +111,7 @@ def decide_sequential(
     if warnings:
         why += " | warnings: " + "; ".join(warnings)
     rule = {
-        "rule": "sequential_paired_t",
+        "rule": "sequential_t",
         "alpha": cfg.alpha,
         "min_improvement": cfg.min_improvement,
         "n": last.n,

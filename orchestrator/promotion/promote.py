@@ -20,7 +20,7 @@ import optuna
 
 from orchestrator.config.experiment import Experiment
 from orchestrator.promotion.candidate import find_candidate
-from orchestrator.promotion.decision import decide, decide_sequential, improvements
+from orchestrator.promotion.decision import decide, decide_sequential
 from orchestrator.promotion.reruns import rerun_values
 from orchestrator.promotion.sequential import Look, look
 from orchestrator.rounds.promotion_config import PromotionConfig
@@ -137,8 +137,9 @@ def _reruns_in_steps(
         cand = rerun_values(study, "candidate", candidate, seeds, {}, job.cache, job.studies)
         if len(cfg.schedule) == 1:
             break
-        gains = improvements(cand, inc, maximize=maximize)
-        looked.append(look(gains, cfg.schedule, cfg.alpha, cfg.min_improvement))
+        sign = 1.0 if maximize else -1.0  # both sides as "larger is better"
+        better_c, better_i = [sign * v for v in cand], [sign * v for v in inc]
+        looked.append(look(better_c, better_i, cfg.schedule, cfg.alpha, cfg.min_improvement))
         if looked[-1].outcome != "continue":
             break
     return seeds, cand, inc, looked

@@ -365,13 +365,13 @@ def _looks_table(decision: DecisionRecord) -> str:
         return ""
     rows = [
         [str(x["n"]), _e(_fmt(x["effect"])), _e(f"{_fmt(x['ci_low'])} to {_fmt(x['ci_high'])}"),
-         f"{x['t']:.2f}", "-" if x["bound"] is None else f"{x['bound']:.2f}",
-         _e(x["outcome"])]
+         f"{x['t']:.2f}", _e(x.get("view", "paired")),
+         "-" if x["bound"] is None else f"{x['bound']:.2f}", _e(x["outcome"])]
         for x in looks
     ]  # fmt: skip
     cap, used, runs = decision.cap, looks[-1]["n"], decision.runs_saved
     saved = f"<p>{used} of at most {cap} seeds each: {runs} runs saved.</p>" if runs else ""
-    header = ["seeds", "mean improvement", "interval", "t", "boundary", "then"]
+    header = ["seeds", "mean improvement", "interval", "t", "read as", "boundary", "then"]
     return "<h3>Evidence by look (sequential reruns)</h3>" + _table(header, rows) + saved
 
 

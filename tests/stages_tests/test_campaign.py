@@ -7,6 +7,7 @@ holds what must be true of every one of them."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import optuna
 import yaml
@@ -15,6 +16,7 @@ from tests.benchmarks.campaign.campaign import run_campaign
 from tests.benchmarks.campaign.tasks import TASKS
 
 AUSTRALIAN = next(t for t in TASKS if t.name == "australian")
+AUSTRALIAN_CONF = Path(__file__).parents[1] / "benchmarks/campaign/project/conf/hpobench.yaml"
 
 
 def test_the_drafted_round_moves_on_and_never_replays_the_first(tmp_path):
@@ -57,3 +59,27 @@ def test_the_digits_table_holds_twelve_real_seeds_a_configuration_for_a_cap_of_t
     assert all(0.0 <= v <= 1.0 for v in runs) and statistics.stdev(runs) > 0  # real seed noise
     assert DIGITS.round_1(0)["promotion"] == {"seeds": 10}
     assert 0.9 < best_true("digits", "digits") <= 1.0
+
+
+def test_promotion_reruns_never_read_the_recording_the_search_read(tmp_path, monkeypatch):
+    """Seed 0 is the search's run; a rerun that read it again would hand promotion the very
+    value that made the candidate win the search. Every task's cap stays within the fresh
+    recordings (the fixed-seed variant too), and a seed past them is an error."""
+    import pytest
+    from omegaconf import OmegaConf
+
+    from tests.benchmarks.campaign.project.recorded_mlp import bench, train
+    from tests.benchmarks.campaign.tasks import DIGITS, HELD_OUT, with_fixed_seeds
+
+    monkeypatch.chdir(tmp_path)
+    for task in (*TASKS, *HELD_OUT, DIGITS):
+        table = bench(task.suite, task.name)._dataset
+        held = {len(v) for record in table.values() for v in record.values()}
+        for variant in (task, with_fixed_seeds(task)):
+            assert variant.round_1(0)["promotion"]["seeds"] <= min(held) - 1, task.label
+    cfg = OmegaConf.load(AUSTRALIAN_CONF)
+    cfg.task.name = "australian"
+    values = [train(OmegaConf.merge(cfg, {"seed": s}))["val_accuracy"] for s in range(5)]
+    assert len(set(values)) > 1  # five recordings, each a real run
+    with pytest.raises(ValueError, match="seed 5: hpobench/australian holds 5 recordings"):
+        train(OmegaConf.merge(cfg, {"seed": 5}))

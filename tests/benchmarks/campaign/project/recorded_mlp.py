@@ -3,9 +3,13 @@
 Written the way a user writes a function trainer for the orchestrator: it takes the
 composed config (its own keys), and returns the metric. Each configuration of the
 benchmark was trained 4-5 times with different seeds; a run here returns the recorded
-result of the seed its ``seed`` key picks (``seed % n_recorded``), so a rerun with another
-seed gives another real result, as retraining would. Values between the benchmark's grid
-points are snapped to the nearest one (on a log scale for log-spaced params).
+result its ``seed`` key picks (seed ``s``: the ``s``-th recording), so a rerun with another
+seed gives another real result, as retraining would. The search runs at seed 0, so a
+configuration has one recording fewer than it holds left for reruns (4 on HPOBench, 3 on
+HPOLib, 11 on the digits table): a seed past them is an error, never a repeat, because a
+repeat of the search's own run would hand promotion the value that made the candidate win
+the search. Values between the benchmark's grid points are snapped to the nearest one (on
+a log scale for log-spaced params).
 
 Every call appends one line to ``runs.jsonl`` in the working directory: the benchmark
 counts a campaign's training runs from it (search trials and promotion reruns alike).
@@ -115,7 +119,13 @@ def train(cfg: Any) -> dict[str, float]:
     suite, name = cfg.task.suite, cfg.task.name
     values = {key: get(cfg, key) for key in KEYS[suite]}
     runs = recorded(suite, name, values)
-    value = runs[int(cfg.seed) % len(runs)]
+    seed = int(cfg.seed)
+    if not 0 <= seed < len(runs):
+        raise ValueError(
+            f"seed {seed}: {suite}/{name} holds {len(runs)} recordings a configuration"
+            f" (seed 0 the search's, 1-{len(runs) - 1} for reruns); another would repeat one"
+        )
+    value = runs[seed]
     with open("runs.jsonl", "a") as out:
         out.write(json.dumps({"seed": int(cfg.seed), "values": values, "value": value}) + "\n")
     return {METRIC[suite][1]: value}
