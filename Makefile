@@ -49,7 +49,7 @@ bench: setup ## Benchmarks: fit vs DataLoader; per-trial overhead; the fast path
 	$(RUN) python -m tests.benchmarks.bench_trainers
 	$(RUN) python -m tests.benchmarks.bench_pruning
 
-bench-campaign: setup ## Whole campaigns vs plain Optuna TPE/random/QMC at equal runs, on recorded MLP runs (~30 min)
+bench-campaign: setup ## Whole campaigns vs plain Optuna TPE/random/QMC at equal runs, on recorded MLP runs (~10 min)
 	$(RUN) python -m tests.benchmarks.bench_campaign $(ARGS)
 
 bench-campaign-digits: setup ## Promotion's default cap on real training (digits, 12 seeds): campaigns with it, then with five fixed seeds (~3 min)
