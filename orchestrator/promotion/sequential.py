@@ -154,8 +154,14 @@ class Look:
     def line(self) -> str:
         return (
             f"{self.n} seeds: {self.effect:+.4g} ({self.ci_low:+.4g} to {self.ci_high:+.4g}), "
-            f"t {self.t:.2f} {self.view} vs {_bound(self.bound)}: {_SAID[self.outcome]}"
+            f"t {_t_text(self.t)} {self.view} vs {_bound(self.bound)}: {_SAID[self.outcome]}"
         )
+
+
+def _t_text(t: float) -> str:
+    """The t statistic; a spread of zero (every seed's improvement the same) is stored as
+    +-1e9, since JSON has no infinity, and said as such."""
+    return ("+" if t > 0 else "-") + "inf (no spread)" if abs(t) >= 1e9 else f"{t:.2f}"
 
 
 def _bound(bound: float | None) -> str:

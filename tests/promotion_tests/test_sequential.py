@@ -293,3 +293,8 @@ def test_runs_saved_count_only_the_reruns_not_trained():
     assert runs_saved({"cap": 5, "saved_runs": 3}, 2) == 3
     assert runs_saved({"cap": 5}, 2) == 6  # an earlier ledger's decision: both sides
     assert runs_saved({"cap": 5, "saved_runs": 0}, 5) is None  # it read every seed
+
+
+def test_seeds_that_all_agree_are_said_to_have_no_spread():
+    seen = gains_look([0.03, 0.03, 0.03], [2, 3, 5])  # every seed the same improvement
+    assert "t +inf (no spread)" in seen.line() and seen.outcome == "continue"
