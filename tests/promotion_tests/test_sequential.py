@@ -298,3 +298,18 @@ def test_runs_saved_count_only_the_reruns_not_trained():
 def test_seeds_that_all_agree_are_said_to_have_no_spread():
     seen = gains_look([0.03, 0.03, 0.03], [2, 3, 5])  # every seed the same improvement
     assert "t +inf (no spread)" in seen.line() and seen.outcome == "continue"
+
+
+def test_the_calibration_reads_the_seeds_as_each_look_does():
+    """The Monte Carlo behind the boundaries (vectorised) and a look (one decision) take
+    the same narrower reading."""
+    from orchestrator.promotion.sequential import _normalised
+
+    rng = np.random.default_rng(5)
+    for n in (2, 3, 5, 10):
+        cand, inc = rng.normal(0.3, 1.0, (20, n)), rng.normal(0.0, 1.5, (20, n))
+        z = _normalised(cand, inc, 0.05)
+        for k in range(20):
+            reading = readings(list(cand[k]), list(inc[k]), 0.05)
+            mean = float(cand[k].mean() - inc[k].mean())
+            assert z[k] == pytest.approx(mean / reading.width, rel=1e-9)
