@@ -34,7 +34,7 @@ units, spending little at the first looks (4.09, 3.60, 3.31, 3.03 as paired t fo
 of 10, against the fixed ten-seed test's 1.83: the price of stopping early and of two
 readings). With fewer than three looks that may promote (a cap of 4 to 6 seeds) an early
 win would cost the last look too much power, so the middle look only stops losers and
-the last is the fixed test of the narrower reading, its bar raised by 11-16%.
+the last is the fixed test of the narrower reading, its bar raised by 10-16%.
 
 Measured on 4,000 simulated decisions a design (``tests/promotion_tests/
 test_sequential.py``; d-sd: the gain in single-run noise sds): when the seed pairs nothing,
