@@ -61,6 +61,7 @@ import numpy as np
 from scipy import stats
 
 from orchestrator.rounds.promotion_config import NO_GAIN_LOOK
+from orchestrator.store.decision_record import NO_SPREAD_T, t_text
 
 FUTILITY_T = 0.5  # below this t the remaining seeds are not worth training
 SHAPE = 0.25  # boundary at look n: c x (n_max / n) ** SHAPE
@@ -154,14 +155,8 @@ class Look:
     def line(self) -> str:
         return (
             f"{self.n} seeds: {self.effect:+.4g} ({self.ci_low:+.4g} to {self.ci_high:+.4g}), "
-            f"t {_t_text(self.t)} {self.view} vs {_bound(self.bound)}: {_SAID[self.outcome]}"
+            f"t {t_text(self.t)} {self.view} vs {_bound(self.bound)}: {_SAID[self.outcome]}"
         )
-
-
-def _t_text(t: float) -> str:
-    """The t statistic; a spread of zero (every seed's improvement the same) is stored as
-    +-1e9, since JSON has no infinity, and said as such."""
-    return ("+" if t > 0 else "-") + "inf (no spread)" if abs(t) >= 1e9 else f"{t:.2f}"
 
 
 def _bound(bound: float | None) -> str:
@@ -191,7 +186,7 @@ def look(
     reading = readings(candidate, incumbent, alpha)
     bar = boundaries(tuple(schedule), alpha)[schedule.index(n)]
     bound = bar * reading.critical if math.isfinite(bar) else None
-    t = mean / reading.se if reading.se > 0 else math.copysign(1e9, mean) if mean else 0.0
+    t = mean / reading.se if reading.se > 0 else math.copysign(NO_SPREAD_T, mean) if mean else 0.0
     half = reading.width  # the (1 - 2 alpha) interval of this reading
     if bound is not None and t > bound and mean > min_improvement:
         outcome = "promote"

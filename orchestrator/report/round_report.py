@@ -28,7 +28,7 @@ from orchestrator.analysis.pruning import steps_saved
 from orchestrator.analysis.sweep import sweep_choice, sweep_findings
 from orchestrator.report import figures
 from orchestrator.report.trial_curves import trial_curves_figure
-from orchestrator.store.decision_record import DecisionRecord, Verdict
+from orchestrator.store.decision_record import DecisionRecord, Verdict, t_text
 from orchestrator.store.files import atomic_write
 from orchestrator.store.findings import Finding, Kind, Severity, by_severity
 from orchestrator.train.numbers import is_real
@@ -365,7 +365,7 @@ def _looks_table(decision: DecisionRecord) -> str:
         return ""
     rows = [
         [str(x["n"]), _e(_fmt(x["effect"])), _e(f"{_fmt(x['ci_low'])} to {_fmt(x['ci_high'])}"),
-         f"{x['t']:.2f}", _e(x.get("view", "paired")),
+         _e(t_text(x["t"])), _e(x.get("view", "paired")),
          "-" if x["bound"] is None else f"{x['bound']:.2f}", _e(x["outcome"])]
         for x in looks
     ]  # fmt: skip

@@ -114,3 +114,14 @@ def runs_saved(rule: Mapping[str, Any], used: int) -> int | None:
         return None
     saved = rule.get("saved_runs")
     return int(saved) if saved is not None else 2 * (int(cap) - used)
+
+
+NO_SPREAD_T = 1e9  # a look's t when every seed's improvement was the same (JSON: no inf)
+
+
+def t_text(t: float) -> str:
+    """A look's t statistic as people read it: a spread of zero is stored as +-1e9, since
+    JSON has no infinity, and said as such."""
+    if abs(t) >= NO_SPREAD_T:
+        return ("+" if t > 0 else "-") + "inf (no spread)"
+    return f"{t:.2f}"

@@ -313,3 +313,12 @@ def test_the_calibration_reads_the_seeds_as_each_look_does():
             reading = readings(list(cand[k]), list(inc[k]), 0.05)
             mean = float(cand[k].mean() - inc[k].mean())
             assert z[k] == pytest.approx(mean / reading.width, rel=1e-9)
+
+
+def test_the_report_says_no_spread_too():
+    from orchestrator.report.round_report import _looks_table
+    from orchestrator.store.decision_record import DecisionRecord
+
+    seen = gains_look([0.03, 0.03, 0.03], [2, 3, 5])
+    html = _looks_table(DecisionRecord.from_dict({"rule": {"cap": 5, "looks": [vars(seen)]}}))
+    assert "+inf (no spread)" in html and "1000000000" not in html
