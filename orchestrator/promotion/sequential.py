@@ -37,7 +37,7 @@ win would cost the last look too much power, so the middle look only stops loser
 the last is the fixed test of the narrower reading, its bar raised by 10-16%.
 
 Measured on 4,000 simulated decisions a design (``tests/promotion_tests/
-test_sequential.py``; d-sd: the gain in single-run noise sds): when the seed pairs nothing,
+test_sequential.py``; gains in single-run noise sds): when the seed pairs nothing,
 4.7-4.9% promoted when nothing differs, and at a cap of 10 a 1-sd gain in 44% (pairs
 alone: 43%), 2 sd in 94% (92%), 3 sd in 99.8% at a median of 3 seeds; at a cap of 5, 1 sd
 in 40% (38%), 2 sd in 86% (83%); at a cap of 4, 2 sd in 76% (71%). When the seed makes the
