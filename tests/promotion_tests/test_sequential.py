@@ -16,6 +16,7 @@ from orchestrator.promotion.reruns import rerun_values
 from orchestrator.promotion.sequential import Look, boundaries, look, readings
 from orchestrator.rounds.promotion_config import PromotionConfig, looks
 from orchestrator.trainers.cache import TrainerCache
+from tests.benchmarks import promotion_rates
 from tests.support import trainers
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -24,23 +25,10 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 def simulated(
     effect_sds: float, decisions: int = 4000, cap: int = 10, rho: float = 0.0
 ) -> tuple[float, float]:
-    """(share promoted, median seeds per side) of sequential decisions on normal runs: the
-    candidate ``effect_sds`` single-run noise sds better than the incumbent, the two runs
-    of a seed correlated ``rho`` (0: the seed pairs nothing, as between configurations of
-    other shapes)."""
-    rng = np.random.default_rng(7)
-    schedule = looks(cap)
-    promoted, used = 0, []
-    for _ in range(decisions):
-        inc, own = rng.normal(0.0, 1.0, cap), rng.normal(0.0, 1.0, cap)
-        cand = effect_sds + rho * inc + np.sqrt(1 - rho**2) * own
-        for n in schedule:
-            seen = look(list(cand[:n]), list(inc[:n]), schedule, 0.05)
-            if seen.outcome != "continue":
-                break
-        promoted += seen.outcome == "promote"
-        used.append(seen.n)
-    return promoted / decisions, statistics.median(used)
+    """(share promoted, median seeds per side): ``promotion_rates.simulated``, the
+    benchmark's planted truth (the seed's two runs correlated ``rho``)."""
+    promoted, used = promotion_rates.simulated(effect_sds, cap, rho, decisions)
+    return promoted, statistics.median(used)
 
 
 def test_the_schedule_and_its_boundaries():
